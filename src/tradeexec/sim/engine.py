@@ -1,0 +1,567 @@
+"""The simulator's matching engine: one venue's markets, accounts, orders, triggers and fills.
+
+The engine knows nothing about HTTP or wire formats; the Binance and Hyperliquid faces
+translate to and from it, and `PaperTrader` drives it in-process. Everything is Decimal.
+
+Model (documented in the README, section "Simulator"):
+- There is no order book depth: the best bid/ask are the mark price -/+ half the configured
+  spread. A market order fills whole at that price (taker). A limit order that crosses on
+  arrival fills at the touch (taker); otherwise it rests and fills at its own price (maker)
+  once the touch moves through it.
+- Trigger orders (stop / take-profit, market or limit) fire on the mark price. A stop BUY
+  fires when mark >= trigger, a stop SELL when mark <= trigger; take-profit is the reverse.
+- Reduce-only plain orders are refused if they would not reduce; reduce-only triggers are
+  checked when they fire (as on both real venues) and expire if nothing is left to reduce.
+- Margin: available = wallet + unrealised PnL - position margin - margin of resting orders.
+  Opening exposure needs notional / leverage of available margin. No liquidation, no funding.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from tradeexec.sim.accounting import (
+    ZERO,
+    Account,
+    AccountSummary,
+    MarginMode,
+    Position,
+    PositionSide,
+)
+from tradeexec.sim.markets import MarketSpec
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderKind(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP_MARKET = "STOP_MARKET"
+    TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+    STOP_LIMIT = "STOP_LIMIT"
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+
+    @property
+    def is_trigger(self) -> bool:
+        return self not in (OrderKind.MARKET, OrderKind.LIMIT)
+
+    @property
+    def is_stop(self) -> bool:
+        return self in (OrderKind.STOP_MARKET, OrderKind.STOP_LIMIT)
+
+    @property
+    def needs_price(self) -> bool:
+        return self in (OrderKind.LIMIT, OrderKind.STOP_LIMIT, OrderKind.TAKE_PROFIT_LIMIT)
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    POST_ONLY = "POST_ONLY"
+
+
+class OrderStatus(StrEnum):
+    NEW = "NEW"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_open(self) -> bool:
+        return self is OrderStatus.NEW
+
+
+class Reject(StrEnum):
+    """Why the engine refused something; each face maps these to its own codes and messages."""
+
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    BAD_PRICE = "BAD_PRICE"  # not on the price grid / too many significant figures
+    BAD_QTY = "BAD_QTY"  # not a multiple of the step
+    BELOW_MIN_QTY = "BELOW_MIN_QTY"
+    ABOVE_MAX_QTY = "ABOVE_MAX_QTY"
+    BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
+    MISSING_PRICE = "MISSING_PRICE"
+    MISSING_TRIGGER = "MISSING_TRIGGER"
+    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    REDUCE_ONLY = "REDUCE_ONLY"  # would not reduce the position
+    POST_ONLY_WOULD_CROSS = "POST_ONLY_WOULD_CROSS"
+    IOC_NO_MATCH = "IOC_NO_MATCH"
+    WOULD_TRIGGER_IMMEDIATELY = "WOULD_TRIGGER_IMMEDIATELY"
+    DUPLICATE_CLIENT_ID = "DUPLICATE_CLIENT_ID"
+    POSITION_SIDE_MISMATCH = "POSITION_SIDE_MISMATCH"
+    BAD_LEVERAGE = "BAD_LEVERAGE"
+    MARGIN_MODE_UNCHANGED = "MARGIN_MODE_UNCHANGED"
+    POSITION_EXISTS = "POSITION_EXISTS"  # margin/position mode change refused
+    ORDER_NOT_OPEN = "ORDER_NOT_OPEN"
+
+
+class SimError(Exception):
+    def __init__(self, reason: Reject, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpec:
+    """What a client asked for, already parsed by a face."""
+
+    coin: str
+    side: Side
+    kind: OrderKind
+    qty: Decimal
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    close_position: bool = False  # Binance closePosition=true: close whatever is open on fire
+    position_side: PositionSide = PositionSide.BOTH
+    client_id: str | None = None
+    parent_id: int | None = None  # armed only once this order has filled (HL normalTpsl)
+
+
+@dataclass(slots=True)
+class SimOrder:
+    order_id: int
+    account_id: str
+    spec: OrderSpec
+    created_ms: int
+    updated_ms: int
+    status: OrderStatus = OrderStatus.NEW
+    filled_qty: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    fee_paid: Decimal = ZERO
+    triggered_ms: int | None = None
+    armed: bool = True
+    expire_reason: Reject | None = None
+    trade_ids: list[int] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.spec.qty - self.filled_qty
+
+    @property
+    def is_untriggered(self) -> bool:
+        return self.spec.kind.is_trigger and self.triggered_ms is None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    trade_id: int
+    order_id: int
+    client_id: str | None
+    account_id: str
+    coin: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    realized_pnl: Decimal
+    maker: bool
+    time_ms: int
+    position_side: PositionSide
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Engine:
+    """One venue: its markets, marks, accounts and orders."""
+
+    def __init__(
+        self,
+        markets: Iterable[MarketSpec],
+        *,
+        collateral: str,
+        maker_fee: Decimal = Decimal("0.0002"),
+        taker_fee: Decimal = Decimal("0.0005"),
+        spread_bps: Decimal = Decimal("2"),
+        default_leverage: int = 20,
+        reject_immediate_trigger: bool = True,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.markets: dict[str, MarketSpec] = {m.coin: m for m in markets}
+        self.collateral = collateral
+        self.maker_fee = maker_fee
+        self.taker_fee = taker_fee
+        self.spread_bps = spread_bps
+        self.default_leverage = default_leverage
+        self.reject_immediate_trigger = reject_immediate_trigger
+        self.clock = clock
+        self.marks: dict[str, Decimal] = {m.coin: m.initial_price for m in self.markets.values()}
+        self.accounts: dict[str, Account] = {}
+        self.orders: dict[int, SimOrder] = {}
+        self.fills: list[Fill] = []
+        self._by_client: dict[tuple[str, str], SimOrder] = {}
+        self._order_ids = itertools.count(1_000_001)
+        self._trade_ids = itertools.count(5_000_001)
+
+    # ----------------------------------------------------------------- lookups
+    def market(self, coin: str) -> MarketSpec:
+        try:
+            return self.markets[coin]
+        except KeyError:
+            raise SimError(Reject.UNKNOWN_SYMBOL, coin) from None
+
+    def account(self, account_id: str) -> Account:
+        try:
+            return self.accounts[account_id]
+        except KeyError:
+            raise SimError(Reject.UNKNOWN_ACCOUNT, account_id) from None
+
+    def create_account(self, account_id: str, balance: Decimal = ZERO) -> Account:
+        acct = self.accounts.get(account_id) or Account(account_id)
+        self.accounts[account_id] = acct
+        if balance:
+            acct.deposit(balance)
+        return acct
+
+    def leverage(self, account_id: str, coin: str) -> int:
+        return self.account(account_id).leverage.get(coin, self.default_leverage)
+
+    def margin_mode(self, account_id: str, coin: str) -> MarginMode:
+        return self.account(account_id).margin_mode.get(coin, MarginMode.CROSS)
+
+    def get_order(
+        self, account_id: str, order_id: int | None = None, client_id: str | None = None
+    ) -> SimOrder:
+        order: SimOrder | None = None
+        if order_id is not None:
+            order = self.orders.get(order_id)
+        elif client_id is not None:
+            order = self._by_client.get((account_id, client_id))
+        if order is None or order.account_id != account_id:
+            raise SimError(Reject.UNKNOWN_ORDER, str(order_id or client_id))
+        return order
+
+    def open_orders(self, account_id: str, coin: str | None = None) -> list[SimOrder]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.account_id == account_id
+            and o.status.is_open
+            and (coin is None or o.spec.coin == coin)
+        ]
+
+    def account_fills(self, account_id: str, coin: str | None = None) -> list[Fill]:
+        return [
+            f
+            for f in self.fills
+            if f.account_id == account_id and (coin is None or f.coin == coin)
+        ]
+
+    def positions(self, account_id: str) -> list[Position]:
+        return self.account(account_id).open_positions()
+
+    def bid_ask(self, coin: str) -> tuple[Decimal, Decimal]:
+        spec, mark = self.market(coin), self.marks[coin]
+        half = mark * self.spread_bps / Decimal(20000)
+        bid, ask = spec.round_price(mark - half), spec.round_price(mark + half)
+        if spec.tick_size is not None and ask <= bid:
+            ask = bid + spec.tick_size
+        return bid, ask
+
+    def summary(self, account_id: str) -> AccountSummary:
+        acct = self.account(account_id)
+        unreal = sum((p.unrealized(self.marks[p.coin]) for p in acct.open_positions()), ZERO)
+        pos_margin = sum(
+            (
+                abs(p.qty) * self.marks[p.coin] / self.leverage(account_id, p.coin)
+                for p in acct.open_positions()
+            ),
+            ZERO,
+        )
+        order_margin = sum(
+            (self._order_margin(o) for o in self.open_orders(account_id)), ZERO
+        )
+        equity = acct.wallet_balance + unreal
+        return AccountSummary(
+            wallet_balance=acct.wallet_balance,
+            unrealized_pnl=unreal,
+            equity=equity,
+            position_margin=pos_margin,
+            order_margin=order_margin,
+            available=equity - pos_margin - order_margin,
+            fees_paid=acct.fees_paid,
+            realized_pnl=acct.realized_pnl,
+        )
+
+    # ------------------------------------------------------------ settings
+    def set_leverage(self, account_id: str, coin: str, leverage: int) -> None:
+        spec = self.market(coin)
+        if not 1 <= leverage <= spec.max_leverage:
+            raise SimError(Reject.BAD_LEVERAGE, f"{leverage} not in 1..{spec.max_leverage}")
+        self.account(account_id).leverage[coin] = leverage
+
+    def set_margin_mode(self, account_id: str, coin: str, mode: MarginMode) -> None:
+        self.market(coin)
+        acct = self.account(account_id)
+        if self.margin_mode(account_id, coin) is mode:
+            raise SimError(Reject.MARGIN_MODE_UNCHANGED, mode.value)
+        if any(p.coin == coin for p in acct.open_positions()):
+            raise SimError(Reject.POSITION_EXISTS, coin)
+        acct.margin_mode[coin] = mode
+
+    def set_position_mode(self, account_id: str, hedge: bool) -> None:
+        acct = self.account(account_id)
+        if acct.hedge_mode == hedge:
+            return
+        if acct.open_positions() or self.open_orders(account_id):
+            raise SimError(Reject.POSITION_EXISTS, "close positions and orders first")
+        acct.hedge_mode = hedge
+
+    # -------------------------------------------------------------- orders
+    def place_order(self, account_id: str, spec: OrderSpec) -> SimOrder:
+        """Validate, accept and (where it can) execute an order. Raises SimError on refusal."""
+        acct = self.account(account_id)
+        self._validate(acct, spec)
+        now = self.clock()
+        order = SimOrder(next(self._order_ids), account_id, spec, now, now)
+        if spec.parent_id is not None:
+            parent = self.get_order(account_id, spec.parent_id)
+            order.armed = parent.status is OrderStatus.FILLED
+        if spec.kind.is_trigger:
+            hit_now = order.armed and self._trigger_hit(spec, self.marks[spec.coin])
+            if hit_now and self.reject_immediate_trigger:
+                raise SimError(Reject.WOULD_TRIGGER_IMMEDIATELY, str(spec.trigger_price))
+            self._register(order)
+            if hit_now:
+                self._fire(order)
+            return order
+        self._check_margin(acct, spec, self._reference_price(spec))
+        if spec.kind is OrderKind.LIMIT and not self._crosses(spec, spec.price):
+            self._register(order)
+            if spec.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                self._close(order, OrderStatus.EXPIRED, Reject.IOC_NO_MATCH)
+            return order
+        if spec.kind is OrderKind.LIMIT and spec.tif is TimeInForce.POST_ONLY:
+            raise SimError(Reject.POST_ONLY_WOULD_CROSS, "post-only order would take liquidity")
+        self._register(order)
+        self._execute_taker(order)
+        return order
+
+    def cancel_order(
+        self, account_id: str, order_id: int | None = None, client_id: str | None = None
+    ) -> SimOrder:
+        order = self.get_order(account_id, order_id, client_id)
+        if not order.status.is_open:
+            raise SimError(Reject.ORDER_NOT_OPEN, str(order.order_id))
+        self._close(order, OrderStatus.CANCELED)
+        return order
+
+    def cancel_all(self, account_id: str, coin: str | None = None) -> list[SimOrder]:
+        cancelled = self.open_orders(account_id, coin)
+        for order in cancelled:
+            self._close(order, OrderStatus.CANCELED)
+        return cancelled
+
+    # --------------------------------------------------------------- prices
+    def set_mark(self, coin: str, price: Decimal) -> list[Fill]:
+        """Move a mark price; fire the triggers and fill the resting orders it crosses."""
+        spec = self.market(coin)
+        self.marks[coin] = spec.round_price(price)
+        before = len(self.fills)
+        for order in sorted(self.open_orders_all(coin), key=lambda o: o.order_id):
+            if not order.status.is_open or not order.armed:
+                continue
+            if order.is_untriggered:
+                if self._trigger_hit(order.spec, self.marks[coin]):
+                    self._fire(order)
+            elif order.spec.price is not None and self._crosses(order.spec, order.spec.price):
+                self._fill(order, order.spec.price, maker=True)
+        return self.fills[before:]
+
+    def set_marks(self, marks: dict[str, Decimal]) -> list[Fill]:
+        fills: list[Fill] = []
+        for coin, price in marks.items():
+            if coin in self.markets:
+                fills.extend(self.set_mark(coin, price))
+        return fills
+
+    def open_orders_all(self, coin: str) -> list[SimOrder]:
+        return [o for o in self.orders.values() if o.status.is_open and o.spec.coin == coin]
+
+    # ------------------------------------------------------------ internals
+    def _validate(self, acct: Account, spec: OrderSpec) -> None:
+        market = self.market(spec.coin)
+        if acct.hedge_mode == (spec.position_side is PositionSide.BOTH):
+            raise SimError(Reject.POSITION_SIDE_MISMATCH, spec.position_side.value)
+        if spec.client_id is not None and (acct.account_id, spec.client_id) in self._by_client:
+            raise SimError(Reject.DUPLICATE_CLIENT_ID, spec.client_id)
+        if spec.kind.needs_price or (spec.price is not None):
+            if spec.price is None:
+                raise SimError(Reject.MISSING_PRICE, spec.kind.value)
+            if not market.price_is_valid(spec.price):
+                raise SimError(Reject.BAD_PRICE, str(spec.price))
+        if spec.kind.is_trigger:
+            if spec.trigger_price is None:
+                raise SimError(Reject.MISSING_TRIGGER, spec.kind.value)
+            if not market.price_is_valid(spec.trigger_price):
+                raise SimError(Reject.BAD_PRICE, str(spec.trigger_price))
+        if spec.close_position:
+            return
+        if not market.qty_is_valid(spec.qty):
+            raise SimError(Reject.BAD_QTY, str(spec.qty))
+        if spec.qty < market.min_qty:
+            raise SimError(Reject.BELOW_MIN_QTY, f"{spec.qty} < {market.min_qty}")
+        if spec.qty > market.max_qty:
+            raise SimError(Reject.ABOVE_MAX_QTY, f"{spec.qty} > {market.max_qty}")
+        if spec.reduce_only and not spec.kind.is_trigger:
+            if self._reducible(acct, spec) <= 0:
+                raise SimError(Reject.REDUCE_ONLY, "reduce-only order would increase position")
+            return
+        if not spec.reduce_only:
+            notional = spec.qty * self._reference_price(spec)
+            if notional < market.min_notional:
+                raise SimError(Reject.BELOW_MIN_NOTIONAL, f"{notional} < {market.min_notional}")
+
+    def _reference_price(self, spec: OrderSpec) -> Decimal:
+        if spec.price is not None:
+            return spec.price
+        if spec.trigger_price is not None:
+            return spec.trigger_price
+        bid, ask = self.bid_ask(spec.coin)
+        return ask if spec.side is Side.BUY else bid
+
+    def _position_for(self, acct: Account, spec: OrderSpec) -> Position:
+        return acct.position(spec.coin, spec.position_side)
+
+    def _signed(self, spec: OrderSpec, qty: Decimal) -> Decimal:
+        return qty if spec.side is Side.BUY else -qty
+
+    def _reducible(self, acct: Account, spec: OrderSpec) -> Decimal:
+        """How much of this order would reduce the position it targets."""
+        pos = self._position_for(acct, spec)
+        if pos.qty == 0 or (pos.qty > 0) == (spec.side is Side.BUY):
+            return ZERO
+        return abs(pos.qty)
+
+    def _increase_qty(self, acct: Account, spec: OrderSpec, qty: Decimal) -> Decimal:
+        return max(ZERO, qty - self._reducible(acct, spec))
+
+    def _check_margin(self, acct: Account, spec: OrderSpec, price: Decimal) -> None:
+        if spec.reduce_only:
+            return
+        increase = self._increase_qty(acct, spec, spec.qty)
+        if increase == 0:
+            return
+        lev = self.leverage(acct.account_id, spec.coin)
+        required = increase * price / lev + increase * price * self.taker_fee
+        available = self.summary(acct.account_id).available
+        if required > available:
+            raise SimError(
+                Reject.INSUFFICIENT_MARGIN, f"needs {required:.4f}, available {available:.4f}"
+            )
+
+    def _order_margin(self, order: SimOrder) -> Decimal:
+        spec = order.spec
+        if spec.reduce_only or spec.kind is not OrderKind.LIMIT or order.is_untriggered:
+            return ZERO
+        price = spec.price or self.marks[spec.coin]
+        return order.remaining * price / self.leverage(order.account_id, spec.coin)
+
+    def _crosses(self, spec: OrderSpec, price: Decimal | None) -> bool:
+        if price is None:
+            return True
+        bid, ask = self.bid_ask(spec.coin)
+        return price >= ask if spec.side is Side.BUY else price <= bid
+
+    @staticmethod
+    def _trigger_hit(spec: OrderSpec, mark: Decimal) -> bool:
+        assert spec.trigger_price is not None
+        fires_above = (spec.side is Side.BUY) == spec.kind.is_stop
+        return mark >= spec.trigger_price if fires_above else mark <= spec.trigger_price
+
+    def _register(self, order: SimOrder) -> None:
+        self.orders[order.order_id] = order
+        if order.spec.client_id is not None:
+            self._by_client[(order.account_id, order.spec.client_id)] = order
+
+    def _fire(self, order: SimOrder) -> None:
+        """A trigger was hit: check reduce-only and margin now, then execute."""
+        order.triggered_ms = self.clock()
+        acct = self.account(order.account_id)
+        spec = order.spec
+        if spec.reduce_only or spec.close_position:
+            reducible = self._reducible(acct, spec)
+            if reducible <= 0:
+                self._close(order, OrderStatus.EXPIRED, Reject.REDUCE_ONLY)
+                return
+        try:
+            self._check_margin(acct, spec, self._reference_price(spec))
+        except SimError as exc:
+            self._close(order, OrderStatus.EXPIRED, exc.reason)
+            return
+        if spec.kind.needs_price and not self._crosses(spec, spec.price):
+            return  # now a resting limit order
+        self._execute_taker(order)
+
+    def _execute_taker(self, order: SimOrder) -> None:
+        bid, ask = self.bid_ask(order.spec.coin)
+        price = ask if order.spec.side is Side.BUY else bid
+        self._fill(order, price, maker=False)
+
+    def _fill(self, order: SimOrder, price: Decimal, *, maker: bool) -> None:
+        acct = self.account(order.account_id)
+        spec = order.spec
+        qty = order.remaining
+        if spec.close_position:
+            qty = self._reducible(acct, spec)
+        elif spec.reduce_only:
+            qty = min(qty, self._reducible(acct, spec))
+        if qty <= 0:
+            self._close(order, OrderStatus.EXPIRED, Reject.REDUCE_ONLY)
+            return
+        rate = self.maker_fee if maker else self.taker_fee
+        fee = qty * price * rate
+        realized = self._position_for(acct, spec).apply(self._signed(spec, qty), price)
+        acct.book_fill(realized, fee)
+        now = self.clock()
+        fill = Fill(
+            trade_id=next(self._trade_ids),
+            order_id=order.order_id,
+            client_id=spec.client_id,
+            account_id=acct.account_id,
+            coin=spec.coin,
+            side=spec.side,
+            qty=qty,
+            price=price,
+            fee=fee,
+            realized_pnl=realized,
+            maker=maker,
+            time_ms=now,
+            position_side=spec.position_side,
+        )
+        self.fills.append(fill)
+        order.avg_price = (order.avg_price * order.filled_qty + price * qty) / (
+            order.filled_qty + qty
+        )
+        order.filled_qty += qty
+        order.fee_paid += fee
+        order.trade_ids.append(fill.trade_id)
+        order.updated_ms = now
+        if spec.close_position or spec.reduce_only or order.remaining <= 0:
+            order.status = OrderStatus.FILLED
+        for child in self.orders.values():
+            if child.spec.parent_id == order.order_id and child.status.is_open:
+                child.armed = True
+
+    def _close(self, order: SimOrder, status: OrderStatus, reason: Reject | None = None) -> None:
+        order.status = status
+        order.expire_reason = reason
+        order.updated_ms = self.clock()
+        for child in self.orders.values():
+            if child.spec.parent_id == order.order_id and child.status.is_open and not child.armed:
+                self._close(child, OrderStatus.CANCELED)

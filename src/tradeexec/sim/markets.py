@@ -1,0 +1,116 @@
+"""Perpetual market specifications for the simulator, with each venue's real trading rules.
+
+A `MarketSpec` is data: the engine validates and rounds with it, the exchange faces render
+it in their own wire format (Binance ``exchangeInfo`` filters, Hyperliquid ``meta``).
+
+Binance USD-M rules are tick/step based (PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL).
+Hyperliquid rules are significant-figure based: a price has at most 5 significant figures and
+at most ``6 - szDecimals`` decimals (integer prices are always allowed); sizes have at most
+``szDecimals`` decimals; an order must be worth at least 10 USDC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+
+PERP_MAX_DECIMALS = 6  # Hyperliquid: MAX_DECIMALS for perps
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSpec:
+    """One perpetual market. ``coin`` is the base asset (``BTC``); the faces name it their way."""
+
+    coin: str
+    quote: str
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    max_leverage: int
+    tick_size: Decimal | None = None  # Binance-style price grid
+    max_sig_figs: int | None = None  # Hyperliquid-style price rule
+    sz_decimals: int | None = None  # Hyperliquid-style size rule
+    max_qty: Decimal = Decimal("1000000")
+    initial_price: Decimal = Decimal("100")
+
+    @property
+    def max_price_decimals(self) -> int | None:
+        if self.sz_decimals is None:
+            return None
+        return PERP_MAX_DECIMALS - self.sz_decimals
+
+    def price_is_valid(self, price: Decimal) -> bool:
+        if price <= 0:
+            return False
+        if self.tick_size is not None and price % self.tick_size != 0:
+            return False
+        if self.max_sig_figs is not None and price != price.to_integral_value():
+            if _sig_figs(price) > self.max_sig_figs:
+                return False
+            decimals = self.max_price_decimals
+            if decimals is not None and _decimals(price) > decimals:
+                return False
+        return True
+
+    def qty_is_valid(self, qty: Decimal) -> bool:
+        return qty > 0 and qty % self.step_size == 0
+
+    def round_price(self, price: Decimal) -> Decimal:
+        """Nearest valid price (used for marks and fill prices, never for client input)."""
+        if self.tick_size is not None:
+            return (price / self.tick_size).quantize(Decimal(1), ROUND_HALF_EVEN) * self.tick_size
+        if self.max_sig_figs is not None:
+            # integers are always valid; otherwise keep max_sig_figs and the decimals cap
+            decimals = max(0, self.max_sig_figs - 1 - price.adjusted())
+            decimals = min(decimals, self.max_price_decimals or PERP_MAX_DECIMALS)
+            return price.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_EVEN)
+        return price
+
+    def round_qty_down(self, qty: Decimal) -> Decimal:
+        return (qty / self.step_size).quantize(Decimal(1), ROUND_DOWN) * self.step_size
+
+
+def _sig_figs(value: Decimal) -> int:
+    digits = value.normalize().as_tuple().digits
+    return len(digits)
+
+
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+D = Decimal
+
+BINANCE_MARKETS: tuple[MarketSpec, ...] = (
+    MarketSpec("BTC", "USDT", step_size=D("0.001"), min_qty=D("0.001"), min_notional=D("100"),
+               max_leverage=125, tick_size=D("0.10"), max_qty=D("1000"),
+               initial_price=D("67500")),
+    MarketSpec("ETH", "USDT", step_size=D("0.001"), min_qty=D("0.001"), min_notional=D("20"),
+               max_leverage=100, tick_size=D("0.01"), max_qty=D("10000"),
+               initial_price=D("3500")),
+    MarketSpec("SOL", "USDT", step_size=D("1"), min_qty=D("1"), min_notional=D("5"),
+               max_leverage=75, tick_size=D("0.0100"), max_qty=D("1000000"),
+               initial_price=D("150")),
+)  # fmt: skip
+
+HYPERLIQUID_MARKETS: tuple[MarketSpec, ...] = (
+    MarketSpec("BTC", "USDC", step_size=D("0.00001"), min_qty=D("0.00001"), min_notional=D("10"),
+               max_leverage=40, max_sig_figs=5, sz_decimals=5, initial_price=D("67500")),
+    MarketSpec("ETH", "USDC", step_size=D("0.0001"), min_qty=D("0.0001"), min_notional=D("10"),
+               max_leverage=25, max_sig_figs=5, sz_decimals=4, initial_price=D("3500")),
+    MarketSpec("SOL", "USDC", step_size=D("0.01"), min_qty=D("0.01"), min_notional=D("10"),
+               max_leverage=20, max_sig_figs=5, sz_decimals=2, initial_price=D("150")),
+)  # fmt: skip
+
+
+def select_markets(specs: tuple[MarketSpec, ...], coins: list[str] | None) -> tuple[MarketSpec, ...]:
+    """The configured subset of a venue's markets (``None`` keeps all)."""
+    if not coins:
+        return specs
+    wanted = {c.upper() for c in coins}
+    chosen = tuple(s for s in specs if s.coin in wanted)
+    missing = wanted - {s.coin for s in chosen}
+    if missing:
+        raise ValueError(f"unknown simulator market(s): {sorted(missing)}")
+    return chosen
