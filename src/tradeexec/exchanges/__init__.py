@@ -1,0 +1,1 @@
+"""Exchange adapters: the ExchangeTrader contract, venue traders, and symbol handling."""
