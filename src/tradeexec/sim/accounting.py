@@ -41,7 +41,9 @@ class Position:
         """Apply a signed fill; return the PnL it realised."""
         if self.qty == 0 or (self.qty > 0) == (delta > 0):
             new_qty = self.qty + delta
-            self.entry_price = (abs(self.qty) * self.entry_price + abs(delta) * price) / abs(new_qty)
+            self.entry_price = (abs(self.qty) * self.entry_price + abs(delta) * price) / abs(
+                new_qty
+            )
             self.qty = new_qty
             return ZERO
         closing = min(abs(delta), abs(self.qty))

@@ -257,9 +257,7 @@ class Engine:
 
     def account_fills(self, account_id: str, coin: str | None = None) -> list[Fill]:
         return [
-            f
-            for f in self.fills
-            if f.account_id == account_id and (coin is None or f.coin == coin)
+            f for f in self.fills if f.account_id == account_id and (coin is None or f.coin == coin)
         ]
 
     def positions(self, account_id: str) -> list[Position]:
@@ -283,9 +281,7 @@ class Engine:
             ),
             ZERO,
         )
-        order_margin = sum(
-            (self._order_margin(o) for o in self.open_orders(account_id)), ZERO
-        )
+        order_margin = sum((self._order_margin(o) for o in self.open_orders(account_id)), ZERO)
         equity = acct.wallet_balance + unreal
         return AccountSummary(
             wallet_balance=acct.wallet_balance,

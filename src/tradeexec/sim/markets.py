@@ -104,7 +104,9 @@ HYPERLIQUID_MARKETS: tuple[MarketSpec, ...] = (
 )  # fmt: skip
 
 
-def select_markets(specs: tuple[MarketSpec, ...], coins: list[str] | None) -> tuple[MarketSpec, ...]:
+def select_markets(
+    specs: tuple[MarketSpec, ...], coins: list[str] | None
+) -> tuple[MarketSpec, ...]:
     """The configured subset of a venue's markets (``None`` keeps all)."""
     if not coins:
         return specs

@@ -1,0 +1,368 @@
+"""The simulator application: both exchange faces plus the ``/_sim/`` control API.
+
+Control API (JSON; documented in the README):
+
+==========  ====================================  ==============================================
+method      path                                  what
+==========  ====================================  ==============================================
+GET         /_sim/health                          liveness
+POST        /_sim/accounts                        {"venue", "balance"} -> new funded credentials
+POST        /_sim/accounts/{venue}/{account}/fund {"amount"}
+GET         /_sim/accounts/{venue}/{account}      balances, positions, open orders
+GET         /_sim/prices                          marks per venue
+POST        /_sim/prices                          {"coin", "price", "venue"?}: set a mark (fires
+                                                  triggers, fills crossed limits)
+POST        /_sim/tick                            {"steps"}: advance the price feed
+GET/POST/   /_sim/faults                          list / add a FaultRule / clear all
+DELETE
+POST        /_sim/reset                           fresh engines, accounts and faults
+GET         /_sim/requests?limit=&venue=          the request log (newest last; no secrets)
+==========  ====================================  ==============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tradeexec.sim.binance_api import BinanceFace
+from tradeexec.sim.engine import Engine, SimError
+from tradeexec.sim.face import ExchangeFace, SimContext
+from tradeexec.sim.faults import FaultRule, FaultSet
+from tradeexec.sim.feeds import PriceFeed, ReplayFeed, SyntheticWalk
+from tradeexec.sim.hyperliquid_api import HyperliquidFace
+from tradeexec.sim.markets import BINANCE_MARKETS, HYPERLIQUID_MARKETS, select_markets
+
+SECRET_FIELDS = frozenset({"signature", "privateKey", "secret", "apiKey"})
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    seed: int = 0
+    coins: tuple[str, ...] = ()  # empty: all known markets
+    spread_bps: Decimal = Decimal("2")
+    tick_ms: int = 0  # 0: prices move only when told (tests); >0: the feed steps on a timer
+    replay_csv: str | None = None
+    starting_balance: Decimal = Decimal("10000")
+    log_size: int = 5000
+
+
+def binance_engine(config: SimConfig, ctx: SimContext) -> Engine:
+    return Engine(
+        select_markets(BINANCE_MARKETS, list(config.coins)),
+        collateral="USDT",
+        maker_fee=Decimal("0.0002"),
+        taker_fee=Decimal("0.0005"),
+        spread_bps=config.spread_bps,
+        reject_immediate_trigger=True,
+        clock=ctx.clock,
+    )
+
+
+def hyperliquid_engine(config: SimConfig, ctx: SimContext) -> Engine:
+    return Engine(
+        select_markets(HYPERLIQUID_MARKETS, list(config.coins)),
+        collateral="USDC",
+        maker_fee=Decimal("0.00015"),
+        taker_fee=Decimal("0.00045"),
+        spread_bps=config.spread_bps,
+        reject_immediate_trigger=False,
+        clock=ctx.clock,
+    )
+
+
+@dataclass
+class RequestLog:
+    size: int = 5000
+    entries: deque[dict[str, Any]] = field(default_factory=deque)
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self.entries.append(entry)
+        while len(self.entries) > self.size:
+            self.entries.popleft()
+
+    def recent(self, limit: int = 100, venue: str | None = None) -> list[dict[str, Any]]:
+        rows = [e for e in self.entries if venue is None or e["venue"] == venue]
+        return rows[-limit:]
+
+
+def _venue_of(path: str) -> str:
+    if path.startswith("/_sim"):
+        return "control"
+    return "hyperliquid" if path in ("/info", "/exchange") else "binance"
+
+
+def _redacted_body(raw: bytes) -> Any:
+    text = raw.decode("utf-8", "replace")[:8192]
+    try:
+        data = json.loads(text)
+    except ValueError:
+        pairs = parse_qsl(text, keep_blank_values=True)
+        return urlencode([(k, v) for k, v in pairs if k not in SECRET_FIELDS]) if pairs else text
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if k not in SECRET_FIELDS}
+    return data
+
+
+class RequestLogMiddleware:
+    """Records method, path, query and body of every request, minus signatures and keys."""
+
+    def __init__(self, app: ASGIApp, log: RequestLog, ctx: SimContext) -> None:
+        self.app, self.log, self.ctx = app, log, ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+            return message
+
+        entry: dict[str, Any] = {
+            "time": self.ctx.clock(),
+            "venue": _venue_of(scope["path"]),
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": urlencode(
+                [
+                    (k, v)
+                    for k, v in parse_qsl(scope.get("query_string", b"").decode())
+                    if k not in SECRET_FIELDS
+                ]
+            ),
+            "status": None,
+        }
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, recording_receive, recording_send)
+        finally:
+            entry["body"] = _redacted_body(b"".join(chunks)) if chunks else None
+            if entry["venue"] != "control":
+                self.log.add(entry)
+
+
+class Simulator:
+    """Both venues, their faces, faults and the price feed, behind one Starlette app."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.ctx = SimContext(faults=FaultSet(seed=self.config.seed))
+        self.log = RequestLog(self.config.log_size)
+        self.binance = BinanceFace(binance_engine(self.config, self.ctx), self.ctx)
+        self.hyperliquid = HyperliquidFace(hyperliquid_engine(self.config, self.ctx), self.ctx)
+        self.feed = self._make_feed()
+        self._app = self._build_app()
+
+    @property
+    def faces(self) -> dict[str, ExchangeFace]:
+        return {"binance": self.binance, "hyperliquid": self.hyperliquid}
+
+    @property
+    def app(self) -> ASGIApp:
+        return self._app
+
+    def _make_feed(self) -> PriceFeed:
+        if self.config.replay_csv:
+            return ReplayFeed(self.config.replay_csv)
+        return SyntheticWalk(dict(self.binance.engine.marks), seed=self.config.seed)
+
+    # ------------------------------------------------------------- control
+    def reset(self) -> None:
+        self.ctx.faults.clear()
+        self.log.entries.clear()
+        self.binance.engine = binance_engine(self.config, self.ctx)
+        self.hyperliquid.engine = hyperliquid_engine(self.config, self.ctx)
+        self.binance.reset()
+        self.hyperliquid.reset()
+        self.feed = self._make_feed()
+
+    def set_price(self, coin: str, price: Decimal, venue: str | None = None) -> int:
+        fills = 0
+        for name, face in self.faces.items():
+            if venue in (None, name) and coin in face.engine.markets:
+                fills += len(face.engine.set_mark(coin, price))
+        return fills
+
+    def tick(self, steps: int = 1) -> None:
+        for _ in range(steps):
+            for coin, price in self.feed.step().items():
+                self.set_price(coin, price)
+
+    def demo_credentials(self) -> dict[str, dict[str, str]]:
+        balance = self.config.starting_balance
+        return {
+            "binance": self.binance.create_account(balance),
+            "hyperliquid": self.hyperliquid.create_account(balance),
+        }
+
+    # ---------------------------------------------------------------- app
+    def _build_app(self) -> ASGIApp:
+        routes = [
+            Route("/_sim/health", self._health, methods=["GET"]),
+            Route("/_sim/accounts", self._create_account, methods=["POST"]),
+            Route("/_sim/accounts/{venue}/{account}/fund", self._fund, methods=["POST"]),
+            Route("/_sim/accounts/{venue}/{account}", self._account, methods=["GET"]),
+            Route("/_sim/prices", self._prices, methods=["GET", "POST"]),
+            Route("/_sim/tick", self._tick, methods=["POST"]),
+            Route("/_sim/faults", self._faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_sim/reset", self._reset, methods=["POST"]),
+            Route("/_sim/requests", self._requests, methods=["GET"]),
+        ]
+        routes += self.binance.routes() + self.hyperliquid.routes()
+        app = Starlette(
+            routes=routes,
+            lifespan=self._lifespan,
+            exception_handlers={_BadRequest: _control_error, SimError: _control_error},
+        )
+        return RequestLogMiddleware(app, self.log, self.ctx)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._tick_forever()) if self.config.tick_ms > 0 else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_ms / 1000)
+            self.tick()
+
+    def _face(self, venue: str) -> ExchangeFace:
+        if venue not in self.faces:
+            raise _BadRequest(f"unknown venue {venue!r}; one of {sorted(self.faces)}")
+        return self.faces[venue]
+
+    async def _health(self, _request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def _create_account(self, request: Request) -> JSONResponse:
+        body = await _json(request)
+        face = self._face(str(body.get("venue", "")))
+        balance = _decimal(body.get("balance", self.config.starting_balance), "balance")
+        return JSONResponse(face.create_account(balance))
+
+    async def _fund(self, request: Request) -> JSONResponse:
+        face = self._face(request.path_params["venue"])
+        body = await _json(request)
+        amount = _decimal(body.get("amount"), "amount")
+        account = face.engine.account(request.path_params["account"].lower())
+        account.deposit(amount)
+        return JSONResponse({"account": account.account_id, "wallet": str(account.wallet_balance)})
+
+    async def _account(self, request: Request) -> JSONResponse:
+        face = self._face(request.path_params["venue"])
+        account_id = request.path_params["account"].lower()
+        engine = face.engine
+        summary = {k: str(v) for k, v in asdict(engine.summary(account_id)).items()}
+        positions = [
+            {"coin": p.coin, "side": p.position_side.value, "qty": str(p.qty),
+             "entry": str(p.entry_price)}
+            for p in engine.positions(account_id)
+        ]  # fmt: skip
+        orders = [
+            {"id": o.order_id, "coin": o.spec.coin, "side": o.spec.side.value,
+             "kind": o.spec.kind.value, "qty": str(o.spec.qty), "client_id": o.spec.client_id}
+            for o in engine.open_orders(account_id)
+        ]  # fmt: skip
+        return JSONResponse({"summary": summary, "positions": positions, "open_orders": orders})
+
+    async def _prices(self, request: Request) -> JSONResponse:
+        if request.method == "POST":
+            body = await _json(request)
+            coin = str(body.get("coin", "")).upper()
+            venue = body.get("venue")
+            if not any(coin in f.engine.markets for f in self.faces.values()):
+                raise _BadRequest(f"unknown coin {coin!r}")
+            fills = self.set_price(coin, _decimal(body.get("price"), "price"), venue)
+            return JSONResponse({"coin": coin, "fills": fills, **self._marks()})
+        return JSONResponse(self._marks())
+
+    def _marks(self) -> dict[str, Any]:
+        return {
+            "marks": {
+                name: {c: str(p) for c, p in face.engine.marks.items()}
+                for name, face in self.faces.items()
+            }
+        }
+
+    async def _tick(self, request: Request) -> JSONResponse:
+        body = await _json(request)
+        self.tick(int(body.get("steps", 1)))
+        return JSONResponse(self._marks())
+
+    async def _faults(self, request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            self.ctx.faults.clear()
+        elif request.method == "POST":
+            body = await _json(request)
+            try:
+                self.ctx.faults.add(FaultRule(**body))
+            except (TypeError, ValueError) as exc:
+                raise _BadRequest(f"bad fault rule: {exc}") from exc
+        return JSONResponse({"rules": [asdict(r) for r in self.ctx.faults.rules]})
+
+    async def _reset(self, _request: Request) -> JSONResponse:
+        self.reset()
+        return JSONResponse({"ok": True})
+
+    async def _requests(self, request: Request) -> JSONResponse:
+        limit = int(request.query_params.get("limit", "100"))
+        venue = request.query_params.get("venue")
+        return JSONResponse({"requests": self.log.recent(limit, venue)})
+
+
+class _BadRequest(Exception):
+    pass
+
+
+async def _control_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Bad control-API input is a 400 with the reason, never a 500."""
+    return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise _BadRequest(f"body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _BadRequest("body must be a JSON object")
+    return data
+
+
+def _decimal(value: Any, name: str) -> Decimal:
+    try:
+        result = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise _BadRequest(f"{name} must be a number, got {value!r}") from None
+    if not result.is_finite() or result < 0:
+        raise _BadRequest(f"{name} must be a finite non-negative number")
+    return result
