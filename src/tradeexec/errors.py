@@ -11,6 +11,8 @@ never contain secrets (keys, private keys, signatures).
     ├── ConfigError                     config_error
     ├── NotInitializedError             not_initialized
     ├── InvalidTransitionError          invalid_transition   (order state machine)
+    ├── InvalidSignal                   invalid_signal       (bad input: unrendered
+    │                                                         placeholder, missing field)
     ├── RiskRejected                    risk_rejected        (+ reason_code, detail)
     └── ExchangeError                   exchange_error
         ├── AuthenticationError         authentication_failed
@@ -47,6 +49,7 @@ __all__ = [
     "ExchangeUnavailable",
     "InsufficientFunds",
     "InvalidOrder",
+    "InvalidSignal",
     "InvalidTransitionError",
     "NetworkError",
     "NotInitializedError",
@@ -138,6 +141,12 @@ class InvalidTransitionError(TradeExecError):
     """An order event that is impossible from the order's current status."""
 
     code = "invalid_transition"
+
+
+class InvalidSignal(TradeExecError):
+    """A signal (webhook body, agent request, CLI input) is malformed; answered with a 4xx."""
+
+    code = "invalid_signal"
 
 
 class RiskRejected(TradeExecError):
