@@ -29,7 +29,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 FaultKind = Literal["latency", "status", "timeout", "drop", "lost_response", "lost_drop"]
-FAULT_KINDS: tuple[str, ...] = ("latency", "status", "timeout", "drop", "lost_response", "lost_drop")
+FAULT_KINDS: tuple[str, ...] = (
+    "latency",
+    "status",
+    "timeout",
+    "drop",
+    "lost_response",
+    "lost_drop",
+)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,487 @@
+"""CCXTTrader: the generic `ExchangeTrader` over ``ccxt.async_support``.
+
+Any ccxt exchange id works for market data, balances and basic orders. Venue files
+(`binance_futures`, `hyperliquid_trader`) subclass it with a `Capabilities` value and the few
+hooks that truly differ (`_exchange_config`, `_order_params`, `_prepare_price`, ...).
+
+Safety rules implemented here, once:
+- reads are retried on network errors (incl. 429/418) with exponential backoff;
+- a create or cancel is never resent: if its outcome is unknown (timeout, dropped
+  connection, 5xx) the order is looked up by its client order id, and if it still cannot be
+  found, `OrderOutcomeUnknown` is raised for the caller to record and reconcile;
+- amounts are rounded down and prices rounded with the venue's own precision helpers, and
+  below-minimum orders are refused before anything is sent;
+- every order carries our client order id (ccxt would otherwise inject its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from tradeexec import errors
+from tradeexec.domain import (
+    Balance,
+    Fill,
+    MarginMode,
+    Market,
+    Order,
+    OrderRequest,
+    OrderType,
+    Position,
+    Ticker,
+    TimeInForce,
+)
+from tradeexec.exchanges import ccxt_parse as parse
+from tradeexec.exchanges.ccxt_errors import is_ambiguous, is_no_change, translate
+from tradeexec.exchanges.interface import Capabilities, ExchangeTrader, Health
+from tradeexec.exchanges.market_cache import MarketCache
+from tradeexec.exchanges.symbols import resolve_symbol
+
+T = TypeVar("T")
+
+_CCXT_TYPE = {
+    OrderType.MARKET: "market",
+    OrderType.LIMIT: "limit",
+    OrderType.STOP_MARKET: "market",
+    OrderType.TAKE_PROFIT_MARKET: "market",
+    OrderType.STOP_LIMIT: "limit",
+    OrderType.TAKE_PROFIT_LIMIT: "limit",
+}
+
+
+class CCXTTrader(ExchangeTrader):
+    ccxt_id: ClassVar[str | None] = None  # venue subclasses fix it; generic takes it in init
+    default_capabilities: ClassVar[Capabilities | None] = None
+
+    def __init__(
+        self,
+        account: str,
+        *,
+        exchange_id: str | None = None,
+        credentials: Mapping[str, str] | None = None,
+        testnet: bool = False,
+        demo: bool = False,
+        api_url: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        leverage: int | None = None,
+        margin_mode: MarginMode | None = None,
+        hedge_mode: bool = False,
+        market_cache: MarketCache | None = None,
+        read_retries: int = 3,
+        retry_backoff_s: float = 0.2,
+        lookup_attempts: int = 3,
+        timeout_ms: int = 10_000,
+        settle_currency: str = "USDT",
+    ) -> None:
+        self.account = account
+        self.exchange_id = self.ccxt_id or exchange_id or ""
+        if not self.exchange_id:
+            raise errors.ConfigError(f"account {account!r}: a ccxt exchange id is required")
+        self.capabilities = self.default_capabilities or Capabilities(
+            venue=self.exchange_id, settle_currency=settle_currency
+        )
+        self._credentials = dict(credentials or {})
+        self.testnet, self.demo, self.api_url = testnet, demo, api_url
+        self._options = dict(options or {})
+        self.default_leverage, self.default_margin_mode = leverage, margin_mode
+        self.hedge_mode = hedge_mode
+        self.market_cache = market_cache
+        self.read_retries, self.retry_backoff_s = read_retries, retry_backoff_s
+        self.lookup_attempts, self.timeout_ms = lookup_attempts, timeout_ms
+        self.exchange: Any = None
+        self._markets: dict[str, Market] = {}
+        self._trigger_refs: set[str] = set()  # ids / client ids of trigger orders we placed
+        self._last_price: dict[str, Decimal] = {}
+
+    # ------------------------------------------------------------ venue hooks
+    def _exchange_class(self) -> Any:
+        import ccxt.async_support as ccxt  # heavy: only when a trader is built
+
+        try:
+            return getattr(ccxt, self.exchange_id)
+        except AttributeError:
+            raise errors.ConfigError(f"unknown ccxt exchange id {self.exchange_id!r}") from None
+
+    def _exchange_config(self) -> dict[str, Any]:
+        return {
+            **self._credentials,
+            "enableRateLimit": self.api_url is None,
+            "timeout": self.timeout_ms,
+            "options": dict(self._options),
+        }
+
+    def _switch_environment(self, exchange: Any) -> None:
+        if self.testnet:
+            exchange.set_sandbox_mode(True)
+
+    async def _after_connect(self) -> None:
+        """Apply account settings (leverage, margin mode, position mode)."""
+
+    def _order_params(self, request: OrderRequest, client_order_id: str) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientOrderId": client_order_id}
+        if request.reduce_only:
+            params["reduceOnly"] = True
+        if request.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+            params["stopLossPrice"] = float(self._trigger(request))
+        elif request.type in (OrderType.TAKE_PROFIT_MARKET, OrderType.TAKE_PROFIT_LIMIT):
+            params["takeProfitPrice"] = float(self._trigger(request))
+        if request.time_in_force is TimeInForce.POST_ONLY:
+            params["postOnly"] = True
+        elif request.time_in_force is not TimeInForce.GTC:
+            params["timeInForce"] = request.time_in_force.value
+        params.update(request.params)
+        return params
+
+    async def _prepare_price(self, symbol: str, request: OrderRequest) -> Decimal | None:
+        """The price argument ccxt gets (venues whose market orders need one override this)."""
+        return request.price
+
+    def _trigger_params(self) -> dict[str, Any]:
+        return {"trigger": True}
+
+    def _new_client_order_id(self) -> str:
+        return "te" + secrets.token_hex(14)
+
+    # ------------------------------------------------------------- lifecycle
+    def _build(self) -> Any:
+        exchange = self._exchange_class()(self._exchange_config())
+        self._switch_environment(exchange)
+        if self.api_url:
+            from tradeexec.sim.pointing import point_ccxt_at
+
+            point_ccxt_at(exchange, self.api_url)
+        return exchange
+
+    async def connect(self) -> None:
+        if self.exchange is None:
+            self.exchange = self._build()
+        await self.load_markets()
+        await self._after_connect()
+
+    async def close(self) -> None:
+        if self.exchange is not None:
+            await self.exchange.close()
+            self.exchange = None
+
+    def _endpoint(self) -> str:
+        return f"{self.api_url or 'default'}|testnet={self.testnet}|demo={self.demo}"
+
+    async def load_markets(self, reload: bool = False) -> dict[str, Market]:
+        ex = self._require()
+        cached = (
+            None
+            if reload or self.market_cache is None
+            else self.market_cache.load(self.exchange_id, self._endpoint())
+        )
+        if cached is not None:
+            ex.set_markets(cached["markets"], cached.get("currencies"))
+        else:
+            await self._read(lambda: ex.load_markets(reload=True))
+            if self.market_cache is not None:
+                self.market_cache.save(
+                    self.exchange_id, self._endpoint(), ex.markets, ex.currencies
+                )
+        self._markets = {
+            sym: parse.market_from_ccxt(m, ex.precisionMode) for sym, m in ex.markets.items()
+        }
+        return dict(self._markets)
+
+    async def health_check(self) -> Health:
+        started = time.perf_counter()
+        try:
+            ex = self._require()
+            if ex.has.get("fetchTime"):
+                await ex.fetch_time()
+            else:
+                await ex.fetch_ticker(next(iter(self._markets)))
+        except Exception as exc:  # health reports, never raises
+            err = translate(exc, exchange=self.exchange_id)
+            return Health(ok=False, venue=self.capabilities.venue, error=str(err))
+        return Health(
+            ok=True,
+            venue=self.capabilities.venue,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    def _require(self) -> Any:
+        if self.exchange is None:
+            raise errors.NotInitializedError(
+                f"trader {self.account!r} is not connected; call connect() first",
+                exchange=self.exchange_id,
+            )
+        return self.exchange
+
+    # ---------------------------------------------------------------- markets
+    def resolve_symbol(self, symbol: str) -> str:
+        self._require()
+        if symbol in self._markets:
+            return symbol
+        try:
+            return resolve_symbol(symbol, self._markets.keys(), self.capabilities.settle_currency)
+        except errors.UnknownSymbol as exc:
+            exc.exchange = self.exchange_id
+            raise
+
+    def market(self, symbol: str) -> Market:
+        return self._markets[self.resolve_symbol(symbol)]
+
+    def amount_to_precision(self, symbol: str, amount: Decimal) -> Decimal:
+        from ccxt.base.decimal_to_precision import TRUNCATE
+
+        sym = self.resolve_symbol(symbol)
+        ex = self._require()
+        text = ex.decimal_to_precision(
+            str(amount), TRUNCATE, ex.markets[sym]["precision"]["amount"], ex.precisionMode,
+            ex.paddingMode,
+        )  # fmt: skip
+        return Decimal(text)
+
+    def price_to_precision(self, symbol: str, price: Decimal) -> Decimal:
+        sym = self.resolve_symbol(symbol)
+        return Decimal(self._require().price_to_precision(sym, str(price)))
+
+    # ----------------------------------------------------------------- reads
+    async def _read(self, call: Callable[[], Awaitable[T]], *, symbol: str | None = None) -> T:
+        """Run a read, retrying network errors (429 included) with exponential backoff."""
+        for attempt in range(self.read_retries + 1):
+            try:
+                return await call()
+            except Exception as exc:
+                err = translate(exc, exchange=self.exchange_id, symbol=symbol)
+                if not isinstance(err, errors.NetworkError) or attempt == self.read_retries:
+                    raise err from exc
+                await asyncio.sleep(self.retry_backoff_s * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        sym = self.resolve_symbol(symbol)
+        ticker = parse.ticker_from_ccxt(await self._read(lambda: self.exchange.fetch_ticker(sym)))
+        price = ticker.reference_price
+        if price is not None:
+            self._last_price[sym] = price
+        return ticker
+
+    async def fetch_balance(self) -> dict[str, Balance]:
+        raw = await self._read(lambda: self._require().fetch_balance(self._account_params()))
+        return parse.balances_from_ccxt(raw, self.capabilities.settle_currency)
+
+    def _account_params(self) -> dict[str, Any]:
+        return {}
+
+    async def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
+        syms = [self.resolve_symbol(s) for s in symbols] if symbols else None
+        raw = await self._read(
+            lambda: self._require().fetch_positions(syms, self._account_params())
+        )
+        positions = [parse.position_from_ccxt(p) for p in raw]
+        return [p for p in positions if p is not None]
+
+    async def fetch_order(
+        self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        sym = self.resolve_symbol(symbol)
+        if order_id is None and client_order_id is None:
+            raise errors.InvalidOrder("fetch_order needs an order id or a client order id")
+        return await self._on_plain_then_trigger(
+            sym, order_id, client_order_id, self._fetch_once, reads=True
+        )
+
+    async def _fetch_once(
+        self, sym: str, order_id: str | None, client_order_id: str | None, trigger: bool
+    ) -> Order:
+        params = {**self._account_params(), **(self._trigger_params() if trigger else {})}
+        if order_id is None:
+            params["clientOrderId"] = client_order_id
+        raw = await self._read(
+            lambda: self._require().fetch_order(order_id, sym, params), symbol=sym
+        )
+        return parse.order_from_ccxt(raw, sym)
+
+    async def _on_plain_then_trigger(
+        self,
+        sym: str,
+        order_id: str | None,
+        client_order_id: str | None,
+        call: Callable[[str, str | None, str | None, bool], Awaitable[T]],
+        *,
+        reads: bool,
+    ) -> T:
+        """Venues that keep trigger orders apart (Binance algo orders) need to be told which
+        kind an order is: ask the kind we know it to be, else plain first, then trigger."""
+        if not self.capabilities.cancel_trigger_needs_flag:
+            return await call(sym, order_id, client_order_id, False)
+        known_trigger = (order_id in self._trigger_refs) or (client_order_id in self._trigger_refs)
+        order = (True, False) if known_trigger else (False, True)
+        try:
+            return await call(sym, order_id, client_order_id, order[0])
+        except errors.OrderNotFound:
+            return await call(sym, order_id, client_order_id, order[1])
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
+        sym = self.resolve_symbol(symbol) if symbol else None
+        ex = self._require()
+        raw = await self._read(
+            lambda: ex.fetch_open_orders(sym, None, None, self._account_params())
+        )
+        orders = [parse.order_from_ccxt(o, sym) for o in raw]
+        if self.capabilities.cancel_trigger_needs_flag:
+            params = {**self._account_params(), **self._trigger_params()}
+            raw_t = await self._read(lambda: ex.fetch_open_orders(sym, None, None, params))
+            orders += [parse.order_from_ccxt(o, sym) for o in raw_t]
+        return orders
+
+    async def fetch_my_trades(self, symbol: str, since: int | None = None) -> list[Fill]:
+        sym = self.resolve_symbol(symbol)
+        raw = await self._read(
+            lambda: self._require().fetch_my_trades(sym, since, None, self._account_params())
+        )
+        return [parse.fill_from_ccxt(t) for t in raw]
+
+    # ---------------------------------------------------------------- writes
+    def _trigger(self, request: OrderRequest) -> Decimal:
+        assert request.trigger_price is not None
+        return self.price_to_precision(request.symbol, request.trigger_price)
+
+    def _check_minimums(
+        self, sym: str, amount: Decimal, price: Decimal | None, reduce: bool
+    ) -> None:
+        market = self._markets[sym]
+        if amount <= 0 or (market.min_amount is not None and amount < market.min_amount):
+            raise errors.BelowMinimum(
+                f"amount {amount} is below the minimum {market.min_amount} for {sym}",
+                exchange=self.exchange_id, symbol=sym,
+            )  # fmt: skip
+        reference = price or self._last_price.get(sym)
+        if reduce or reference is None or market.min_notional is None:
+            return
+        if amount * reference < market.min_notional:
+            raise errors.BelowMinimum(
+                f"order value {amount * reference} is below the minimum {market.min_notional}"
+                f" for {sym}",
+                exchange=self.exchange_id, symbol=sym,
+            )  # fmt: skip
+
+    async def create_order(self, request: OrderRequest) -> Order:
+        ex = self._require()
+        sym = self.resolve_symbol(request.symbol)
+        cid = request.client_order_id or self._new_client_order_id()
+        amount = self.amount_to_precision(sym, request.quantity)
+        price = await self._prepare_price(sym, request)
+        if price is not None:
+            price = self.price_to_precision(sym, price)
+        reference = price if request.type.needs_price else request.trigger_price
+        self._check_minimums(sym, amount, reference, request.reduce_only)
+        params = self._order_params(request, cid)
+        if request.type.is_trigger:
+            self._trigger_refs.add(cid)
+        try:
+            raw = await ex.create_order(
+                sym, _CCXT_TYPE[request.type], request.side.value, float(amount),
+                float(price) if price is not None else None, params,
+            )  # fmt: skip
+        except Exception as exc:
+            if is_ambiguous(exc):
+                return await self._resolve_unknown(sym, cid, exc)
+            raise translate(
+                exc, exchange=self.exchange_id, symbol=sym, client_order_id=cid
+            ) from exc
+        order = parse.order_from_ccxt(raw, sym)
+        if order.client_order_id is None or order.quantity == 0:
+            order = await self._complete(order, sym, cid, request, amount)
+        if request.type.is_trigger:
+            self._trigger_refs.add(order.id)
+        return order
+
+    async def _complete(
+        self, order: Order, sym: str, cid: str, request: OrderRequest, amount: Decimal
+    ) -> Order:
+        """Some venues acknowledge with a thin order; fill in what we know we sent."""
+        from dataclasses import replace
+
+        return replace(
+            order,
+            client_order_id=order.client_order_id or cid,
+            quantity=order.quantity or amount,
+            type=request.type,
+            side=request.side,
+            reduce_only=order.reduce_only or request.reduce_only,
+            trigger_price=order.trigger_price or request.trigger_price,
+        )
+
+    async def _resolve_unknown(self, sym: str, cid: str, cause: BaseException) -> Order:
+        """The create may have reached the venue: look for it by client id; never resend."""
+        for attempt in range(self.lookup_attempts):
+            try:
+                return await self.fetch_order(sym, client_order_id=cid)
+            except (errors.OrderNotFound, errors.NetworkError):
+                await asyncio.sleep(self.retry_backoff_s * 2**attempt)
+        raise errors.OrderOutcomeUnknown(
+            f"no answer to the order ({type(cause).__name__}) and it was not found by its"
+            f" client order id after {self.lookup_attempts} lookups; not resent",
+            exchange=self.exchange_id, symbol=sym, client_order_id=cid,
+        ) from cause  # fmt: skip
+
+    async def cancel_order(
+        self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order | None:
+        sym = self.resolve_symbol(symbol)
+        try:
+            return await self._on_plain_then_trigger(
+                sym, order_id, client_order_id, self._cancel_once, reads=False
+            )
+        except errors.OrderNotFound:
+            return None  # already gone: filled, cancelled or never there
+
+    async def _cancel_once(
+        self, sym: str, order_id: str | None, client_order_id: str | None, trigger: bool
+    ) -> Order:
+        params = {**(self._trigger_params() if trigger else {})}
+        if order_id is None:
+            params["clientOrderId"] = client_order_id
+        try:
+            raw = await self._require().cancel_order(order_id, sym, params)
+        except Exception as exc:
+            if not is_ambiguous(exc):
+                raise translate(
+                    exc, exchange=self.exchange_id, symbol=sym, client_order_id=client_order_id
+                ) from exc
+            order = await self._fetch_once(sym, order_id, client_order_id, trigger)
+            if order.status.is_open:
+                raise errors.OrderOutcomeUnknown(
+                    "cancel got no answer and the order is still open; not resent",
+                    exchange=self.exchange_id, symbol=sym, client_order_id=client_order_id,
+                ) from exc  # fmt: skip
+            return order
+        return parse.order_from_ccxt(raw, sym)
+
+    async def set_leverage(
+        self, symbol: str, leverage: int, margin_mode: MarginMode | None = None
+    ) -> None:
+        sym = self.resolve_symbol(symbol)
+        ex = self._require()
+        try:
+            if margin_mode is not None:
+                await self._write_setting(lambda: ex.set_margin_mode(margin_mode.value, sym))
+            await self._write_setting(lambda: ex.set_leverage(leverage, sym))
+        except errors.TradeExecError as exc:
+            exc.symbol = sym
+            raise
+
+    async def _write_setting(self, call: Callable[[], Awaitable[Any]]) -> None:
+        """Settings are idempotent, so they may be retried; 'no change needed' is success."""
+        try:
+            await self._read(call)
+        except errors.TradeExecError as exc:
+            if exc.__cause__ is not None and is_no_change(exc.__cause__):
+                return
+            raise
+
+
+def default_cache(directory: str | Path, ttl_s: float) -> MarketCache:
+    return MarketCache(Path(directory), ttl_s)

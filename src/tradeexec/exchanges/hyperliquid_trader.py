@@ -1,0 +1,136 @@
+"""Hyperliquid perpetuals (ccxt ``hyperliquid``): a data sheet plus the few real differences.
+
+- Auth: ``wallet_address`` (the main account) + ``private_key`` (the account's or an approved
+  API/agent wallet's). ``vault_address`` trades for a vault or sub-account.
+- Market orders are IOC limits that need a price: we pass the current mark (trigger-market
+  orders: the trigger price) and ccxt applies the configured slippage cap.
+- Client order ids are 128-bit hex (``0x`` + 32 hex digits).
+- TP/SL can be attached to the entry (``normalTpsl`` grouping) or placed standalone.
+- Leverage is always set with an explicit margin mode (ccxt would default to cross).
+- **No surprise fees.** Out of the box ccxt approves a builder fee to its own address and
+  sets a referrer on the first private call, then tags every order with that builder. Here
+  none of that happens unless the account configures ``builder`` / ``referrer``: the
+  ``refSet`` option skips the referrer, and `_NoSurpriseFeesHyperliquid` skips the builder
+  approval (which also keeps the builder field off orders, as ccxt only adds it once approved).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from tradeexec.domain import MarginMode, OrderRequest, OrderType
+from tradeexec.exchanges.ccxt_trader import CCXTTrader
+from tradeexec.exchanges.interface import Capabilities
+
+HYPERLIQUID = Capabilities(
+    venue="hyperliquid",
+    settle_currency="USDC",
+    order_types=frozenset(OrderType),
+    standalone_tpsl=True,
+    attached_tpsl=True,
+    market_order_needs_price=True,
+    hedge_mode=False,
+    client_id_format="hyperliquid",
+    cancel_trigger_needs_flag=False,
+    maker_fee=Decimal("0.00015"),
+    taker_fee=Decimal("0.00045"),
+    min_notional=Decimal("10"),
+)
+
+
+def _no_surprise_fees_class() -> Any:
+    import ccxt.async_support as ccxt
+
+    class _NoSurpriseFeesHyperliquid(ccxt.hyperliquid):  # type: ignore[misc,name-defined]
+        """ccxt's hyperliquid, minus the builder-fee approval nobody configured."""
+
+        async def handle_builder_fee_approval(self) -> bool:
+            if self.options.get("tradeexecBuilder"):
+                return bool(await super().handle_builder_fee_approval())
+            return True  # nothing approved, so ccxt attaches no builder to orders
+
+    return _NoSurpriseFeesHyperliquid
+
+
+class HyperliquidTrader(CCXTTrader):
+    ccxt_id: ClassVar[str | None] = "hyperliquid"
+    default_capabilities: ClassVar[Capabilities | None] = HYPERLIQUID
+
+    def __init__(
+        self,
+        account: str,
+        *,
+        slippage: Decimal = Decimal("0.05"),
+        vault_address: str | None = None,
+        builder: tuple[str, Decimal] | None = None,
+        referrer: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(account, **kwargs)
+        self.slippage = slippage
+        self.vault_address = vault_address
+        self.builder = builder
+        self.referrer = referrer
+
+    def _exchange_class(self) -> Any:
+        return _no_surprise_fees_class()
+
+    def _exchange_config(self) -> dict[str, Any]:
+        config = super()._exchange_config()
+        options: dict[str, Any] = {
+            "defaultSlippage": str(self.slippage),
+            "refSet": self.referrer is None,  # True = ccxt believes it already set one
+            **config["options"],
+        }
+        if self.referrer is not None:
+            options["ref"] = self.referrer
+        if self.builder is not None:
+            address, fee = self.builder
+            options.update(
+                tradeexecBuilder=True, builder=address, builderFee=True,
+                feeRate=f"{fee * 100}%", feeInt=int(fee * 100_000),
+            )  # fmt: skip
+        if self.vault_address:
+            options["vaultAddress"] = self.vault_address
+        config["options"] = options
+        return config
+
+    def _account_params(self) -> dict[str, Any]:
+        return {"user": self.vault_address} if self.vault_address else {}
+
+    def _new_client_order_id(self) -> str:
+        import secrets
+
+        return "0x" + secrets.token_hex(16)
+
+    async def _prepare_price(self, symbol: str, request: OrderRequest) -> Decimal | None:
+        if request.type.needs_price:
+            return request.price
+        if request.type.is_trigger:
+            return request.trigger_price
+        ticker = await self.fetch_ticker(symbol)
+        price = ticker.mark or ticker.reference_price
+        if price is None:
+            from tradeexec.errors import ExchangeUnavailable
+
+            raise ExchangeUnavailable(f"no price for {symbol} to cap a market order")
+        return price
+
+    def _order_params(self, request: OrderRequest, client_order_id: str) -> dict[str, Any]:
+        params = super()._order_params(request, client_order_id)
+        if request.stop_loss is not None:
+            params["stopLoss"] = {"triggerPrice": float(request.stop_loss)}
+        if request.take_profit is not None:
+            params["takeProfit"] = {"triggerPrice": float(request.take_profit)}
+        return params
+
+    async def set_leverage(
+        self, symbol: str, leverage: int, margin_mode: MarginMode | None = None
+    ) -> None:
+        sym = self.resolve_symbol(symbol)
+        mode = margin_mode or self.default_margin_mode or MarginMode.CROSS
+        ex = self._require()
+        await self._write_setting(
+            lambda: ex.set_leverage(leverage, sym, {"marginMode": mode.value})
+        )
