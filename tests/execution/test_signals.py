@@ -135,9 +135,10 @@ def test_a_target_position_sets_the_direction() -> None:
         parse(side=None, quantity=None, target_position="-0.5", stop_loss=60000, take_profit=61000)
 
 
-def test_reduce_only_with_a_non_zero_target_is_contradictory() -> None:
-    with pytest.raises(InvalidSignal, match="contradictory"):
-        parse(quantity=None, target_position=1, reduce_only=True)
+def test_reduce_only_with_a_non_zero_target_is_a_partial_exit() -> None:
+    # "Move towards the target, but only if that reduces": the risk engine enforces it.
+    signal = parse(quantity=None, target_position=1, reduce_only=True, stop_loss=None)
+    assert signal.reduce_only and signal.target_position == 1
 
 
 def test_limit_order_with_price_and_aliases() -> None:

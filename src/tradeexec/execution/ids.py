@@ -17,7 +17,8 @@ Formats (the digest is SHA-256 over a versioned namespace, the role and the key)
 ``generic``     ``te`` + role letter + 29 hex (32 chars)     conservative: 32 alphanumerics
 ==============  ===========================================  =====================================
 
-Known roles and their letters are in ``ROLE_LETTERS``. Other roles (``'tp2'``,
+Known roles and their letters are in ``ROLE_LETTERS`` (the letter only makes an id readable
+on the exchange; spellings sharing a letter still give different ids). Other roles (``'tp2'``,
 ``'sl-replace-1'``) are accepted if they match ``[a-z0-9][a-z0-9_-]{0,31}`` and get the letter
 ``x``; the role is always part of the digest, so ids stay distinct whatever the letter.
 """
@@ -35,8 +36,11 @@ ClientIdFormat = Literal["binance", "hyperliquid", "generic"]
 ROLE_LETTERS: Final[dict[str, str]] = {
     "entry": "e",
     "sl": "s",
+    "stop_loss": "s",
     "tp": "t",
+    "take_profit": "t",
     "close": "c",
+    "flatten": "c",
     "flip-close": "f",
 }
 _OTHER_ROLE_LETTER: Final = "x"

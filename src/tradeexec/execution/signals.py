@@ -246,9 +246,6 @@ def _problem(s: Signal) -> str | None:
         return f"leverage must be an integer >= 1, got {s.leverage!r}"
     if not isinstance(s.reduce_only, bool):
         return f"reduce_only must be a boolean, got {s.reduce_only!r}"
-    if s.reduce_only and s.direction is not None and s.target_position is not None:
-        # A target is a position to hold; "reduce only" can only mean a close.
-        return "reduce_only with a non-zero target_position is contradictory"
     return None if s.reduce_only else _protective_problem(s)
 
 
