@@ -39,11 +39,15 @@ _BY_CLASS: tuple[tuple[type[BaseException], type[errors.TradeExecError]], ...] =
 # ccxt InvalidOrder refined by the venue's own message (Binance and Hyperliquid texts).
 _INVALID_ORDER_BY_MESSAGE: tuple[tuple[re.Pattern[str], type[errors.InvalidOrder]], ...] = (
     (re.compile(r"reduce.?only", re.I), errors.ReduceOnlyRejected),
-    (re.compile(r"notional|minimum value|min(imum)? (order )?(size|qty|amount)", re.I),
-     errors.BelowMinimum),
-    (re.compile(r"precision|tick size|invalid (price|size)|divisible|decimal", re.I),
-     errors.PrecisionError),
-)  # fmt: skip
+    (
+        re.compile(r"notional|minimum value|min(imum)? (order )?(size|qty|amount)", re.I),
+        errors.BelowMinimum,
+    ),
+    (
+        re.compile(r"precision|tick size|invalid (price|size)|divisible|decimal", re.I),
+        errors.PrecisionError,
+    ),
+)
 
 _DEFINITE_NETWORK = (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.InvalidNonce)
 

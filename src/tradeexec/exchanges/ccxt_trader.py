@@ -237,9 +237,12 @@ class CCXTTrader(ExchangeTrader):
         sym = self.resolve_symbol(symbol)
         ex = self._require()
         text = ex.decimal_to_precision(
-            str(amount), TRUNCATE, ex.markets[sym]["precision"]["amount"], ex.precisionMode,
+            str(amount),
+            TRUNCATE,
+            ex.markets[sym]["precision"]["amount"],
+            ex.precisionMode,
             ex.paddingMode,
-        )  # fmt: skip
+        )
         return Decimal(text)
 
     def price_to_precision(self, symbol: str, price: Decimal) -> Decimal:
@@ -355,8 +358,9 @@ class CCXTTrader(ExchangeTrader):
         if amount <= 0 or (market.min_amount is not None and amount < market.min_amount):
             raise errors.BelowMinimum(
                 f"amount {amount} is below the minimum {market.min_amount} for {sym}",
-                exchange=self.exchange_id, symbol=sym,
-            )  # fmt: skip
+                exchange=self.exchange_id,
+                symbol=sym,
+            )
         reference = price or self._last_price.get(sym)
         if reduce or reference is None or market.min_notional is None:
             return
@@ -364,8 +368,9 @@ class CCXTTrader(ExchangeTrader):
             raise errors.BelowMinimum(
                 f"order value {amount * reference} is below the minimum {market.min_notional}"
                 f" for {sym}",
-                exchange=self.exchange_id, symbol=sym,
-            )  # fmt: skip
+                exchange=self.exchange_id,
+                symbol=sym,
+            )
 
     async def create_order(self, request: OrderRequest) -> Order:
         ex = self._require()
@@ -382,9 +387,13 @@ class CCXTTrader(ExchangeTrader):
             self._trigger_refs.add(cid)
         try:
             raw = await ex.create_order(
-                sym, _CCXT_TYPE[request.type], request.side.value, float(amount),
-                float(price) if price is not None else None, params,
-            )  # fmt: skip
+                sym,
+                _CCXT_TYPE[request.type],
+                request.side.value,
+                float(amount),
+                float(price) if price is not None else None,
+                params,
+            )
         except Exception as exc:
             if is_ambiguous(exc):
                 return await self._resolve_unknown(sym, cid, exc)
@@ -424,8 +433,10 @@ class CCXTTrader(ExchangeTrader):
         raise errors.OrderOutcomeUnknown(
             f"no answer to the order ({type(cause).__name__}) and it was not found by its"
             f" client order id after {self.lookup_attempts} lookups; not resent",
-            exchange=self.exchange_id, symbol=sym, client_order_id=cid,
-        ) from cause  # fmt: skip
+            exchange=self.exchange_id,
+            symbol=sym,
+            client_order_id=cid,
+        ) from cause
 
     async def cancel_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
@@ -455,8 +466,10 @@ class CCXTTrader(ExchangeTrader):
             if order.status.is_open:
                 raise errors.OrderOutcomeUnknown(
                     "cancel got no answer and the order is still open; not resent",
-                    exchange=self.exchange_id, symbol=sym, client_order_id=client_order_id,
-                ) from exc  # fmt: skip
+                    exchange=self.exchange_id,
+                    symbol=sym,
+                    client_order_id=client_order_id,
+                ) from exc
             return order
         return parse.order_from_ccxt(raw, sym)
 

@@ -88,9 +88,12 @@ class HyperliquidTrader(CCXTTrader):
         if self.builder is not None:
             address, fee = self.builder
             options.update(
-                tradeexecBuilder=True, builder=address, builderFee=True,
-                feeRate=f"{fee * 100}%", feeInt=int(fee * 100_000),
-            )  # fmt: skip
+                tradeexecBuilder=True,
+                builder=address,
+                builderFee=True,
+                feeRate=f"{fee * 100}%",
+                feeInt=int(fee * 100_000),
+            )
         if self.vault_address:
             options["vaultAddress"] = self.vault_address
         config["options"] = options

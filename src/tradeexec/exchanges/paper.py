@@ -226,16 +226,18 @@ class PaperTrader(ExchangeTrader):
         coin = self._coin_of[sym]
         bid, ask = self.engine.bid_ask(coin)
         mark = self.engine.marks[coin]
-        return Ticker(symbol=sym, bid=bid, ask=ask, last=mark, mark=mark,
-                      timestamp=self.engine.clock())  # fmt: skip
+        return Ticker(
+            symbol=sym, bid=bid, ask=ask, last=mark, mark=mark, timestamp=self.engine.clock()
+        )
 
     async def fetch_balance(self) -> dict[str, Balance]:
         self._require()
         s = self.engine.summary(self.account)
         currency = self.capabilities.settle_currency
         free = max(s.available, Decimal(0))
-        return {currency: Balance(currency=currency, total=s.equity, free=free,
-                                  used=s.equity - free)}  # fmt: skip
+        return {
+            currency: Balance(currency=currency, total=s.equity, free=free, used=s.equity - free)
+        }
 
     async def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
         self._require()
@@ -257,7 +259,7 @@ class PaperTrader(ExchangeTrader):
                     unrealized_pnl=p.unrealized(mark),
                     leverage=self.engine.leverage(self.account, p.coin),
                     margin_mode=MarginMode(mode.value),
-                )  # fmt: skip
+                )
             )
         return out
 
@@ -267,31 +269,51 @@ class PaperTrader(ExchangeTrader):
             status = OrderStatus.PARTIALLY_FILLED
         quote = self.capabilities.settle_currency
         return Order(
-            id=str(o.order_id), client_order_id=o.spec.client_id,
-            symbol=f"{o.spec.coin}/{quote}:{quote}", side=OrderSide(o.spec.side.value.lower()),
-            type=_TYPE[o.spec.kind], status=status, quantity=o.spec.qty,
-            filled_quantity=o.filled_qty, average_price=o.avg_price if o.filled_qty else None,
-            price=o.spec.price, trigger_price=o.spec.trigger_price,
-            reduce_only=o.spec.reduce_only, timestamp=o.created_ms, fee=o.fee_paid,
+            id=str(o.order_id),
+            client_order_id=o.spec.client_id,
+            symbol=f"{o.spec.coin}/{quote}:{quote}",
+            side=OrderSide(o.spec.side.value.lower()),
+            type=_TYPE[o.spec.kind],
+            status=status,
+            quantity=o.spec.qty,
+            filled_quantity=o.filled_qty,
+            average_price=o.avg_price if o.filled_qty else None,
+            price=o.spec.price,
+            trigger_price=o.spec.trigger_price,
+            reduce_only=o.spec.reduce_only,
+            timestamp=o.created_ms,
+            fee=o.fee_paid,
             fee_currency=quote,
-        )  # fmt: skip
+        )
 
-    def _call(self, fn: object, *args: object, symbol: str | None = None,
-              client_order_id: str | None = None) -> object:  # fmt: skip
+    def _call(
+        self,
+        fn: object,
+        *args: object,
+        symbol: str | None = None,
+        client_order_id: str | None = None,
+    ) -> object:
         self._require()
         try:
             return fn(*args)  # type: ignore[operator]
         except sim.SimError as exc:
             cls = _REJECT.get(exc.reason, errors.InvalidOrder)
-            raise cls(str(exc), exchange="paper", symbol=symbol,
-                      client_order_id=client_order_id) from exc  # fmt: skip
+            raise cls(
+                str(exc), exchange="paper", symbol=symbol, client_order_id=client_order_id
+            ) from exc
 
     async def fetch_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
     ) -> Order:
         oid = int(order_id) if order_id is not None else None
-        o = self._call(self.engine.get_order, self.account, oid, client_order_id,
-                       symbol=symbol, client_order_id=client_order_id)  # fmt: skip
+        o = self._call(
+            self.engine.get_order,
+            self.account,
+            oid,
+            client_order_id,
+            symbol=symbol,
+            client_order_id=client_order_id,
+        )
         assert isinstance(o, sim.SimOrder)
         return self._order(o)
 
@@ -317,7 +339,7 @@ class PaperTrader(ExchangeTrader):
                 fee_currency=quote,
                 realized_pnl=f.realized_pnl,
                 timestamp=f.time_ms,
-            )  # fmt: skip
+            )
             for f in self.engine.account_fills(self.account, self._coin_of[sym])
             if since is None or f.time_ms >= since
         ]
@@ -334,17 +356,18 @@ class PaperTrader(ExchangeTrader):
             price=self.price_to_precision(sym, request.price) if request.price else None,
             trigger_price=(
                 self.price_to_precision(sym, request.trigger_price)
-                if request.trigger_price else None
+                if request.trigger_price
+                else None
             ),
             tif=_TIF[request.time_in_force],
             reduce_only=request.reduce_only,
             client_id=cid,
-        )  # fmt: skip
+        )
         if spec.qty <= 0:
-            raise errors.BelowMinimum(f"amount {request.quantity} rounds to 0 for {sym}",
-                                      exchange="paper", symbol=sym)  # fmt: skip
-        o = self._call(self.engine.place_order, self.account, spec, symbol=sym,
-                       client_order_id=cid)  # fmt: skip
+            raise errors.BelowMinimum(
+                f"amount {request.quantity} rounds to 0 for {sym}", exchange="paper", symbol=sym
+            )
+        o = self._call(self.engine.place_order, self.account, spec, symbol=sym, client_order_id=cid)
         assert isinstance(o, sim.SimOrder)
         return self._order(o)
 
@@ -353,8 +376,14 @@ class PaperTrader(ExchangeTrader):
     ) -> Order | None:
         oid = int(order_id) if order_id is not None else None
         try:
-            o = self._call(self.engine.cancel_order, self.account, oid, client_order_id,
-                           symbol=symbol, client_order_id=client_order_id)  # fmt: skip
+            o = self._call(
+                self.engine.cancel_order,
+                self.account,
+                oid,
+                client_order_id,
+                symbol=symbol,
+                client_order_id=client_order_id,
+            )
         except errors.OrderNotFound:
             return None
         assert isinstance(o, sim.SimOrder)

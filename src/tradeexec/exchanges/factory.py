@@ -1,0 +1,221 @@
+"""Building traders from configuration, and owning the live ones.
+
+``create_trader(name, account_config)`` looks the account's ``type`` up in a registry:
+``binance`` (Binance USD-M futures), ``hyperliquid``, ``paper``, ``ccxt`` (any ccxt id), plus
+whatever third-party packages register in the ``tradeexec.traders`` entry-point group (an
+entry point names a callable ``(name, AccountConfig, AppConfig | None) -> ExchangeTrader``).
+
+`ExchangeManager` owns the live traders of one service: created and connected lazily on
+first use, health-checked together, closed together. There is no hidden module-level
+singleton; the plugin API documents its own default manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tradeexec import errors
+from tradeexec.exchanges.interface import ExchangeTrader, Health
+
+if TYPE_CHECKING:
+    from tradeexec.config import AccountConfig, AppConfig
+
+TraderBuilder = Callable[[str, "AccountConfig", "AppConfig | None"], ExchangeTrader]
+
+ENTRY_POINT_GROUP = "tradeexec.traders"
+
+
+def _secret(value: Any) -> str | None:
+    if value is None:
+        return None
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter() if getter else value)
+
+
+def _cache(app: AppConfig | None) -> Any:
+    from tradeexec.exchanges.market_cache import MarketCache
+
+    if app is None:
+        return None
+    return MarketCache(Path(app.market_cache_dir), float(app.market_cache_ttl_s))
+
+
+def _common(account: AccountConfig, app: AppConfig | None) -> dict[str, Any]:
+    return {
+        "testnet": account.testnet,
+        "demo": account.demo,
+        "api_url": account.api_url,
+        "options": dict(account.options),
+        "leverage": account.leverage,
+        "margin_mode": account.margin_mode,
+        "market_cache": _cache(app),
+    }
+
+
+def _api_key_credentials(account: AccountConfig) -> dict[str, str]:
+    creds = {"apiKey": _secret(account.api_key), "secret": _secret(account.api_secret)}
+    return {k: v for k, v in creds.items() if v}
+
+
+def _build_binance(name: str, account: AccountConfig, app: AppConfig | None) -> ExchangeTrader:
+    from tradeexec.exchanges.binance_futures import BinanceFuturesTrader
+
+    return BinanceFuturesTrader(
+        name,
+        credentials=_api_key_credentials(account),
+        hedge_mode=account.hedge_mode,
+        **_common(account, app),
+    )
+
+
+def _build_hyperliquid(name: str, account: AccountConfig, app: AppConfig | None) -> ExchangeTrader:
+    from tradeexec.exchanges.hyperliquid_trader import HyperliquidTrader
+
+    creds = {
+        "walletAddress": _secret(account.wallet_address),
+        "privateKey": _secret(account.private_key),
+    }
+    builder = (account.builder.address, account.builder.fee) if account.builder else None
+    return HyperliquidTrader(
+        name,
+        credentials={k: v for k, v in creds.items() if v},
+        slippage=account.slippage,
+        vault_address=account.vault_address,
+        builder=builder,
+        referrer=account.referrer,
+        **_common(account, app),
+    )
+
+
+def _build_ccxt(name: str, account: AccountConfig, app: AppConfig | None) -> ExchangeTrader:
+    from tradeexec.exchanges.ccxt_trader import CCXTTrader
+
+    if not account.exchange_id:
+        raise errors.ConfigError(f"account {name!r}: type 'ccxt' needs 'exchange_id'")
+    return CCXTTrader(
+        name,
+        exchange_id=account.exchange_id,
+        credentials=_api_key_credentials(account),
+        hedge_mode=account.hedge_mode,
+        **_common(account, app),
+    )
+
+
+def _build_paper(name: str, account: AccountConfig, app: AppConfig | None) -> ExchangeTrader:
+    from tradeexec.exchanges.paper import PaperTrader
+
+    venue = account.venue or "binance"
+    if venue not in ("binance", "hyperliquid"):
+        raise errors.ConfigError(f"account {name!r}: paper venue must be binance or hyperliquid")
+    return PaperTrader(
+        name,
+        venue=venue,
+        starting_balance=account.starting_balance,
+        feed=account.feed,
+        seed=account.seed,
+        leverage=account.leverage,
+    )
+
+
+_BUILTIN: dict[str, TraderBuilder] = {
+    "binance": _build_binance,
+    "hyperliquid": _build_hyperliquid,
+    "ccxt": _build_ccxt,
+    "paper": _build_paper,
+}
+_REGISTRY: dict[str, TraderBuilder] = dict(_BUILTIN)
+
+
+def register_trader(type_name: str, builder: TraderBuilder) -> None:
+    """Register a trader type in code (entry points do the same from a package)."""
+    _REGISTRY[type_name] = builder
+
+
+def _builder(type_name: str) -> TraderBuilder:
+    if type_name in _REGISTRY:
+        return _REGISTRY[type_name]
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == type_name:
+            builder: TraderBuilder = ep.load()
+            _REGISTRY[type_name] = builder
+            return builder
+    known = sorted(set(_REGISTRY) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    raise errors.ConfigError(f"unknown trader type {type_name!r}; known: {known}")
+
+
+def create_trader(
+    name: str, account: AccountConfig, app: AppConfig | None = None
+) -> ExchangeTrader:
+    """A new, not yet connected trader for one configured account."""
+    return _builder(account.type)(name, account, app)
+
+
+class ExchangeManager:
+    """The live traders of one service: lazy connect, health, close all."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self._traders: dict[str, ExchangeTrader] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.config.accounts)
+
+    def default_name(self) -> str:
+        if self.config.default_account:
+            return self.config.default_account
+        if not self.config.accounts:
+            raise errors.ConfigError("no accounts are configured")
+        return next(iter(self.config.accounts))
+
+    def account_config(self, name: str | None) -> AccountConfig:
+        key = name or self.default_name()
+        try:
+            return self.config.accounts[key]
+        except KeyError:
+            raise errors.ConfigError(
+                f"unknown account {key!r}; configured: {sorted(self.config.accounts)}"
+            ) from None
+
+    async def get(self, name: str | None = None) -> ExchangeTrader:
+        """The connected trader for an account (connected on first use)."""
+        key = name or self.default_name()
+        if key in self._traders:
+            return self._traders[key]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._traders:
+                trader = create_trader(key, self.account_config(key), self.config)
+                try:
+                    await trader.connect()
+                except BaseException:
+                    await trader.close()
+                    raise
+                self._traders[key] = trader
+        return self._traders[key]
+
+    def add(self, trader: ExchangeTrader) -> None:
+        """Adopt an already built trader (tests, embedding)."""
+        self._traders[trader.account] = trader
+
+    async def health(self) -> dict[str, Health]:
+        out: dict[str, Health] = {}
+        for key in self.names:
+            trader = self._traders.get(key)
+            if trader is None:
+                out[key] = Health(
+                    ok=True, venue=self.account_config(key).type, error="not connected yet"
+                )
+            else:
+                out[key] = await trader.health_check()
+        return out
+
+    async def close_all(self) -> None:
+        traders, self._traders = list(self._traders.values()), {}
+        for trader in traders:
+            await trader.close()
