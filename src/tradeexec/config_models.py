@@ -1,0 +1,387 @@
+"""The shape of tradeexec's configuration: frozen pydantic models that reject unknown keys.
+
+Loading (YAML, ``${ENV}`` interpolation, legacy layouts, error messages with file lines)
+lives in ``tradeexec.config``, which re-exports everything here. Every default below is
+also documented, with its reason, in ``config/exchange.yaml``.
+
+Fractions are fractions: ``0.05`` means 5 % (``slippage``, ``price_band_pct``,
+``risk_pct``, ``max_drawdown_pct``, ``percent_equity`` sizing).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from tradeexec.domain import MarginMode
+from tradeexec.errors import ConfigError
+
+__all__ = [
+    "BUILTIN_ACCOUNT_TYPES",
+    "AccountConfig",
+    "AppConfig",
+    "BuilderConfig",
+    "RiskConfig",
+    "RiskOverrides",
+    "ServiceConfig",
+    "SizingConfig",
+    "SizingMode",
+    "SizingOverrides",
+]
+
+# ``binance`` is Binance USD-M futures. Third-party packages may add types through the
+# ``tradeexec.traders`` entry-point group (see tradeexec.exchanges.factory).
+BUILTIN_ACCOUNT_TYPES = ("binance", "hyperliquid", "paper", "ccxt")
+SizingMode = Literal["fixed_quantity", "fixed_notional", "percent_equity", "risk"]
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _blank_to_none(value: Any) -> Any:
+    """``api_key: ${BINANCE_API_KEY:-}`` with the variable unset means "no key"."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- risk
+
+
+class SizingConfig(_Frozen):
+    """How big an order is when the signal does not say.
+
+    ``value`` is the quantity (``fixed_quantity``), the notional in settlement currency
+    (``fixed_notional``) or the fraction of equity (``percent_equity``; 0.1 = 10 %).
+    ``risk`` sizes so that hitting the stop loses ``risk_pct`` of equity.
+    """
+
+    mode: SizingMode = "risk"
+    value: Decimal | None = Field(default=None, gt=0)
+    risk_pct: Decimal = Field(default=Decimal("0.01"), gt=0, le=1)
+    scale_by_confidence: bool = False
+
+    @model_validator(mode="after")
+    def _value_when_needed(self) -> SizingConfig:
+        if self.mode != "risk" and self.value is None:
+            raise ValueError(f"sizing mode {self.mode!r} needs a 'value'")
+        return self
+
+
+class RiskConfig(_Frozen):
+    """Pre-trade limits. ``None`` switches an optional limit off."""
+
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    # For sources that carry no confidence (TradingView, CLI). Agent signals without a
+    # confidence are always refused: an agent that does not say how sure it is, is not sure.
+    default_confidence: float = Field(default=1.0, ge=0, le=1)
+    max_signal_age_s: float = Field(default=60, gt=0)
+    max_order_notional: Decimal | None = Field(default=Decimal(10000), gt=0)
+    max_position_notional: Decimal | None = Field(default=Decimal(50000), gt=0)
+    max_open_positions: int | None = Field(default=5, ge=1)
+    max_leverage: int = Field(default=20, ge=1)
+    price_band_pct: Decimal = Field(default=Decimal("0.05"), gt=0, le=1)
+    max_orders_per_minute: int = Field(default=30, ge=1)
+    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
+    max_drawdown_pct: Decimal | None = Field(default=None, gt=0, le=1)
+    sizing: SizingConfig = SizingConfig()
+    on_stop_failure: Literal["flatten", "keep"] = "flatten"
+    require_stop_loss: bool = False
+
+    def merged(self, overrides: RiskOverrides | None) -> RiskConfig:
+        """These limits with an account's own ``risk:`` fields laid over them, key by key
+        (``sizing`` too). An explicit ``null`` switches an optional limit off."""
+        if overrides is None or not overrides.model_fields_set:
+            return self
+        data = self.model_dump()
+        for name in overrides.model_fields_set:
+            value = getattr(overrides, name)
+            if name == "sizing" and isinstance(value, SizingOverrides):
+                sizing = data["sizing"]
+                sizing.update({k: getattr(value, k) for k in value.model_fields_set})
+                if "mode" in value.model_fields_set and "value" not in value.model_fields_set:
+                    sizing["value"] = None  # a new mode's value means something else
+            else:
+                data[name] = value
+        return RiskConfig.model_validate(data)
+
+
+class SizingOverrides(_Frozen):
+    """An account's partial ``risk.sizing`` (only the keys it sets are applied)."""
+
+    mode: SizingMode | None = None
+    value: Decimal | None = Field(default=None, gt=0)
+    risk_pct: Decimal | None = Field(default=None, gt=0, le=1)
+    scale_by_confidence: bool | None = None
+
+
+class RiskOverrides(_Frozen):
+    """An account's partial ``risk:`` section: the same keys as ``RiskConfig``, all optional."""
+
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+    default_confidence: float | None = Field(default=None, ge=0, le=1)
+    max_signal_age_s: float | None = Field(default=None, gt=0)
+    max_order_notional: Decimal | None = Field(default=None, gt=0)
+    max_position_notional: Decimal | None = Field(default=None, gt=0)
+    max_open_positions: int | None = Field(default=None, ge=1)
+    max_leverage: int | None = Field(default=None, ge=1)
+    price_band_pct: Decimal | None = Field(default=None, gt=0, le=1)
+    max_orders_per_minute: int | None = Field(default=None, ge=1)
+    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
+    max_drawdown_pct: Decimal | None = Field(default=None, gt=0, le=1)
+    sizing: SizingOverrides | None = None
+    on_stop_failure: Literal["flatten", "keep"] | None = None
+    require_stop_loss: bool | None = None
+
+    @model_validator(mode="after")
+    def _null_only_where_allowed(self) -> RiskOverrides:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and not _nullable(name):
+                raise ValueError(f"{name} cannot be null (it has no 'off' setting)")
+        return self
+
+
+def _nullable(field_name: str) -> bool:
+    return type(None) in get_args(RiskConfig.model_fields[field_name].annotation)
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+class BuilderConfig(_Frozen):
+    """A Hyperliquid builder fee you chose to pay (``fee`` is a fraction: 0.0001 = 1 bp)."""
+
+    address: str
+    fee: Decimal = Field(ge=0, le=Decimal("0.001"))
+
+    @field_validator("address")
+    @classmethod
+    def _is_address(cls, value: str) -> str:
+        if not _ADDRESS.match(value):
+            raise ValueError("must be a 0x-prefixed 40-hex-digit address")
+        return value
+
+
+class AccountConfig(_Frozen):
+    """One trading account on one venue."""
+
+    type: str
+    exchange_id: str | None = None  # type 'ccxt': any ccxt exchange id
+    venue: Literal["binance", "hyperliquid"] | None = None  # type 'paper': markets to mimic
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    wallet_address: str | None = None  # Hyperliquid main account (public)
+    private_key: SecretStr | None = None  # Hyperliquid (API-)wallet key
+    vault_address: str | None = None
+    testnet: bool = False
+    demo: bool = False
+    api_url: str | None = None  # base URL override, e.g. the simulator
+    leverage: int | None = Field(default=None, ge=1)
+    margin_mode: MarginMode | None = None
+    hedge_mode: bool = False
+    symbols: list[str] | None = None  # allow-list; None = every symbol
+    slippage: Decimal = Field(default=Decimal("0.05"), gt=0, lt=1)
+    builder: BuilderConfig | None = None
+    referrer: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)  # passed to ccxt as-is
+    starting_balance: Decimal = Field(default=Decimal(10000), gt=0)  # paper
+    feed: str = "walk"  # paper: walk | replay:<csv> | live:<ccxt id>
+    seed: int = 0  # paper
+    risk: RiskOverrides | None = None
+
+    @field_validator("api_key", "api_secret", "private_key", mode="before")
+    @classmethod
+    def _blank_secret(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator(
+        "wallet_address", "vault_address", "exchange_id", "api_url", "referrer", mode="before"
+    )
+    @classmethod
+    def _blank_text(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in BUILTIN_ACCOUNT_TYPES:
+            return value
+        from importlib.metadata import entry_points  # only needed for non-builtin types
+
+        plugins = {ep.name for ep in entry_points(group="tradeexec.traders")}
+        if value in plugins:
+            return value
+        known = ", ".join(sorted({*BUILTIN_ACCOUNT_TYPES, *plugins}))
+        raise ValueError(f"unknown account type {value!r}; known: {known}")
+
+    @field_validator("wallet_address", "vault_address")
+    @classmethod
+    def _is_address(cls, value: str | None) -> str | None:
+        if value is not None and not _ADDRESS.match(value):
+            raise ValueError("must be a 0x-prefixed 40-hex-digit address")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _is_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// base URL")
+        return value.rstrip("/")
+
+    @field_validator("feed")
+    @classmethod
+    def _is_feed(cls, value: str) -> str:
+        kind, _, arg = value.partition(":")
+        if value == "walk" or (kind in ("replay", "live") and arg):
+            return value
+        raise ValueError("must be 'walk', 'replay:<csv path>' or 'live:<ccxt id>'")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AccountConfig:
+        if self.type == "ccxt" and not self.exchange_id:
+            raise ValueError("type 'ccxt' needs 'exchange_id' (any ccxt exchange id)")
+        if self.venue is not None and self.type != "paper":
+            raise ValueError("'venue' is only for paper accounts")
+        if self.testnet and self.demo:
+            raise ValueError("choose one of 'testnet' and 'demo'")
+        if (self.api_key is None) != (self.api_secret is None):
+            raise ValueError("'api_key' and 'api_secret' go together; one is missing")
+        if self.private_key is not None and self.wallet_address is None:
+            raise ValueError("'private_key' needs 'wallet_address' (the main account address)")
+        if self.builder is not None and self.type != "hyperliquid":
+            raise ValueError("'builder' is a Hyperliquid setting")
+        return self
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.api_key is not None or self.private_key is not None
+
+
+# --------------------------------------------------------------------------- app
+
+
+class ServiceConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    webhook_secret: SecretStr | None = None  # TradingView's shared secret
+    api_token: SecretStr | None = None  # bearer token for the REST API
+
+    @field_validator("webhook_secret", "api_token", mode="before")
+    @classmethod
+    def _blank_secret(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+
+class AppConfig(_Frozen):
+    accounts: dict[str, AccountConfig] = Field(default_factory=dict)
+    default_account: str | None = None
+    store_url: str = "sqlite:///.tradeexec/tradeexec.db"
+    service: ServiceConfig = ServiceConfig()
+    market_cache_dir: str = ".tradeexec/markets"
+    market_cache_ttl_s: int = Field(default=3600, ge=0)
+    risk: RiskConfig = RiskConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppConfig:
+        for name in self.accounts:
+            if not _ACCOUNT_NAME.match(name):
+                raise ValueError(f"account name {name!r}: use letters, digits, '_', '-' and '.'")
+        if self.default_account is not None and self.default_account not in self.accounts:
+            raise ValueError(
+                f"default_account {self.default_account!r} is not one of the accounts "
+                f"({', '.join(self.accounts) or 'none configured'})"
+            )
+        # An account's partial risk section is only checkable against the defaults it
+        # completes; report problems at the account's own keys.
+        problems: list[InitErrorDetails] = []
+        for name, account in self.accounts.items():
+            try:
+                self.risk.merged(account.risk)
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    message = str(err["msg"]).removeprefix("Value error, ")
+                    problems.append(
+                        InitErrorDetails(
+                            type=PydanticCustomError(
+                                "risk_merge",
+                                "{message} (with the top-level risk defaults merged in)",
+                                {"message": message},
+                            ),
+                            loc=("accounts", name, "risk", *err["loc"]),
+                            input=None,
+                        )
+                    )
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self
+
+    @property
+    def default_account_name(self) -> str | None:
+        """``default_account``, else the first account, else None."""
+        return self.default_account or next(iter(self.accounts), None)
+
+    def account(self, name: str | None = None) -> AccountConfig:
+        """An account by name (the default one for None); ``ConfigError`` if unknown."""
+        key = name or self.default_account_name
+        if key is None or key not in self.accounts:
+            raise ConfigError(
+                f"unknown account {key!r}; configured: {', '.join(self.accounts) or 'none'}"
+            )
+        return self.accounts[key]
+
+    def risk_for(self, account: str | None = None) -> RiskConfig:
+        """The effective limits of an account: the defaults with its own overrides."""
+        return self.risk.merged(self.account(account).risk)
+
+    def redacted(self) -> dict[str, Any]:
+        """Everything, JSON-ready, with every secret shown as ``'***'`` (None when unset)
+        and any password in ``store_url`` masked: safe to print or log."""
+        data = self.model_dump(mode="json")
+        data["store_url"] = re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", self.store_url)
+        svc = data["service"]
+        for key in ("webhook_secret", "api_token"):
+            svc[key] = None if getattr(self.service, key) is None else "***"
+        for name, account in self.accounts.items():
+            out = data["accounts"][name]
+            for key in ("api_key", "api_secret", "private_key"):
+                out[key] = None if getattr(account, key) is None else "***"
+            out["options"] = _redact_options(out["options"])
+            if account.risk is not None:  # only what the account sets itself
+                out["risk"] = account.risk.model_dump(mode="json", exclude_unset=True)
+        return data
+
+
+_SECRET_WORDS = re.compile(r"secret|password|passphrase|token|private|apikey|api_key", re.I)
+
+
+def _redact_options(value: Any) -> Any:
+    """ccxt options may carry credentials (``password``, ``privateKey``...): mask them."""
+    if isinstance(value, dict):
+        return {
+            k: "***" if _SECRET_WORDS.search(str(k)) and v is not None else _redact_options(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_options(v) for v in value]
+    return value
