@@ -78,12 +78,16 @@ def test_post_only_that_would_cross_is_refused_and_ioc_expires() -> None:
         (spec(Side.BUY, OrderKind.MARKET, "0.001"), Reject.BELOW_MIN_NOTIONAL),
         (spec(Side.BUY, OrderKind.MARKET, "5"), Reject.INSUFFICIENT_MARGIN),
         (spec(Side.SELL, OrderKind.MARKET, "0.1", reduce_only=True), Reject.REDUCE_ONLY),
-        (spec(Side.SELL, OrderKind.STOP_MARKET, "0.1", trigger_price=D("70000")),
-         Reject.WOULD_TRIGGER_IMMEDIATELY),
-        (spec(Side.BUY, OrderKind.MARKET, "0.1", position_side=PositionSide.LONG),
-         Reject.POSITION_SIDE_MISMATCH),
+        (
+            spec(Side.SELL, OrderKind.STOP_MARKET, "0.1", trigger_price=D("70000")),
+            Reject.WOULD_TRIGGER_IMMEDIATELY,
+        ),
+        (
+            spec(Side.BUY, OrderKind.MARKET, "0.1", position_side=PositionSide.LONG),
+            Reject.POSITION_SIDE_MISMATCH,
+        ),
     ],
-)  # fmt: skip
+)
 def test_refusals_carry_their_reason(order: OrderSpec, reason: Reject) -> None:
     engine = binance()
     with pytest.raises(SimError) as err:
@@ -101,9 +105,14 @@ def test_stop_fires_on_mark_and_orphaned_take_profit_expires() -> None:
     )
     take = engine.place_order(
         "a",
-        spec(Side.SELL, OrderKind.TAKE_PROFIT_MARKET, "0.1", trigger_price=D("69000"),
-             reduce_only=True),
-    )  # fmt: skip
+        spec(
+            Side.SELL,
+            OrderKind.TAKE_PROFIT_MARKET,
+            "0.1",
+            trigger_price=D("69000"),
+            reduce_only=True,
+        ),
+    )
     assert engine.set_mark("BTC", D("66100")) == []
     (fill,) = engine.set_mark("BTC", D("65950"))
     assert fill.order_id == stop.order_id and fill.realized_pnl < 0
@@ -119,9 +128,15 @@ def test_child_orders_arm_only_when_parent_fills_and_die_with_it() -> None:
     parent = engine.place_order("h", spec(Side.BUY, OrderKind.LIMIT, "0.01", price=D("60000")))
     child = engine.place_order(
         "h",
-        spec(Side.SELL, OrderKind.STOP_MARKET, "0.01", trigger_price=D("59000"),
-             reduce_only=True, parent_id=parent.order_id),
-    )  # fmt: skip
+        spec(
+            Side.SELL,
+            OrderKind.STOP_MARKET,
+            "0.01",
+            trigger_price=D("59000"),
+            reduce_only=True,
+            parent_id=parent.order_id,
+        ),
+    )
     assert not child.armed
     engine.set_mark("BTC", D("58000"))  # parent fills at 60000 (maker) ...
     assert parent.status is OrderStatus.FILLED
@@ -131,9 +146,15 @@ def test_child_orders_arm_only_when_parent_fills_and_die_with_it() -> None:
     parent2 = engine.place_order("h", spec(Side.BUY, OrderKind.LIMIT, "0.01", price=D("50000")))
     child2 = engine.place_order(
         "h",
-        spec(Side.SELL, OrderKind.STOP_MARKET, "0.01", trigger_price=D("49000"),
-             reduce_only=True, parent_id=parent2.order_id),
-    )  # fmt: skip
+        spec(
+            Side.SELL,
+            OrderKind.STOP_MARKET,
+            "0.01",
+            trigger_price=D("49000"),
+            reduce_only=True,
+            parent_id=parent2.order_id,
+        ),
+    )
     engine.cancel_order("h", parent2.order_id)
     assert child2.status is OrderStatus.CANCELED
 
@@ -212,11 +233,14 @@ def test_accounting_is_conserved_and_margin_bounds_positions(actions: list[tuple
                 engine.place_order(
                     "a",
                     OrderSpec(
-                        "BTC", Side(side), OrderKind(kind), D(steps) * D("0.001"),
+                        "BTC",
+                        Side(side),
+                        OrderKind(kind),
+                        D(steps) * D("0.001"),
                         price=BINANCE_MARKETS[0].round_price(price) if price else None,
                         reduce_only=reduce_only,
                     ),
-                )  # fmt: skip
+                )
             except SimError:
                 continue
             pos_after = sum((abs(p.qty) for p in acct.open_positions()), D(0))

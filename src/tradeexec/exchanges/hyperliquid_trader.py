@@ -42,7 +42,7 @@ HYPERLIQUID = Capabilities(
 def _no_surprise_fees_class() -> Any:
     import ccxt.async_support as ccxt
 
-    class _NoSurpriseFeesHyperliquid(ccxt.hyperliquid):  # type: ignore[misc,name-defined]
+    class _NoSurpriseFeesHyperliquid(ccxt.hyperliquid):  # type: ignore[misc]
         """ccxt's hyperliquid, minus the builder-fee approval nobody configured."""
 
         async def handle_builder_fee_approval(self) -> bool:

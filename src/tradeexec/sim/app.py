@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradeexec.sim.binance_api import BinanceFace
@@ -219,7 +219,7 @@ class Simulator:
 
     # ---------------------------------------------------------------- app
     def _build_app(self) -> ASGIApp:
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/_sim/health", self._health, methods=["GET"]),
             Route("/_sim/accounts", self._create_account, methods=["POST"]),
             Route("/_sim/accounts/{venue}/{account}/fund", self._fund, methods=["POST"]),
@@ -280,15 +280,25 @@ class Simulator:
         engine = face.engine
         summary = {k: str(v) for k, v in asdict(engine.summary(account_id)).items()}
         positions = [
-            {"coin": p.coin, "side": p.position_side.value, "qty": str(p.qty),
-             "entry": str(p.entry_price)}
+            {
+                "coin": p.coin,
+                "side": p.position_side.value,
+                "qty": str(p.qty),
+                "entry": str(p.entry_price),
+            }
             for p in engine.positions(account_id)
-        ]  # fmt: skip
+        ]
         orders = [
-            {"id": o.order_id, "coin": o.spec.coin, "side": o.spec.side.value,
-             "kind": o.spec.kind.value, "qty": str(o.spec.qty), "client_id": o.spec.client_id}
+            {
+                "id": o.order_id,
+                "coin": o.spec.coin,
+                "side": o.spec.side.value,
+                "kind": o.spec.kind.value,
+                "qty": str(o.spec.qty),
+                "client_id": o.spec.client_id,
+            }
             for o in engine.open_orders(account_id)
-        ]  # fmt: skip
+        ]
         return JSONResponse({"summary": summary, "positions": positions, "open_orders": orders})
 
     async def _prices(self, request: Request) -> JSONResponse:

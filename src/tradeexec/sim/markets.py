@@ -83,25 +83,76 @@ def _decimals(value: Decimal) -> int:
 D = Decimal
 
 BINANCE_MARKETS: tuple[MarketSpec, ...] = (
-    MarketSpec("BTC", "USDT", step_size=D("0.001"), min_qty=D("0.001"), min_notional=D("100"),
-               max_leverage=125, tick_size=D("0.10"), max_qty=D("1000"),
-               initial_price=D("67500")),
-    MarketSpec("ETH", "USDT", step_size=D("0.001"), min_qty=D("0.001"), min_notional=D("20"),
-               max_leverage=100, tick_size=D("0.01"), max_qty=D("10000"),
-               initial_price=D("3500")),
-    MarketSpec("SOL", "USDT", step_size=D("1"), min_qty=D("1"), min_notional=D("5"),
-               max_leverage=75, tick_size=D("0.0100"), max_qty=D("1000000"),
-               initial_price=D("150")),
-)  # fmt: skip
+    MarketSpec(
+        "BTC",
+        "USDT",
+        step_size=D("0.001"),
+        min_qty=D("0.001"),
+        min_notional=D("100"),
+        max_leverage=125,
+        tick_size=D("0.10"),
+        max_qty=D("1000"),
+        initial_price=D("67500"),
+    ),
+    MarketSpec(
+        "ETH",
+        "USDT",
+        step_size=D("0.001"),
+        min_qty=D("0.001"),
+        min_notional=D("20"),
+        max_leverage=100,
+        tick_size=D("0.01"),
+        max_qty=D("10000"),
+        initial_price=D("3500"),
+    ),
+    MarketSpec(
+        "SOL",
+        "USDT",
+        step_size=D("1"),
+        min_qty=D("1"),
+        min_notional=D("5"),
+        max_leverage=75,
+        tick_size=D("0.0100"),
+        max_qty=D("1000000"),
+        initial_price=D("150"),
+    ),
+)
 
 HYPERLIQUID_MARKETS: tuple[MarketSpec, ...] = (
-    MarketSpec("BTC", "USDC", step_size=D("0.00001"), min_qty=D("0.00001"), min_notional=D("10"),
-               max_leverage=40, max_sig_figs=5, sz_decimals=5, initial_price=D("67500")),
-    MarketSpec("ETH", "USDC", step_size=D("0.0001"), min_qty=D("0.0001"), min_notional=D("10"),
-               max_leverage=25, max_sig_figs=5, sz_decimals=4, initial_price=D("3500")),
-    MarketSpec("SOL", "USDC", step_size=D("0.01"), min_qty=D("0.01"), min_notional=D("10"),
-               max_leverage=20, max_sig_figs=5, sz_decimals=2, initial_price=D("150")),
-)  # fmt: skip
+    MarketSpec(
+        "BTC",
+        "USDC",
+        step_size=D("0.00001"),
+        min_qty=D("0.00001"),
+        min_notional=D("10"),
+        max_leverage=40,
+        max_sig_figs=5,
+        sz_decimals=5,
+        initial_price=D("67500"),
+    ),
+    MarketSpec(
+        "ETH",
+        "USDC",
+        step_size=D("0.0001"),
+        min_qty=D("0.0001"),
+        min_notional=D("10"),
+        max_leverage=25,
+        max_sig_figs=5,
+        sz_decimals=4,
+        initial_price=D("3500"),
+    ),
+    MarketSpec(
+        "SOL",
+        "USDC",
+        step_size=D("0.01"),
+        min_qty=D("0.01"),
+        min_notional=D("10"),
+        max_leverage=20,
+        max_sig_figs=5,
+        sz_decimals=2,
+        initial_price=D("150"),
+    ),
+)
 
 
 def select_markets(

@@ -1,0 +1,104 @@
+"""From a sized signal and the current position to the orders to send, in order.
+
+- ``target_position`` T with position P: same sign (or flat) -> one order for T - P,
+  reduce-only when it shrinks the position; opposite signs -> close P (reduce-only) first,
+  then open T. "Go short 0.2 while long 0.1" is close 0.1, then sell 0.2.
+- ``side`` + quantity q: an opposite position is closed first (reduce-only), then q is
+  opened in the signal's direction; a same-direction position is added to.
+- a close (``target_position == 0``, or a reduce-only signal) never opens anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tradeexec.domain import OrderRequest, OrderSide, OrderType
+from tradeexec.execution.signals import Signal
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class EntryPlan:
+    role: str  # "close" (reduce-only, closing part) or "entry" (opens or adds)
+    request: OrderRequest
+    opens: bool
+
+
+def _order(
+    signal: Signal, symbol: str, side: OrderSide, qty: Decimal, *, reduce: bool
+) -> OrderRequest:
+    limit = signal.order_type is OrderType.LIMIT and not reduce
+    return OrderRequest(
+        symbol=symbol,
+        side=side,
+        type=OrderType.LIMIT if limit else OrderType.MARKET,
+        quantity=qty,
+        price=signal.price if limit else None,
+        reduce_only=reduce,
+    )
+
+
+def _close(signal: Signal, symbol: str, position: Decimal) -> EntryPlan:
+    side = OrderSide.SELL if position > 0 else OrderSide.BUY
+    return EntryPlan("close", _order(signal, symbol, side, abs(position), reduce=True), False)
+
+
+def opening_quantity(signal: Signal, position: Decimal) -> Decimal | None:
+    """For target signals, the part of the move that opens exposure (None: sized elsewhere)."""
+    target = signal.target_position
+    if target is None:
+        return None
+    if target == 0 or (
+        position != 0 and (target > 0) == (position > 0) and abs(target) <= abs(position)
+    ):
+        return ZERO
+    if position == 0 or (target > 0) != (position > 0):
+        return abs(target)
+    return abs(target) - abs(position)
+
+
+def plan_entries(
+    signal: Signal, symbol: str, quantity: Decimal, position: Decimal
+) -> list[EntryPlan]:
+    """The orders for this signal; ``quantity`` is the sized opening quantity."""
+    target = signal.target_position
+    if target is not None:
+        if target == position:
+            return []
+        if position != 0 and (target == 0 or (target > 0) != (position > 0)):
+            plans = [_close(signal, symbol, position)]
+            if target != 0 and quantity > 0:
+                side = OrderSide.BUY if target > 0 else OrderSide.SELL
+                plans.append(
+                    EntryPlan("entry", _order(signal, symbol, side, quantity, reduce=False), True)
+                )
+            return plans
+        delta = target - position
+        side = OrderSide.BUY if delta > 0 else OrderSide.SELL
+        shrinks = abs(target) < abs(position)
+        qty = abs(delta) if shrinks else quantity
+        if qty <= 0:
+            return []
+        return [
+            EntryPlan(
+                "close" if shrinks else "entry",
+                _order(signal, symbol, side, qty, reduce=shrinks),
+                not shrinks,
+            )
+        ]
+    assert signal.side is not None
+    if signal.reduce_only:
+        if position == 0 or (position > 0) == (signal.side is OrderSide.BUY):
+            return []
+        asked = signal.quantity
+        qty = min(asked, abs(position)) if asked else abs(position)
+        return [EntryPlan("close", _order(signal, symbol, signal.side, qty, reduce=True), False)]
+    plans = []
+    if position != 0 and (position > 0) != (signal.side is OrderSide.BUY):
+        plans.append(_close(signal, symbol, position))
+    plans.append(
+        EntryPlan("entry", _order(signal, symbol, signal.side, quantity, reduce=False), True)
+    )
+    return plans

@@ -1,0 +1,263 @@
+"""Between a signal and its orders: gather the facts, size the order, run the risk checks.
+
+1. The gate (confidence, age, allow-list) runs first, on the signal alone: a refused signal
+   costs no exchange call.
+2. The facts are read concurrently: ticker, balance and positions from the venue; trading
+   state, recent order count and today's realised PnL from the store.
+3. The opening quantity is sized (`sizing.size_order`), and the whole move (closing part plus
+   opening part) is evaluated by `risk.RiskEngine` as one order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tradeexec import errors
+from tradeexec.config import AppConfig, RiskConfig
+from tradeexec.domain import OrderSide, OrderType, SignalSource, TradingState
+from tradeexec.exchanges.interface import ExchangeTrader
+from tradeexec.execution.planning import opening_quantity
+from tradeexec.execution.risk import GateContext, RiskContext, RiskEngine
+from tradeexec.execution.signals import Signal
+from tradeexec.execution.sizing import size_order
+from tradeexec.store.repository import Store
+
+ZERO = Decimal(0)
+OPERATOR_SOURCES = frozenset({SignalSource.API, SignalSource.CLI})
+
+
+@dataclass(frozen=True)
+class Decision:
+    approved: bool
+    reason_code: str | None = None
+    detail: str = ""
+    quantity: Decimal = ZERO  # the opening part, sized and rounded
+    position: Decimal = ZERO  # the signed position before this signal
+    sizing: dict[str, Any] | None = None
+    min_confidence: float | None = None
+    halt_account: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Facts:
+    mark: Decimal
+    equity: Decimal
+    positions: tuple[Any, ...]
+    state: TradingState
+    orders_last_minute: int
+    daily_pnl: Decimal
+
+
+class RiskGate:
+    def __init__(self, config: AppConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self._day_start_equity: dict[tuple[str, str], Decimal] = {}
+
+    def risk_config(self, account: str) -> RiskConfig:
+        account_cfg = self.config.accounts.get(account)
+        return self.config.risk.merged(account_cfg.risk if account_cfg else None)
+
+    def _allowed(self, account: str) -> frozenset[str] | None:
+        account_cfg = self.config.accounts.get(account)
+        symbols = account_cfg.symbols if account_cfg else None
+        return frozenset(symbols) if symbols else None
+
+    async def decide(self, trader: ExchangeTrader, signal: Signal, symbol: str) -> Decision:
+        config = self.risk_config(trader.account)
+        engine = RiskEngine(config)
+        now = datetime.now(UTC)
+        gate = engine.gate(
+            GateContext(
+                signal=signal, now=now, symbol=symbol, allowed_symbols=self._allowed(trader.account)
+            )
+        )
+        if not gate.approved:
+            return _refused(gate, config)
+        facts = await self._facts(trader, symbol, now)
+        market = trader.market(symbol)
+        position = sum((p.quantity for p in facts.positions if p.symbol == symbol), ZERO)
+        try:
+            side, opening, sizing = self._size(trader, signal, symbol, config, facts, position)
+        except errors.RiskRejected as exc:
+            return Decision(
+                False,
+                exc.reason_code,
+                exc.detail,
+                position=position,
+                min_confidence=config.min_confidence,
+            )
+        opening, closing = split_move(signal, side, opening, position)
+        total = opening + closing
+        if signal.reduce_only and total == 0:
+            return Decision(
+                False,
+                "reduce_only_would_increase",
+                f"reduce-only {side.value} with position {position}: nothing to reduce",
+                position=position,
+                min_confidence=config.min_confidence,
+            )
+        if total == 0:
+            return Decision(
+                True,
+                quantity=ZERO,
+                position=position,
+                sizing=sizing,
+                min_confidence=config.min_confidence,
+                detail="nothing to do: already at the target",
+            )
+        ctx = RiskContext(
+            signal=signal,
+            now=now,
+            symbol=symbol,
+            allowed_symbols=self._allowed(trader.account),
+            side=side,
+            quantity=total,
+            market=market,
+            mark_price=facts.mark,
+            equity=facts.equity,
+            start_of_day_equity=self._day_start(trader.account, facts.equity, now),
+            positions=facts.positions,
+            orders_last_minute=facts.orders_last_minute,
+            daily_realized_pnl=facts.daily_pnl,
+            trading_state=facts.state,
+            leverage=signal.leverage or self._account_leverage(trader.account),
+            fee_rate=trader.capabilities.taker_fee,
+            operator_close=signal.is_close and signal.source in OPERATOR_SOURCES,
+            round_price=lambda p: trader.price_to_precision(symbol, p),
+            round_amount=lambda q: trader.amount_to_precision(symbol, q),
+        )
+        verdict = engine.evaluate(ctx)
+        if not verdict.approved:
+            return _refused(verdict, config, sizing=sizing, position=position)
+        return Decision(
+            True,
+            quantity=opening,
+            position=position,
+            sizing=sizing,
+            min_confidence=config.min_confidence,
+            data=dict(verdict.data),
+        )
+
+    def _size(
+        self,
+        trader: ExchangeTrader,
+        signal: Signal,
+        symbol: str,
+        config: RiskConfig,
+        facts: Facts,
+        position: Decimal,
+    ) -> tuple[OrderSide, Decimal, dict[str, Any] | None]:
+        target = signal.target_position
+        if target is not None:
+            delta = target - position
+            side = OrderSide.BUY if delta > 0 else OrderSide.SELL
+            if delta == 0:
+                side = OrderSide.BUY if position <= 0 else OrderSide.SELL
+        else:
+            assert signal.side is not None
+            side = signal.side
+        if signal.reduce_only or signal.is_close:
+            return side, ZERO, None
+        explicit = opening_quantity(signal, position)
+        if explicit is not None and explicit == 0:
+            return side, ZERO, None
+        entry = (
+            signal.price if signal.order_type is OrderType.LIMIT and signal.price else facts.mark
+        )
+        sized = size_order(
+            config,
+            side=side,
+            equity=facts.equity,
+            entry_price=entry,
+            market=trader.market(symbol),
+            round_amount=lambda q: trader.amount_to_precision(symbol, q),
+            stop_price=signal.stop_loss,
+            position_qty=ZERO if _opposes(side, position) else position,
+            quantity=explicit if explicit is not None else signal.quantity,
+            notional=signal.notional,
+            mode=signal.sizing_mode,
+            fee_rate=trader.capabilities.taker_fee,
+            confidence=signal.confidence,
+            leverage=signal.leverage or self._account_leverage(trader.account),
+        )
+        return side, sized.quantity, sized.to_record()
+
+    def _account_leverage(self, account: str) -> int | None:
+        account_cfg = self.config.accounts.get(account)
+        return account_cfg.leverage if account_cfg else None
+
+    def _day_start(self, account: str, equity: Decimal, now: datetime) -> Decimal:
+        """Start-of-day equity as first seen today by this process (drawdown reference)."""
+        key = (account, now.date().isoformat())
+        return self._day_start_equity.setdefault(key, equity)
+
+    async def _facts(self, trader: ExchangeTrader, symbol: str, now: datetime) -> Facts:
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        ticker, balances, positions, local = await asyncio.gather(
+            trader.fetch_ticker(symbol),
+            trader.fetch_balance(),
+            trader.fetch_positions(),
+            asyncio.to_thread(self._local_facts, trader.account, now, day_start),
+        )
+        mark = ticker.mark or ticker.reference_price
+        if mark is None:
+            raise errors.ExchangeUnavailable(f"no price for {symbol}", symbol=symbol)
+        settle = trader.capabilities.settle_currency
+        equity = balances[settle].total if settle in balances else ZERO
+        state, recent, pnl = local
+        return Facts(mark, equity, tuple(positions), state, recent, pnl)
+
+    def _local_facts(
+        self, account: str, now: datetime, day_start: datetime
+    ) -> tuple[TradingState, int, Decimal]:
+        state, _reason = self.store.get_trading_state(account)
+        since = now - timedelta(seconds=60)
+        recent = sum(
+            1
+            for o in self.store.list_orders(account, None, 200)
+            if o.created_at >= since and o.role in ("entry", "close")
+        )
+        pnl = self.store.daily_realized_pnl(account, day_start)
+        return TradingState(state), recent, pnl
+
+
+def split_move(
+    signal: Signal, side: OrderSide, opening: Decimal, position: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(opening, closing) quantities of the whole move this signal asks for."""
+    opposes = _opposes(side, position)
+    if signal.reduce_only or signal.is_close:
+        return ZERO, (min(abs(position), signal.quantity or abs(position)) if opposes else ZERO)
+    target = signal.target_position
+    if target is not None and not opposes and abs(target) < abs(position):
+        return ZERO, abs(target - position)  # same direction, smaller: a partial close
+    return opening, (abs(position) if opposes else ZERO)
+
+
+def _opposes(side: OrderSide, position: Decimal) -> bool:
+    return position != 0 and (position > 0) != (side is OrderSide.BUY)
+
+
+def _refused(
+    verdict: Any,
+    config: RiskConfig,
+    *,
+    sizing: dict[str, Any] | None = None,
+    position: Decimal = ZERO,
+) -> Decision:
+    return Decision(
+        False,
+        verdict.reason_code,
+        verdict.detail,
+        position=position,
+        sizing=sizing,
+        min_confidence=config.min_confidence,
+        halt_account=verdict.halt,
+        data=dict(verdict.data),
+    )

@@ -1,0 +1,218 @@
+"""TradingService: the one facade every surface calls (webhook, REST, MCP, CLI, Python).
+
+The rules (confidence gate, risk limits, kill switch, idempotency) live behind it, so no
+surface can bypass them by choosing another door.
+
+    service = TradingService.from_config()          # config/exchange.yaml, env, or paper
+    await service.start()                           # migrate store, reconcile, start loop
+    report = await service.submit_signal(signal)    # ExecutionReport
+    await service.halt("binance-main", reason="...", cancel_orders=True, flatten=True)
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tradeexec import errors
+from tradeexec.config import AppConfig, load_config
+from tradeexec.domain import Order, Position, SignalSource, TradingState
+from tradeexec.exchanges.factory import ExchangeManager
+from tradeexec.execution import brackets
+from tradeexec.execution.pipeline import Pipeline
+from tradeexec.execution.reconcile import Reconciler, ReconcileReport
+from tradeexec.execution.report import ExecutionReport
+from tradeexec.execution.riskgate import RiskGate
+from tradeexec.execution.signals import Signal, new_idempotency_key
+from tradeexec.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StateView:
+    account: str
+    state: TradingState
+    reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account": self.account, "state": self.state.value, "reason": self.reason}
+
+
+class TradingService:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        store: Store | None = None,
+        manager: ExchangeManager | None = None,
+        reconcile_interval_s: float = 0.0,
+    ) -> None:
+        self.config = config
+        self.store = store or Store.from_url(config.store_url)
+        self.manager = manager or ExchangeManager(config)
+        self.gate = RiskGate(config, self.store)
+        self.pipeline = Pipeline(self.manager, self.store, self.gate)
+        self.reconciler = Reconciler(self.pipeline)
+        self.reconcile_interval_s = reconcile_interval_s
+        self._loop_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(cls, path: str | None = None, **kwargs: Any) -> TradingService:
+        return cls(load_config(path), **kwargs)
+
+    # -------------------------------------------------------------- lifecycle
+    async def start(self, *, reconcile: bool = True) -> None:
+        """Reconcile every account that has orders in flight, then start the interval loop."""
+        if reconcile:
+            for account in self.manager.names:
+                if await self.pipeline.db(self.store.orders_in_flight, account, None):
+                    await self.reconcile(account)
+        if self.reconcile_interval_s > 0 and self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._reconcile_forever())
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        await self.manager.close_all()
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.reconcile_interval_s)
+            for account in list(self.manager._traders):
+                try:
+                    await self.reconcile(account)
+                except errors.TradeExecError as exc:  # keep the loop alive; say why
+                    log.warning("reconcile %s failed: %s", account, exc)
+
+    async def reconcile(self, account: str | None = None) -> ReconcileReport:
+        return await self.reconciler.run(account or self.manager.default_name())
+
+    # ---------------------------------------------------------------- signals
+    async def submit_signal(self, signal: Signal) -> ExecutionReport:
+        return await self.pipeline.execute(signal)
+
+    async def submit(self, data: dict[str, Any], source: SignalSource) -> ExecutionReport:
+        """Parse a dict (plugin / REST / MCP shape) and execute it; bad input -> report."""
+        try:
+            signal = Signal.from_request(data, source=source, now=datetime.now(UTC))
+        except errors.InvalidSignal as exc:
+            await self.pipeline.event("signal_invalid", data.get("account"), error=exc.to_dict())
+            return ExecutionReport(
+                status="rejected",
+                idempotency_key=str(data.get("idempotency_key") or ""),
+                symbol=str(data.get("symbol") or ""),
+                reason=exc.code,
+                error=str(exc),
+            )
+        return await self.submit_signal(signal)
+
+    # ------------------------------------------------------------ operations
+    async def cancel(
+        self,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        account: str | None = None,
+    ) -> Order | None:
+        """Cancels always pass, whatever the trading state."""
+        trader = await self.manager.get(account)
+        order = await trader.cancel_order(symbol, order_id, client_order_id)
+        await self.pipeline.event(
+            "order_cancel_requested",
+            trader.account,
+            order_id=None,
+            exchange_order_id=order_id,
+            client_order_id=client_order_id,
+        )
+        return order
+
+    async def close_position(self, symbol: str, *, account: str | None = None) -> ExecutionReport:
+        """Flatten one position with a reduce-only market order (allowed even when HALTED)."""
+        signal = Signal(
+            symbol=symbol,
+            source=SignalSource.API,
+            idempotency_key=f"close-{new_idempotency_key()}",
+            created_at=datetime.now(UTC),
+            account=account or self.manager.default_name(),
+            target_position=Decimal(0),
+            confidence=1.0,
+            comment="operator close",
+        )
+        return await self.pipeline.execute(signal)
+
+    async def positions(self, account: str | None = None) -> list[Position]:
+        trader = await self.manager.get(account)
+        return await trader.fetch_positions()
+
+    async def orders(self, account: str | None = None, symbol: str | None = None) -> list[Order]:
+        trader = await self.manager.get(account)
+        return await trader.fetch_open_orders(symbol)
+
+    async def state(self, account: str | None = None) -> StateView:
+        name = account or self.manager.default_name()
+        state, reason = await self.pipeline.db(self.store.get_trading_state, name)
+        return StateView(name, TradingState(state), reason)
+
+    async def halt(
+        self,
+        account: str | None = None,
+        *,
+        reason: str = "kill switch",
+        cancel_orders: bool = False,
+        flatten: bool = False,
+    ) -> dict[str, Any]:
+        """The kill switch: no new exposure; optionally cancel open orders and flatten."""
+        names = [account] if account else self.manager.names
+        out: dict[str, Any] = {}
+        for name in names:
+            await self.pipeline.db(
+                self.store.set_trading_state, name, TradingState.HALTED.value, reason
+            )
+            await self.pipeline.event(
+                "account_halted", name, reason=reason, cancel_orders=cancel_orders, flatten=flatten
+            )
+            done: dict[str, Any] = {"state": "HALTED", "cancelled": [], "flattened": []}
+            if cancel_orders or flatten:
+                trader = await self.manager.get(name)
+                for order in await trader.fetch_open_orders():
+                    await brackets.cancel_quietly(trader, order.symbol, order.id, None)
+                    done["cancelled"].append(order.id)
+                if flatten:
+                    for position in await trader.fetch_positions():
+                        report = await self.close_position(position.symbol, account=name)
+                        done["flattened"].append(report.to_dict())
+            out[name] = done
+        return out
+
+    async def resume(self, account: str | None = None, *, reason: str = "resumed") -> None:
+        names = [account] if account else self.manager.names
+        for name in names:
+            await self.pipeline.db(
+                self.store.set_trading_state, name, TradingState.ACTIVE.value, reason
+            )
+            await self.pipeline.event("account_resumed", name, reason=reason)
+
+    async def signal_timeline(self, key_or_id: str | int) -> Any:
+        """Everything recorded about one signal: decision, orders with history, fills, events."""
+        record = None
+        if isinstance(key_or_id, int) or str(key_or_id).isdigit():
+            record = await self.pipeline.db(self.store.get_signal, int(key_or_id))
+        if record is None:
+            record = await self.pipeline.db(self.store.get_signal_by_key, str(key_or_id))
+        if record is None:
+            return None
+        return await self.pipeline.db(self.store.signal_timeline, record.id)
+
+    async def health(self) -> dict[str, Any]:
+        return {name: h.to_dict() for name, h in (await self.manager.health()).items()}
