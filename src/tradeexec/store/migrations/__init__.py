@@ -1,0 +1,1 @@
+"""Alembic migrations for the store; run them with `tradeexec.store.db.upgrade(url)`."""

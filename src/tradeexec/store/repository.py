@@ -1,0 +1,746 @@
+"""`Store`: every read and write of the durable store, and the only module that holds SQL.
+
+Each public method is one transaction on its own session, so a `Store` can be shared by
+threads (async callers use `asyncio.to_thread(store.method, ...)`). Methods return frozen
+records (`records.py`), never live ORM objects.
+
+The store records; it does not judge. Order status transitions are validated by
+`order_state.py` before `update_order` is called, risk rules live in `risk.py`. What the store
+does enforce is what must hold even across crashes and concurrent deliveries: one signal per
+idempotency key, one order per (account, client order id), one fill per (account, exchange
+trade id), exact money, aware UTC timestamps.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import fields
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.pool import StaticPool
+
+from tradeexec.store.db import DEFAULT_URL, WRITE_OPTIONS, create_engine_for, session_factory
+from tradeexec.store.db import upgrade as upgrade_schema
+from tradeexec.store.models import (
+    ORDER_ROLES,
+    TRADING_STATES,
+    AccountStateRow,
+    EventRow,
+    FillRow,
+    OrderRow,
+    OrderStateHistoryRow,
+    PositionSnapshotRow,
+    RiskDecisionRow,
+    SignalRow,
+    utcnow,
+)
+from tradeexec.store.records import (
+    DecisionRecord,
+    EventRecord,
+    FillRecord,
+    OrderRecord,
+    OrderTimeline,
+    OrderTransitionRecord,
+    PositionSnapshotRecord,
+    SignalRecord,
+    SignalTimeline,
+)
+
+DEFAULT_SIGNAL_STATUS = "received"
+DEFAULT_ORDER_STATUS = "pending_submit"
+DEFAULT_TRADING_STATE = "ACTIVE"
+# Non-terminal values of `domain.OrderStatus`: orders that may still change on the exchange.
+IN_FLIGHT_STATUSES: frozenset[str] = frozenset(
+    {"pending_submit", "submitted", "partially_filled", "cancel_pending", "unknown"}
+)
+
+
+class RecordNotFound(LookupError):
+    """The signal or order asked for is not in the store."""
+
+
+class DuplicateClientOrderId(ValueError):
+    """An order with this client order id is already recorded for the account.
+
+    `order_id` is the existing order's id: the intent was recorded before (a retry or a
+    re-delivery), so look at that order instead of sending another.
+    """
+
+    def __init__(self, account: str, client_order_id: str, order_id: int) -> None:
+        super().__init__(
+            f"order with client id {client_order_id!r} already recorded for account "
+            f"{account!r} (order {order_id})"
+        )
+        self.account = account
+        self.client_order_id = client_order_id
+        self.order_id = order_id
+
+
+class Store:
+    """The durable store. Build one with `Store.from_url(url)` or `Store(engine)`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._read = session_factory(engine)
+        self._write = session_factory(engine.execution_options(**WRITE_OPTIONS))
+        # A private in-memory SQLite database is one shared connection: one transaction at a time.
+        self._serial: AbstractContextManager[Any] = (
+            threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
+        )
+
+    @classmethod
+    def from_url(cls, url: str = DEFAULT_URL, *, migrate: bool = True) -> Store:
+        """A store on `url` (SQLite file by default), its schema migrated to the latest."""
+        engine = create_engine_for(url)
+        if migrate:
+            upgrade_schema(engine)
+        return cls(engine)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        """Close the pooled connections (the Store must not be used afterwards)."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with self._serial, self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._serial, self._read() as session, session.begin():
+            yield session
+
+    # -- signals and decisions -----------------------------------------------------------
+
+    def record_signal(
+        self,
+        *,
+        idempotency_key: str,
+        account: str,
+        symbol: str,
+        source: str,
+        payload: Mapping[str, Any],
+        confidence: Decimal | float | None = None,
+        status: str = DEFAULT_SIGNAL_STATUS,
+        created_at: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Record a signal once per idempotency key: `(signal_id, created)`.
+
+        A key seen before returns the existing signal's id with `created=False`, also when
+        concurrent deliveries race (the unique constraint decides, the losers read the winner).
+        """
+        row = SignalRow(
+            idempotency_key=idempotency_key,
+            account=account,
+            symbol=symbol,
+            source=source,
+            payload=_json_object(payload),
+            confidence=_confidence(confidence),
+            status=_text(status),
+            created_at=_aware(created_at, "created_at"),
+        )
+        try:
+            with self._writing() as session:
+                session.add(row)
+                session.flush()
+                return row.id, True
+        except IntegrityError:
+            with self._reading() as session:
+                existing = session.scalar(
+                    select(SignalRow.id).where(SignalRow.idempotency_key == idempotency_key)
+                )
+            if existing is None:  # some other constraint failed
+                raise
+            return existing, False
+
+    def get_signal(self, signal_id: int) -> SignalRecord | None:
+        with self._reading() as session:
+            row = session.get(SignalRow, signal_id)
+            return None if row is None else _record(SignalRecord, row)
+
+    def get_signal_by_key(self, idempotency_key: str) -> SignalRecord | None:
+        with self._reading() as session:
+            row = session.scalar(
+                select(SignalRow).where(SignalRow.idempotency_key == idempotency_key)
+            )
+            return None if row is None else _record(SignalRecord, row)
+
+    def set_signal_status(self, signal_id: int, status: str) -> None:
+        with self._writing() as session:
+            row = session.get(SignalRow, signal_id, with_for_update=True)
+            if row is None:
+                raise RecordNotFound(f"no signal {signal_id}")
+            row.status = _text(status)
+
+    def record_decision(
+        self,
+        signal_id: int,
+        approved: bool,
+        reason_code: str | None = None,
+        detail: str = "",
+        sizing: Mapping[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> int:
+        """Record the risk verdict on a signal (with the reason code when refused)."""
+        row = RiskDecisionRow(
+            signal_id=signal_id,
+            approved=approved,
+            reason_code=None if reason_code is None else _text(reason_code),
+            detail=detail,
+            sizing=None if sizing is None else _json_object(sizing),
+            created_at=_aware(at, "at"),
+        )
+        with self._writing() as session:
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def decisions_for_signal(self, signal_id: int) -> list[DecisionRecord]:
+        with self._reading() as session:
+            return [_record(DecisionRecord, r) for r in _decisions(session, signal_id)]
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def record_order_intent(
+        self,
+        *,
+        account: str,
+        symbol: str,
+        client_order_id: str,
+        role: str,
+        side: str,
+        order_type: str,
+        quantity: Decimal,
+        signal_id: int | None = None,
+        price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        reduce_only: bool = False,
+        status: str = DEFAULT_ORDER_STATUS,
+        exchange_order_id: str | None = None,
+        event: str = "intent",
+        detail: str | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Record an order before it is sent; its first state-history row says so.
+
+        Raises `DuplicateClientOrderId` (carrying the existing order id) if the account
+        already has an order with this client order id.
+        """
+        role = _text(role)
+        if role not in ORDER_ROLES:
+            raise ValueError(f"unknown order role {role!r}; expected one of {ORDER_ROLES}")
+        when = _aware(at, "at")
+        row = OrderRow(
+            signal_id=signal_id,
+            account=account,
+            symbol=symbol,
+            client_order_id=client_order_id,
+            exchange_order_id=exchange_order_id,
+            role=role,
+            side=_text(side),
+            order_type=_text(order_type),
+            quantity=_decimal(quantity, "quantity"),
+            price=_decimal_or_none(price, "price"),
+            trigger_price=_decimal_or_none(trigger_price, "trigger_price"),
+            reduce_only=reduce_only,
+            status=_text(status),
+            filled_quantity=Decimal(0),
+            average_price=None,
+            created_at=when,
+            updated_at=when,
+        )
+        try:
+            with self._writing() as session:
+                session.add(row)
+                session.flush()
+                session.add(
+                    OrderStateHistoryRow(
+                        order_id=row.id,
+                        from_status=None,
+                        to_status=row.status,
+                        event=_text(event),
+                        at=when,
+                        detail=detail,
+                    )
+                )
+                return row.id
+        except IntegrityError as exc:
+            existing = self.get_order_by_client_id(account, client_order_id)
+            if existing is None:
+                raise
+            raise DuplicateClientOrderId(account, client_order_id, existing.id) from exc
+
+    def update_order(
+        self,
+        order_id: int,
+        *,
+        status: str | None = None,
+        exchange_order_id: str | None = None,
+        filled_quantity: Decimal | None = None,
+        average_price: Decimal | None = None,
+        event: str | None = None,
+        detail: str | None = None,
+        at: datetime | None = None,
+    ) -> OrderRecord:
+        """Apply what was learned about an order; `None` leaves a field unchanged.
+
+        A status different from the recorded one appends a state-history row
+        (`event` names the cause, default "update"). The transition is not validated here.
+        """
+        with self._writing() as session:
+            row = session.get(OrderRow, order_id, with_for_update=True)
+            when = _aware(at, "at")  # after the lock, so default times follow the history
+            if row is None:
+                raise RecordNotFound(f"no order {order_id}")
+            if status is not None and _text(status) != row.status:
+                session.add(
+                    OrderStateHistoryRow(
+                        order_id=row.id,
+                        from_status=row.status,
+                        to_status=_text(status),
+                        event=_text(event) if event is not None else "update",
+                        at=when,
+                        detail=detail,
+                    )
+                )
+                row.status = _text(status)
+            if exchange_order_id is not None:
+                row.exchange_order_id = exchange_order_id
+            if filled_quantity is not None:
+                row.filled_quantity = _decimal(filled_quantity, "filled_quantity")
+            if average_price is not None:
+                row.average_price = _decimal(average_price, "average_price")
+            row.updated_at = when
+            session.flush()
+            return _record(OrderRecord, row)
+
+    def get_order(self, order_id: int) -> OrderRecord | None:
+        with self._reading() as session:
+            row = session.get(OrderRow, order_id)
+            return None if row is None else _record(OrderRecord, row)
+
+    def get_order_by_client_id(self, account: str, client_order_id: str) -> OrderRecord | None:
+        with self._reading() as session:
+            row = session.scalar(
+                select(OrderRow).where(
+                    OrderRow.account == account, OrderRow.client_order_id == client_order_id
+                )
+            )
+            return None if row is None else _record(OrderRecord, row)
+
+    def get_order_by_exchange_id(self, account: str, exchange_order_id: str) -> OrderRecord | None:
+        with self._reading() as session:
+            row = session.scalars(
+                select(OrderRow)
+                .where(OrderRow.account == account, OrderRow.exchange_order_id == exchange_order_id)
+                .order_by(OrderRow.id.desc())
+            ).first()
+            return None if row is None else _record(OrderRecord, row)
+
+    def orders_for_signal(self, signal_id: int) -> list[OrderRecord]:
+        """The signal's orders, oldest first."""
+        with self._reading() as session:
+            return [_record(OrderRecord, r) for r in _orders_of_signal(session, signal_id)]
+
+    def list_orders(
+        self,
+        account: str | None = None,
+        statuses: Iterable[str] | None = None,
+        limit: int = 100,
+    ) -> list[OrderRecord]:
+        """The most recent orders (newest first), optionally for one account / some statuses."""
+        stmt = select(OrderRow).order_by(OrderRow.id.desc()).limit(limit)
+        if account is not None:
+            stmt = stmt.where(OrderRow.account == account)
+        if statuses is not None:
+            stmt = stmt.where(OrderRow.status.in_(_texts(statuses)))
+        with self._reading() as session:
+            return [_record(OrderRecord, r) for r in session.scalars(stmt)]
+
+    def orders_in_flight(
+        self, account: str, statuses: Iterable[str] | None = None
+    ) -> list[OrderRecord]:
+        """The account's orders in `statuses` (default `IN_FLIGHT_STATUSES`: not terminal),
+        oldest first."""
+        wanted = _texts(IN_FLIGHT_STATUSES if statuses is None else statuses)
+        stmt = (
+            select(OrderRow)
+            .where(OrderRow.account == account, OrderRow.status.in_(wanted))
+            .order_by(OrderRow.id)
+        )
+        with self._reading() as session:
+            return [_record(OrderRecord, r) for r in session.scalars(stmt)]
+
+    def order_history(self, order_id: int) -> list[OrderTransitionRecord]:
+        """The order's status changes in the order they were recorded."""
+        with self._reading() as session:
+            return [_record(OrderTransitionRecord, r) for r in _history(session, [order_id])]
+
+    # -- fills and positions ---------------------------------------------------------------
+
+    def record_fill(
+        self,
+        *,
+        account: str,
+        symbol: str,
+        exchange_trade_id: str,
+        side: str,
+        quantity: Decimal,
+        price: Decimal,
+        order_id: int | None = None,
+        fee: Decimal | None = None,
+        fee_currency: str | None = None,
+        realized_pnl: Decimal | None = None,
+        at: datetime | None = None,
+    ) -> bool:
+        """Record a fill; False (and nothing written) if this trade id is already recorded."""
+        row = FillRow(
+            order_id=order_id,
+            account=account,
+            symbol=symbol,
+            exchange_trade_id=exchange_trade_id,
+            side=_text(side),
+            quantity=_decimal(quantity, "quantity"),
+            price=_decimal(price, "price"),
+            fee=_decimal_or_none(fee, "fee"),
+            fee_currency=fee_currency,
+            realized_pnl=_decimal_or_none(realized_pnl, "realized_pnl"),
+            at=_aware(at, "at"),
+        )
+        try:
+            with self._writing() as session:
+                session.add(row)
+            return True
+        except IntegrityError:
+            with self._reading() as session:
+                existing = session.scalar(
+                    select(FillRow.id).where(
+                        FillRow.account == account, FillRow.exchange_trade_id == exchange_trade_id
+                    )
+                )
+            if existing is None:  # not a duplicate: e.g. an unknown order id
+                raise
+            return False
+
+    def fills_for_order(self, order_id: int) -> list[FillRecord]:
+        """The order's fills, oldest first."""
+        with self._reading() as session:
+            return [_record(FillRecord, r) for r in _fills(session, [order_id])]
+
+    def daily_realized_pnl(self, account: str, day_start_utc: datetime) -> Decimal:
+        """Realized PnL minus fees of the account's fills at or after `day_start_utc`.
+
+        Fees are assumed to be in the PnL currency (USDT on Binance USD-M, USDC on
+        Hyperliquid); a fee paid in another asset (BNB) would need converting first.
+        """
+        stmt = select(FillRow.realized_pnl, FillRow.fee).where(
+            FillRow.account == account, FillRow.at >= _aware(day_start_utc, "day_start_utc")
+        )
+        total = Decimal(0)
+        with self._reading() as session:
+            for pnl, fee in session.execute(stmt):
+                total += (pnl or Decimal(0)) - (fee or Decimal(0))
+        return total
+
+    def record_position_snapshot(
+        self,
+        *,
+        account: str,
+        symbol: str,
+        quantity: Decimal,
+        entry_price: Decimal | None = None,
+        mark_price: Decimal | None = None,
+        unrealized_pnl: Decimal | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Record a position as seen now; `quantity` is signed (negative is short)."""
+        row = PositionSnapshotRow(
+            account=account,
+            symbol=symbol,
+            quantity=_decimal(quantity, "quantity"),
+            entry_price=_decimal_or_none(entry_price, "entry_price"),
+            mark_price=_decimal_or_none(mark_price, "mark_price"),
+            unrealized_pnl=_decimal_or_none(unrealized_pnl, "unrealized_pnl"),
+            at=_aware(at, "at"),
+        )
+        with self._writing() as session:
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def latest_positions(
+        self, account: str, *, include_flat: bool = False
+    ) -> list[PositionSnapshotRecord]:
+        """The newest snapshot per symbol (by `at`), sorted by symbol; flat ones on request."""
+        ranked = (
+            select(
+                PositionSnapshotRow,
+                func.row_number()
+                .over(
+                    partition_by=PositionSnapshotRow.symbol,
+                    order_by=(PositionSnapshotRow.at.desc(), PositionSnapshotRow.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(PositionSnapshotRow.account == account)
+            .subquery()
+        )
+        latest = aliased(PositionSnapshotRow, ranked)
+        stmt = select(latest).where(ranked.c.rank == 1).order_by(latest.symbol)
+        with self._reading() as session:
+            records = [_record(PositionSnapshotRecord, r) for r in session.scalars(stmt)]
+        return [r for r in records if include_flat or r.quantity != 0]
+
+    # -- events ----------------------------------------------------------------------------
+
+    def append_event(
+        self,
+        kind: str,
+        account: str | None,
+        data: Mapping[str, Any] | None = None,
+        signal_id: int | None = None,
+        order_id: int | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> int:
+        """Append to the event log (never updated or deleted). Decimals in `data` become
+        strings and datetimes ISO-8601 strings, so the JSON stays exact."""
+        row = EventRow(
+            at=_aware(at, "at"),
+            account=account,
+            kind=_text(kind),
+            signal_id=signal_id,
+            order_id=order_id,
+            data=_json_object(data or {}),
+        )
+        with self._writing() as session:
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def events(
+        self,
+        signal_id: int | None = None,
+        account: str | None = None,
+        *,
+        order_id: int | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[EventRecord]:
+        """The latest `limit` events matching every given filter, in the order they were
+        appended (oldest first)."""
+        stmt = select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+        if signal_id is not None:
+            stmt = stmt.where(EventRow.signal_id == signal_id)
+        if account is not None:
+            stmt = stmt.where(EventRow.account == account)
+        if order_id is not None:
+            stmt = stmt.where(EventRow.order_id == order_id)
+        if kind is not None:
+            stmt = stmt.where(EventRow.kind == _text(kind))
+        with self._reading() as session:
+            newest_first = [_record(EventRecord, r) for r in session.scalars(stmt)]
+        return newest_first[::-1]
+
+    # -- what happened to a signal -------------------------------------------------------------
+
+    def signal_timeline(self, signal_id: int) -> SignalTimeline | None:
+        """The signal, its risk decisions, its orders (each with state history and fills)
+        and the events tagged with the signal or its orders; one consistent read."""
+        with self._reading() as session:
+            signal = session.get(SignalRow, signal_id)
+            if signal is None:
+                return None
+            decisions = _decisions(session, signal_id)
+            orders = _orders_of_signal(session, signal_id)
+            order_ids = [o.id for o in orders]
+            history = _history(session, order_ids)
+            fills = _fills(session, order_ids)
+            tagged = [EventRow.signal_id == signal_id]
+            if order_ids:
+                tagged.append(EventRow.order_id.in_(order_ids))
+            events = session.scalars(
+                select(EventRow).where(or_(*tagged)).order_by(EventRow.id)
+            ).all()
+            return SignalTimeline(
+                signal=_record(SignalRecord, signal),
+                decisions=tuple(_record(DecisionRecord, d) for d in decisions),
+                orders=tuple(
+                    OrderTimeline(
+                        order=_record(OrderRecord, o),
+                        history=tuple(
+                            _record(OrderTransitionRecord, h) for h in history if h.order_id == o.id
+                        ),
+                        fills=tuple(_record(FillRecord, f) for f in fills if f.order_id == o.id),
+                    )
+                    for o in orders
+                ),
+                events=tuple(_record(EventRecord, e) for e in events),
+            )
+
+    # -- trading state ---------------------------------------------------------------------
+
+    def get_trading_state(self, account: str) -> tuple[str, str | None]:
+        """`(state, reason)`; an account never set is ACTIVE with no reason."""
+        with self._reading() as session:
+            row = session.get(AccountStateRow, account)
+            if row is None:
+                return DEFAULT_TRADING_STATE, None
+            return row.trading_state, row.reason
+
+    def set_trading_state(self, account: str, state: str, reason: str | None = None) -> None:
+        """Set the account's state; any case is accepted ("halted", `TradingState.HALTED`),
+        stored and returned as upper case ("HALTED")."""
+        state = _text(state).strip().upper()
+        if state not in TRADING_STATES:
+            raise ValueError(f"unknown trading state {state!r}; expected one of {TRADING_STATES}")
+        for attempt in range(2):
+            try:
+                with self._writing() as session:
+                    row = session.get(AccountStateRow, account, with_for_update=True)
+                    if row is None:
+                        session.add(
+                            AccountStateRow(
+                                account=account,
+                                trading_state=state,
+                                reason=reason,
+                                updated_at=utcnow(),
+                            )
+                        )
+                    else:
+                        row.trading_state = state
+                        row.reason = reason
+                        row.updated_at = utcnow()
+                return
+            except IntegrityError:
+                # Another writer created the row between our read and insert: update it instead.
+                if attempt == 1:
+                    raise
+
+
+# -- queries shared by several methods ----------------------------------------------------------
+
+
+def _decisions(session: Session, signal_id: int) -> Sequence[RiskDecisionRow]:
+    return session.scalars(
+        select(RiskDecisionRow)
+        .where(RiskDecisionRow.signal_id == signal_id)
+        .order_by(RiskDecisionRow.created_at, RiskDecisionRow.id)
+    ).all()
+
+
+def _orders_of_signal(session: Session, signal_id: int) -> Sequence[OrderRow]:
+    return session.scalars(
+        select(OrderRow).where(OrderRow.signal_id == signal_id).order_by(OrderRow.id)
+    ).all()
+
+
+def _history(session: Session, order_ids: Sequence[int]) -> Sequence[OrderStateHistoryRow]:
+    if not order_ids:
+        return []
+    return session.scalars(
+        select(OrderStateHistoryRow)
+        .where(OrderStateHistoryRow.order_id.in_(order_ids))
+        .order_by(OrderStateHistoryRow.id)  # the order the changes were made in
+    ).all()
+
+
+def _fills(session: Session, order_ids: Sequence[int]) -> Sequence[FillRow]:
+    if not order_ids:
+        return []
+    return session.scalars(
+        select(FillRow).where(FillRow.order_id.in_(order_ids)).order_by(FillRow.at, FillRow.id)
+    ).all()
+
+
+# -- argument checks and conversions ---------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    """A str, or the value of a str-valued Enum (`OrderStatus.FILLED` -> "filled")."""
+    if isinstance(value, Enum):
+        return str(value.value)
+    return value
+
+
+def _texts(values: Iterable[str]) -> list[str]:
+    if isinstance(values, str):  # one status, not its characters
+        return [values]
+    return [_text(v) for v in values]
+
+
+def _aware(value: datetime | None, name: str) -> datetime:
+    if value is None:
+        return utcnow()
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value!r}")
+    return value.astimezone(UTC)
+
+
+def _decimal(value: Decimal | int, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise TypeError(f"{name} must be a Decimal, got {type(value).__name__} {value!r}")
+    exact = Decimal(value)
+    if not exact.is_finite():
+        raise ValueError(f"{name} must be finite, got {exact}")
+    return exact
+
+
+def _decimal_or_none(value: Decimal | int | None, name: str) -> Decimal | None:
+    return None if value is None else _decimal(value, name)
+
+
+def _confidence(value: Decimal | float | None) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, float):  # a score, not money: its shortest repr is what was meant
+        return _decimal(Decimal(repr(value)), "confidence")
+    return _decimal(value, "confidence")
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` as plain JSON: Decimal -> exact string, datetime/date -> ISO 8601, Enum -> value."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return _jsonable(value.value)
+    if isinstance(value, Mapping):
+        return {str(_jsonable(k)): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    raise TypeError(f"cannot store {type(value).__name__} as JSON: {value!r}")
+
+
+def _json_object(value: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a mapping, got {type(value).__name__}")
+    result: dict[str, Any] = _jsonable(value)
+    return result
+
+
+# -- rows to records ---------------------------------------------------------------------------
+
+
+_R = TypeVar("_R")
+
+
+def _record(cls: type[_R], row: object) -> _R:
+    """Copy a row into its record type; each record field has a column of the same name."""
+    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
