@@ -12,8 +12,9 @@ or ``hyperliquid.exchange.order``) and optionally by account id. What it does:
   answer ``seconds`` so the client times out: the "accepted then the response is lost" case.
 - ``lost_drop``: handle the request, then close the connection without an answer.
 
-``times`` bounds how often a rule fires (``None`` = every match); ``probability`` (seeded)
-makes it fire on a fraction of matches.
+``times`` bounds how often a rule fires (``None`` = every match); ``skip`` lets the first N
+matching requests through untouched (e.g. fail the stop-loss that follows an entry on the
+same route); ``probability`` (seeded) makes it fire on a fraction of matches.
 """
 
 from __future__ import annotations
@@ -48,14 +49,19 @@ class FaultRule:
     status: int = 503
     times: int | None = None
     probability: float = 1.0
+    skip: int = 0
     fired: int = 0
+    seen: int = 0
 
     def matches(self, route: str, account: str | None) -> bool:
         if self.times is not None and self.fired >= self.times:
             return False
         if self.account is not None and self.account != account:
             return False
-        return fnmatch.fnmatchcase(route, self.route)
+        if not fnmatch.fnmatchcase(route, self.route):
+            return False
+        self.seen += 1
+        return self.seen > self.skip
 
 
 class DroppedConnection(Response):
