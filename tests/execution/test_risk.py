@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradeexec.config_models import RiskConfig
+from tradeexec.config import RiskConfig
 from tradeexec.domain import Market, OrderSide, OrderType, Position, SignalSource, TradingState
 from tradeexec.errors import RiskRejected
 from tradeexec.execution.risk import (

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tradeexec.config_models import RiskConfig, SizingConfig
+from tradeexec.config import RiskConfig, SizingConfig
 from tradeexec.domain import Market, OrderSide, SignalSource
 from tradeexec.errors import RiskRejected
 from tradeexec.execution.signals import Signal

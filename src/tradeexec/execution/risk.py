@@ -75,7 +75,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final, TypeVar
 
-from tradeexec.config_models import RiskConfig
+from tradeexec.config import RiskConfig
 from tradeexec.domain import (
     FrozenMap,
     Market,

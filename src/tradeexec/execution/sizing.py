@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Final
 
-from tradeexec.config_models import RiskConfig
+from tradeexec.config import RiskConfig
 from tradeexec.domain import FrozenMap, Market, OrderSide, to_decimal
 from tradeexec.errors import RiskRejected
 from tradeexec.execution.signals import Signal
