@@ -41,7 +41,7 @@ def test_market_order_fills_at_touch_and_charges_taker_fee() -> None:
     order = engine.place_order("a", spec(Side.BUY, OrderKind.MARKET, "0.1"))
     assert order.status is OrderStatus.FILLED
     assert order.avg_price == ask
-    assert order.fee_paid == D("0.1") * ask * engine.taker_fee
+    assert order.fee_paid == (D("0.1") * ask * engine.taker_fee).quantize(D("1e-8"))
     (pos,) = engine.positions("a")
     assert pos.qty == D("0.1") and pos.entry_price == ask
 

@@ -1,16 +1,25 @@
 """Accounts, positions and margin for the simulator: the money side of the engine.
 
 Invariant (checked by property tests): for every account,
-``wallet_balance == deposits + realized_pnl - fees_paid``, exactly, in Decimal.
+``wallet_balance == deposits + realized_pnl - fees_paid``, exactly, in Decimal. Realised PnL
+and fees are settled at 8 decimals (`settle`) when booked, as venues do, so the sums stay
+exact however long the history.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 ZERO = Decimal(0)
+# Money is settled at this precision, as venues do; entry prices keep full precision.
+MONEY_QUANTUM = Decimal("0.00000001")
+
+
+def settle(amount: Decimal) -> Decimal:
+    """An amount of collateral as the venue books it (8 decimals, half-even)."""
+    return amount.quantize(MONEY_QUANTUM, ROUND_HALF_EVEN)
 
 
 class PositionSide(StrEnum):
@@ -47,7 +56,7 @@ class Position:
             self.qty = new_qty
             return ZERO
         closing = min(abs(delta), abs(self.qty))
-        pnl = closing * (price - self.entry_price) * (1 if self.qty > 0 else -1)
+        pnl = settle(closing * (price - self.entry_price) * (1 if self.qty > 0 else -1))
         new_qty = self.qty + delta
         if new_qty == 0:
             self.entry_price = ZERO

@@ -32,6 +32,7 @@ from tradeexec.sim.accounting import (
     MarginMode,
     Position,
     PositionSide,
+    settle,
 )
 from tradeexec.sim.markets import MarketSpec
 
@@ -521,7 +522,7 @@ class Engine:
             self._close(order, OrderStatus.EXPIRED, Reject.REDUCE_ONLY)
             return
         rate = self.maker_fee if maker else self.taker_fee
-        fee = qty * price * rate
+        fee = settle(qty * price * rate)
         realized = self._position_for(acct, spec).apply(self._signed(spec, qty), price)
         acct.book_fill(realized, fee)
         now = self.clock()
