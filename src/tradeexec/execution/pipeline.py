@@ -41,6 +41,7 @@ class Pipeline:
     gate: RiskGate
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _leverage_applied: set[tuple[str, str, int, str | None]] = field(default_factory=set)
 
     async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Store calls are synchronous SQLAlchemy; run them off the event loop."""
@@ -117,8 +118,7 @@ class Pipeline:
                 await self.event("account_halted", account, signal_id, reason=decision.detail)
             return ExecutionReport.rejected(signal, signal_id, decision)
 
-        if signal.leverage is not None:
-            await trader.set_leverage(symbol, signal.leverage)
+        await self._apply_leverage(trader, symbol, signal.leverage)
         plans = plan_entries(signal, symbol, decision.quantity, decision.position)
         report = ExecutionReport.started(signal, signal_id, decision)
         for plan in plans:
@@ -132,6 +132,21 @@ class Pipeline:
             report = await self._protect(trader, signal, signal_id, symbol, entry, report)
         await self.db(self.store.set_signal_status, signal_id, report.status)
         return report
+
+    async def _apply_leverage(
+        self, trader: ExchangeTrader, symbol: str, requested: int | None
+    ) -> None:
+        """The signal's leverage, else the account's configured one (with its margin mode),
+        set once per symbol and value: the venue keeps it, so it is not re-sent each order."""
+        account_cfg = self.manager.config.accounts.get(trader.account)
+        leverage = requested or (account_cfg.leverage if account_cfg else None)
+        if leverage is None:
+            return
+        mode = account_cfg.margin_mode if account_cfg else None
+        key = (trader.account, symbol, leverage, mode.value if mode else None)
+        if key not in self._leverage_applied:
+            await trader.set_leverage(symbol, leverage, mode)
+            self._leverage_applied.add(key)
 
     # ---------------------------------------------------------------- orders
     def client_id(self, trader: ExchangeTrader, idempotency_key: str, role: str) -> str:
