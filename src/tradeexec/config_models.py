@@ -202,6 +202,7 @@ class AccountConfig(_Frozen):
     builder: BuilderConfig | None = None
     referrer: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)  # passed to ccxt as-is
+    timeout_ms: int = Field(default=10_000, gt=0)  # ccxt request timeout (ccxt venues)
     starting_balance: Decimal = Field(default=Decimal(10000), gt=0)  # paper
     feed: str = "walk"  # paper: walk | replay:<csv> | live:<ccxt id>
     seed: int = 0  # paper

@@ -50,6 +50,7 @@ def _common(account: AccountConfig, app: AppConfig | None) -> dict[str, Any]:
         "demo": account.demo,
         "api_url": account.api_url,
         "options": dict(account.options),
+        "timeout_ms": account.timeout_ms,
         "leverage": account.leverage,
         "margin_mode": account.margin_mode,
         "market_cache": _cache(app),
