@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from tradeexec import errors
-from tradeexec.domain import OrderRequest, OrderSide, OrderType
+from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType
 from tradeexec.exchanges.ccxt_trader import CCXTTrader
 from tradeexec.exchanges.interface import Capabilities
 
@@ -65,6 +66,25 @@ class BinanceFuturesTrader(CCXTTrader):
         await self._read(ex.load_time_difference)
         if self.hedge_mode:
             await self._write_setting(lambda: ex.set_position_mode(True))
+
+    async def _fetch_once(
+        self, sym: str, order_id: str | None, client_order_id: str | None, trigger: bool
+    ) -> Order:
+        """A fired algo order reports no fills of its own: they belong to the order it placed
+        (``actualOrderId``), so its outcome is read from there."""
+        order = await super()._fetch_once(sym, order_id, client_order_id, trigger)
+        actual = order.info.get("actualOrderId") if trigger else None
+        if not actual:
+            return order
+        placed = await super()._fetch_once(sym, str(actual), None, False)
+        return replace(
+            order,
+            status=placed.status,
+            filled_quantity=placed.filled_quantity,
+            average_price=placed.average_price,
+            fee=placed.fee,
+            fee_currency=placed.fee_currency,
+        )
 
     def _order_params(self, request: OrderRequest, client_order_id: str) -> dict[str, Any]:
         params = super()._order_params(request, client_order_id)

@@ -37,12 +37,14 @@ _BY_CLASS: tuple[tuple[type[BaseException], type[errors.TradeExecError]], ...] =
 )
 
 # ccxt InvalidOrder refined by the venue's own message (Binance and Hyperliquid texts).
+# Minimums come first: Binance's -4164 reads "notional must be no smaller than 100 (unless
+# you choose reduce only)", which is a minimum refusal, not a reduce-only one.
 _INVALID_ORDER_BY_MESSAGE: tuple[tuple[re.Pattern[str], type[errors.InvalidOrder]], ...] = (
-    (re.compile(r"reduce.?only", re.I), errors.ReduceOnlyRejected),
     (
         re.compile(r"notional|minimum value|min(imum)? (order )?(size|qty|amount)", re.I),
         errors.BelowMinimum,
     ),
+    (re.compile(r"reduce.?only", re.I), errors.ReduceOnlyRejected),
     (
         re.compile(r"precision|tick size|invalid (price|size)|divisible|decimal", re.I),
         errors.PrecisionError,

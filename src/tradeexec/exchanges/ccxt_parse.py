@@ -91,6 +91,8 @@ def order_from_ccxt(o: Mapping[str, Any], symbol: str | None = None) -> Order:
     amount = dec0(o.get("amount"))
     filled = dec0(o.get("filled"))
     status = _STATUS.get(str(o.get("status") or "open").lower(), OrderStatus.SUBMITTED)
+    if o.get("status") is None and amount > 0 and filled >= amount:
+        status = OrderStatus.FILLED  # an acknowledgement without a status (Hyperliquid create)
     if status is OrderStatus.SUBMITTED and filled > 0:
         status = OrderStatus.PARTIALLY_FILLED
     if status is OrderStatus.FILLED and amount and filled < amount and o.get("remaining"):
@@ -99,6 +101,7 @@ def order_from_ccxt(o: Mapping[str, Any], symbol: str | None = None) -> Order:
     order_type = order_type_from_ccxt(o)
     trigger = o.get("triggerPrice") or o.get("stopLossPrice") or o.get("takeProfitPrice")
     average = dec(o.get("average"))
+    info = o.get("info")  # not always a dict: Hyperliquid's cancel answer is 'success'
     return Order(
         id=str(o.get("id")),
         client_order_id=o.get("clientOrderId"),
@@ -115,7 +118,7 @@ def order_from_ccxt(o: Mapping[str, Any], symbol: str | None = None) -> Order:
         timestamp=int(o.get("timestamp") or o.get("lastUpdateTimestamp") or 0),
         fee=dec(fee.get("cost")),
         fee_currency=fee.get("currency"),
-        info=o.get("info") or {},
+        info=info if isinstance(info, Mapping) else {},
     )
 
 

@@ -21,7 +21,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from tradeexec import errors
@@ -39,7 +38,12 @@ from tradeexec.domain import (
 )
 from tradeexec.exchanges import ccxt_parse as parse
 from tradeexec.exchanges.ccxt_errors import is_ambiguous, is_no_change, translate
-from tradeexec.exchanges.interface import Capabilities, ExchangeTrader, Health
+from tradeexec.exchanges.interface import (
+    Capabilities,
+    ExchangeTrader,
+    Health,
+    refuse_attached_brackets,
+)
 from tradeexec.exchanges.market_cache import MarketCache
 from tradeexec.exchanges.symbols import resolve_symbol
 
@@ -375,12 +379,16 @@ class CCXTTrader(ExchangeTrader):
     async def create_order(self, request: OrderRequest) -> Order:
         ex = self._require()
         sym = self.resolve_symbol(request.symbol)
+        refuse_attached_brackets(request, self.exchange_id)
         cid = request.client_order_id or self._new_client_order_id()
         amount = self.amount_to_precision(sym, request.quantity)
         price = await self._prepare_price(sym, request)
         if price is not None:
             price = self.price_to_precision(sym, price)
         reference = price if request.type.needs_price else request.trigger_price
+        needs_value = self._markets[sym].min_notional is not None and not request.reduce_only
+        if reference is None and needs_value and sym not in self._last_price:
+            await self.fetch_ticker(sym)  # value a market order, so minimums hold before sending
         self._check_minimums(sym, amount, reference, request.reduce_only)
         params = self._order_params(request, cid)
         if request.type.is_trigger:
@@ -401,14 +409,21 @@ class CCXTTrader(ExchangeTrader):
                 exc, exchange=self.exchange_id, symbol=sym, client_order_id=cid
             ) from exc
         order = parse.order_from_ccxt(raw, sym)
-        if order.client_order_id is None or order.quantity == 0:
-            order = await self._complete(order, sym, cid, request, amount)
+        thin = order.client_order_id is None or order.quantity == 0
+        if thin or (request.type.needs_price and order.price is None):
+            order = await self._complete(order, sym, cid, request, amount, price)
         if request.type.is_trigger:
             self._trigger_refs.add(order.id)
         return order
 
     async def _complete(
-        self, order: Order, sym: str, cid: str, request: OrderRequest, amount: Decimal
+        self,
+        order: Order,
+        sym: str,
+        cid: str,
+        request: OrderRequest,
+        amount: Decimal,
+        price: Decimal | None,
     ) -> Order:
         """Some venues acknowledge with a thin order; fill in what we know we sent."""
         from dataclasses import replace
@@ -421,6 +436,7 @@ class CCXTTrader(ExchangeTrader):
             side=request.side,
             reduce_only=order.reduce_only or request.reduce_only,
             trigger_price=order.trigger_price or request.trigger_price,
+            price=order.price or (price if request.type.needs_price else None),
         )
 
     async def _resolve_unknown(self, sym: str, cid: str, cause: BaseException) -> Order:
@@ -471,7 +487,11 @@ class CCXTTrader(ExchangeTrader):
                     client_order_id=client_order_id,
                 ) from exc
             return order
-        return parse.order_from_ccxt(raw, sym)
+        order = parse.order_from_ccxt(raw, sym)
+        if order.quantity == 0 or not order.status.is_terminal:
+            # a bare acknowledgement (Binance algo orders, Hyperliquid): read the order's state
+            return await self._fetch_once(sym, order_id, client_order_id, trigger)
+        return order
 
     async def set_leverage(
         self, symbol: str, leverage: int, margin_mode: MarginMode | None = None
@@ -494,7 +514,3 @@ class CCXTTrader(ExchangeTrader):
             if exc.__cause__ is not None and is_no_change(exc.__cause__):
                 return
             raise
-
-
-def default_cache(directory: str | Path, ttl_s: float) -> MarketCache:
-    return MarketCache(Path(directory), ttl_s)

@@ -5,7 +5,10 @@
 - Market orders are IOC limits that need a price: we pass the current mark (trigger-market
   orders: the trigger price) and ccxt applies the configured slippage cap.
 - Client order ids are 128-bit hex (``0x`` + 32 hex digits).
-- TP/SL can be attached to the entry (``normalTpsl`` grouping) or placed standalone.
+- TP/SL are placed as standalone reduce-only triggers. The venue can also attach them to the
+  entry (``normalTpsl``), but ccxt builds those children from the entry's params, so they
+  carry the entry's client order id (and default to stop-limit): they could not be looked
+  up by their own ids, which reconciliation relies on. So tradeexec does not attach them.
 - Leverage is always set with an explicit margin mode (ccxt would default to cross).
 - **No surprise fees.** Out of the box ccxt approves a builder fee to its own address and
   sets a referrer on the first private call, then tags every order with that builder. Here
@@ -28,7 +31,7 @@ HYPERLIQUID = Capabilities(
     settle_currency="USDC",
     order_types=frozenset(OrderType),
     standalone_tpsl=True,
-    attached_tpsl=True,
+    attached_tpsl=False,  # see the module docstring
     market_order_needs_price=True,
     hedge_mode=False,
     client_id_format="hyperliquid",
@@ -119,14 +122,6 @@ class HyperliquidTrader(CCXTTrader):
 
             raise ExchangeUnavailable(f"no price for {symbol} to cap a market order")
         return price
-
-    def _order_params(self, request: OrderRequest, client_order_id: str) -> dict[str, Any]:
-        params = super()._order_params(request, client_order_id)
-        if request.stop_loss is not None:
-            params["stopLoss"] = {"triggerPrice": float(request.stop_loss)}
-        if request.take_profit is not None:
-            params["takeProfit"] = {"triggerPrice": float(request.take_profit)}
-        return params
 
     async def set_leverage(
         self, symbol: str, leverage: int, margin_mode: MarginMode | None = None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from tradeexec import errors
 from tradeexec.domain import (
     Balance,
     Fill,
@@ -34,7 +35,9 @@ class Capabilities:
     venue: str  # "binance", "hyperliquid", "paper", or a ccxt id
     settle_currency: str
     order_types: frozenset[OrderType] = frozenset({OrderType.MARKET, OrderType.LIMIT})
-    # TP/SL: standalone reduce-only trigger orders, and/or attached to the entry order
+    # TP/SL: standalone reduce-only trigger orders, and/or attached to the entry order.
+    # tradeexec places standalone legs only: each leg then has its own client order id,
+    # which reconciliation needs (ccxt gives Hyperliquid's attached legs the entry's id).
     standalone_tpsl: bool = False
     attached_tpsl: bool = False
     market_order_needs_price: bool = False  # Hyperliquid: market = IOC limit with a price cap
@@ -151,3 +154,15 @@ class ExchangeTrader(ABC):
     # ------------------------------------------------------------- helpers
     def equity_currency(self) -> str:
         return self.capabilities.settle_currency
+
+
+def refuse_attached_brackets(request: OrderRequest, venue: str) -> None:
+    """Never drop a stop silently: brackets are separate reduce-only trigger orders, placed
+    by `execution.brackets` (see `Capabilities.attached_tpsl` for why none are attached)."""
+    if request.stop_loss is not None or request.take_profit is not None:
+        raise errors.NotSupported(
+            "stop_loss / take_profit on an OrderRequest are not sent; place them as reduce-only"
+            " trigger orders (TradingService does this)",
+            exchange=venue,
+            symbol=request.symbol,
+        )

@@ -31,7 +31,12 @@ from tradeexec.domain import (
     Ticker,
     TimeInForce,
 )
-from tradeexec.exchanges.interface import Capabilities, ExchangeTrader, Health
+from tradeexec.exchanges.interface import (
+    Capabilities,
+    ExchangeTrader,
+    Health,
+    refuse_attached_brackets,
+)
 from tradeexec.exchanges.symbols import resolve_symbol
 from tradeexec.sim import engine as sim
 from tradeexec.sim.accounting import MarginMode as SimMarginMode
@@ -347,6 +352,7 @@ class PaperTrader(ExchangeTrader):
     # --------------------------------------------------------------- writes
     async def create_order(self, request: OrderRequest) -> Order:
         sym = self.resolve_symbol(request.symbol)
+        refuse_attached_brackets(request, "paper")
         cid = request.client_order_id
         spec = sim.OrderSpec(
             coin=self._coin_of[sym],
