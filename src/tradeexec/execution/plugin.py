@@ -227,7 +227,7 @@ def create_ccxt_plugin(
     from tradeexec.config import AccountConfig, AppConfig
 
     kind = _TYPES.get(exchange_id, "ccxt")
-    if kind == "binance" and testnet and api_url is None:
+    if kind == "binance" and testnet:
         testnet, demo = False, True  # Binance's futures testnet is gone; demo trading is its heir
     fields: dict[str, Any] = {
         "type": kind,
