@@ -23,6 +23,7 @@ from ccxt.base.errors import (
 )
 from eth_account import Account
 
+from tradeexec.sim.accounting import settle
 from tradeexec.sim.faults import FaultRule
 from tradeexec.sim.hl_signing import USER_SIGNED_TYPES
 from tradeexec.sim.hyperliquid_api import HyperliquidFace
@@ -140,6 +141,8 @@ async def test_ticker_book_and_tickers(face: HyperliquidFace, hl_ccxt: Any) -> N
     assert book["bids"][0][0] == float(bid) and book["asks"][0][0] == float(ask)
     tickers = await hl_ccxt.fetch_tickers(["BTC/USDC:USDC", "ETH/USDC:USDC"])
     assert tickers["ETH/USDC:USDC"]["info"]["markPx"] == "3500.0"
+    assert abs(await hl_ccxt.fetch_time() - hl_ccxt.milliseconds()) < 5000
+    assert (await hl_ccxt.fetch_status())["status"] == "ok"
 
 
 # ----------------------------------------------------- ccxt's builder / referrer flow
@@ -171,7 +174,7 @@ async def test_default_ccxt_approves_builder_sets_referrer_and_pays_builder_fee(
         "f": 10,
     }
     [fill] = face.engine.account_fills(account)
-    builder_fee = fill.qty * fill.price * BUILDER_RATE
+    builder_fee = settle(fill.qty * fill.price * BUILDER_RATE)
     [trade] = await hl_ccxt.fetch_my_trades(SYMBOL)
     assert Decimal(trade["info"]["builderFee"]) == builder_fee.quantize(Decimal("1e-6"))
     assert trade["fee"]["cost"] == pytest.approx(float(fill.fee + builder_fee), abs=1e-6)

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tradeexec.sim import hl_signing as hs
+from tradeexec.sim.accounting import settle
 from tradeexec.sim.engine import Engine
 from tradeexec.sim.face import SimContext
 from tradeexec.sim.hyperliquid_api import HyperliquidFace
@@ -275,6 +276,8 @@ def test_vault_address_must_be_a_sub_account_of_the_signer(hl: Harness) -> None:
     assert hl.face.engine.open_orders(master["account"]) == []
     answer = hl.l1(other["privateKey"], order(), vault=sub["account"])
     assert answer == {"status": "err", "response": f"Vault not registered: {sub['account']}"}
+    answer = hl.l1(master["privateKey"], order(), vault=master["account"])
+    assert answer == {"status": "err", "response": f"Vault not registered: {master['account']}"}
     assert hl.info({"type": "userRole", "user": sub["account"]}) == {
         "role": "subAccount",
         "data": {"master": master["account"]},
@@ -399,7 +402,7 @@ def test_builder_orders_need_an_approval_and_pay_the_fee(hl: Harness) -> None:
     assert "filled" in status
     engine = hl.face.engine
     [fill] = engine.account_fills(acct["account"])
-    builder_fee = fill.qty * fill.price * Decimal("0.0001")
+    builder_fee = settle(fill.qty * fill.price * Decimal("0.0001"))
     assert hl.face.builder_fees_charged(acct["account"]) == builder_fee
     wallet = engine.account(acct["account"])
     assert wallet.wallet_balance == Decimal(10000) - fill.fee - builder_fee

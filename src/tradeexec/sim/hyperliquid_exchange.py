@@ -144,7 +144,7 @@ class ExchangeApi:
             if owner is None:
                 return Identity(signer, None, Msg.USER_MISSING.format(address=signer))
             user = owner
-        if env.vault_address is not None and env.vault_address != user:
+        if env.vault_address is not None:  # the account's own address is no vault either
             if self.state.masters.get(env.vault_address) != user:
                 return Identity(signer, None, Msg.VAULT_UNKNOWN.format(address=env.vault_address))
             return Identity(signer, env.vault_address)

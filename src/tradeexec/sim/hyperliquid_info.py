@@ -231,7 +231,7 @@ class InfoApi:
 
     def _q_userAbstraction(self, body: dict[str, Any]) -> Any:
         _user(body)
-        return "default"
+        return "disabled"  # standard mode: perp collateral separate from spot
 
     def _q_userRole(self, body: dict[str, Any]) -> Any:
         user, state = _user(body), self.state

@@ -18,7 +18,7 @@ import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tradeexec.sim.accounting import ZERO
+from tradeexec.sim.accounting import ZERO, settle
 from tradeexec.sim.engine import Engine, SimError
 from tradeexec.sim.hyperliquid_wire import Msg
 
@@ -135,7 +135,7 @@ class HlState:
         for fill in engine.fills[self.fill_cursor :]:
             meta = self.meta.get(fill.order_id)
             if meta is not None and meta.builder is not None and meta.builder[1] > 0:
-                fee = fill.qty * fill.price * Decimal(meta.builder[1]) / BUILDER_FEE_UNIT
+                fee = settle(fill.qty * fill.price * Decimal(meta.builder[1]) / BUILDER_FEE_UNIT)
                 engine.account(fill.account_id).book_fill(ZERO, fee)
                 self.builder_fees[fill.trade_id] = fee
         self.fill_cursor = len(engine.fills)
