@@ -253,3 +253,18 @@ def test_accounting_is_conserved_and_margin_bounds_positions(actions: list[tuple
         fills = engine.account_fills("a")
         assert acct.fees_paid == sum((f.fee for f in fills), D(0))
         assert acct.realized_pnl == sum((f.realized_pnl for f in fills), D(0))
+
+
+def test_client_id_is_unique_among_open_orders_only_as_on_binance() -> None:
+    """A stricter simulator would hide a client that resends a filled order under its id."""
+    engine = binance()
+    resting = engine.place_order(
+        "a", spec(Side.BUY, OrderKind.LIMIT, "0.1", price=D("60000"), client_id="c1")
+    )
+    with pytest.raises(SimError) as err:
+        engine.place_order("a", spec(Side.BUY, OrderKind.MARKET, "0.1", client_id="c1"))
+    assert err.value.reason is Reject.DUPLICATE_CLIENT_ID
+    engine.cancel_order("a", resting.order_id)
+    again = engine.place_order("a", spec(Side.BUY, OrderKind.MARKET, "0.1", client_id="c1"))
+    assert again.status is OrderStatus.FILLED
+    assert engine.get_order("a", client_id="c1") is again  # the newest order owns the id

@@ -1,8 +1,9 @@
 """The one place where ccxt's exceptions become tradeexec's.
 
-``translate`` picks our class from ccxt's class (most specific first), then refines a few
-ccxt ``InvalidOrder`` cases by the venue's message, because ccxt maps several distinct
-refusals (reduce-only, minimum notional, precision) onto that one class.
+``translate`` picks our class from ccxt's class (most specific first), then refines by the
+venue's message where ccxt's class is too coarse or wrong: several distinct refusals
+(reduce-only, minimum notional, precision) share ccxt's ``InvalidOrder``, and Hyperliquid's
+"User or API Wallet ... does not exist" (an unknown signer) arrives as ``InvalidOrder`` too.
 
 ``is_ambiguous`` says whether a failed *write* may still have taken effect on the venue
 (timeout, dropped connection, 5xx): those are reconciled by client order id, never resent.
@@ -51,6 +52,11 @@ _INVALID_ORDER_BY_MESSAGE: tuple[tuple[re.Pattern[str], type[errors.InvalidOrder
     ),
 )
 
+# Refusals ccxt files under another class that are really about who is signing.
+_AUTH_BY_MESSAGE = re.compile(
+    r"User or API Wallet \S+ does not exist|Invalid API-key|Signature for this request", re.I
+)
+
 _DEFINITE_NETWORK = (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.InvalidNonce)
 
 _SECRETISH = re.compile(r"(signature|apiKey|secret|privateKey)=([^&\s\"']+)", re.I)
@@ -82,6 +88,8 @@ def translate(
             target = errors.RequestTimeout
         elif isinstance(exc, OSError):
             target = errors.NetworkError
+    if _AUTH_BY_MESSAGE.search(message):
+        target = errors.AuthenticationError
     if target is errors.InvalidOrder:
         for pattern, refined in _INVALID_ORDER_BY_MESSAGE:
             if pattern.search(message):

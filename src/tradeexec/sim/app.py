@@ -127,13 +127,22 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-
-        async def recording_receive() -> Message:
+        body = b""
+        more = True
+        while more:  # buffer the body so the entry is logged BEFORE the request is handled
             message = await receive()
-            if message["type"] == "http.request":
-                chunks.append(message.get("body", b""))
-            return message
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
         entry: dict[str, Any] = {
             "time": self.ctx.clock(),
@@ -147,20 +156,18 @@ class RequestLogMiddleware:
                     if k not in SECRET_FIELDS
                 ]
             ),
-            "status": None,
+            "body": _redacted_body(body) if body else None,
+            "status": None,  # filled in when the answer starts (None: no answer was sent)
         }
+        if entry["venue"] != "control":
+            self.log.add(entry)
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, recording_receive, recording_send)
-        finally:
-            entry["body"] = _redacted_body(b"".join(chunks)) if chunks else None
-            if entry["venue"] != "control":
-                self.log.add(entry)
+        await self.app(scope, replay_receive, recording_send)
 
 
 class Simulator:

@@ -395,8 +395,12 @@ class Engine:
         market = self.market(spec.coin)
         if acct.hedge_mode == (spec.position_side is PositionSide.BOTH):
             raise SimError(Reject.POSITION_SIDE_MISMATCH, spec.position_side.value)
-        if spec.client_id is not None and (acct.account_id, spec.client_id) in self._by_client:
-            raise SimError(Reject.DUPLICATE_CLIENT_ID, spec.client_id)
+        # as on Binance, a client id must be unique among OPEN orders only: a stricter rule here
+        # would hide a client that resends a filled order under the same id
+        if spec.client_id is not None:
+            previous = self._by_client.get((acct.account_id, spec.client_id))
+            if previous is not None and previous.status.is_open:
+                raise SimError(Reject.DUPLICATE_CLIENT_ID, spec.client_id)
         if spec.kind.needs_price or (spec.price is not None):
             if spec.price is None:
                 raise SimError(Reject.MISSING_PRICE, spec.kind.value)
