@@ -409,7 +409,8 @@ class CCXTTrader(ExchangeTrader):
                 exc, exchange=self.exchange_id, symbol=sym, client_order_id=cid
             ) from exc
         order = parse.order_from_ccxt(raw, sym)
-        thin = order.client_order_id is None or order.quantity == 0
+        # Hyperliquid's acknowledgement has no side (parsed as "buy"): a sell would read as a buy
+        thin = order.client_order_id is None or order.quantity == 0 or not raw.get("side")
         if thin or (request.type.needs_price and order.price is None):
             order = await self._complete(order, sym, cid, request, amount, price)
         if request.type.is_trigger:
