@@ -282,7 +282,8 @@ class Pipeline:
             self.client_id(trader, report.idempotency_key, "flatten"),
         )
         if request is not None:
-            order = await self.place(trader, request, "flatten", signal_id)
+            # stored as a close (the store's roles); its client id still says "flatten"
+            order = await self.place(trader, request, "close", signal_id)
             report = report.with_order("flatten", order)
         await self.event(
             "position_flattened",
