@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal
@@ -353,7 +354,7 @@ class PaperTrader(ExchangeTrader):
     async def create_order(self, request: OrderRequest) -> Order:
         sym = self.resolve_symbol(request.symbol)
         refuse_attached_brackets(request, "paper")
-        cid = request.client_order_id
+        cid = request.client_order_id or "te" + secrets.token_hex(14)  # like every venue
         spec = sim.OrderSpec(
             coin=self._coin_of[sym],
             side=sim.Side(request.side.value.upper()),
