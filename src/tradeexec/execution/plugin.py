@@ -94,12 +94,15 @@ class CCXTPlugin:
         return self.service is not None
 
     async def init(self) -> None:
-        """Open the store, connect to the exchange (load markets). Raises on failure."""
+        """Open the store, connect to the exchange (load markets) and, when credentials are
+        configured, check them with one balance read. Raises on failure."""
         from tradeexec.service import TradingService
 
         service = TradingService(self.config)
         try:
-            await service.manager.get(self.account)
+            trader = await service.manager.get(self.account)
+            if self.config.accounts[self.account].has_credentials:
+                await trader.fetch_balance()  # wrong keys fail here, not at the first order
             await service.start()
         except BaseException:
             await service.stop()
