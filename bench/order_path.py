@@ -1,0 +1,696 @@
+"""The order path: one signal through ``TradingService.submit_signal`` versus raw ccxt making
+the same exchange calls, against the same simulator, in the same run.
+
+tradeexec (A): ``submit_signal(Signal(BUY 0.01 BTC, stop_loss, take_profit))`` with a SQLite
+store in a temp dir and a fresh idempotency key per iteration: the gate, the facts (ticker,
+balance, positions and the store's own facts, read concurrently), sizing, the risk checks,
+the store writes (signal, decision, each order's intent before it is sent and its
+acknowledgement after, events), the market entry, then its stop-loss and take-profit.
+
+raw ccxt (B): the same exchange requests, made by hand with ``ccxt.async_support`` the way
+a careful ccxt user would: ``gather(fetch_ticker, fetch_balance, fetch_positions)``, (for
+Hyperliquid a second ``fetch_ticker``, because tradeexec re-reads the mark to cap the market
+order, so the same calls means that one too), then ``create_order`` for the entry, the
+stop-loss and the take-profit, each with a client order id. No store, no checks.
+
+The per-signal request lists of both sides are read from the simulator's request log once
+(after warm-up) and compared; the results say whether they matched.
+
+Both sides are timed around exactly their per-signal work (A includes building the
+``Signal``). Between iterations, untimed, each side cancels its resting stop and target and
+closes its position with its own ccxt instance, so every iteration starts flat and the
+venues' open-order limits never trip. A and B alternate (ABBA...) to cancel drift. Each
+side has its own simulator account. The simulator runs in a separate process, so its CPU
+work (HTTP, HMAC / EIP-712 signature checks, matching) does not share the client's event loop
+or GIL. CPU time of the client process (``time.process_time``, all threads) per iteration is
+recorded too: it is less disturbed by other load on the machine than wall time.
+
+    python bench/order_path.py [--iterations 150] [--warmup 5] [--profile | --profile-only]
+        [--profile-iterations 30] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import secrets
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import _benchlib as lib
+
+VENUES = ("binance", "hyperliquid")
+ACCOUNT = {"binance": "bn", "hyperliquid": "hl"}
+SYMBOL = {"binance": "BTC/USDT:USDT", "hyperliquid": "BTC/USDC:USDC"}
+MARK = Decimal("67500")
+QTY = Decimal("0.01")
+STOP = Decimal("60000")
+TAKE = Decimal("75000")
+FUNDING = 10_000_000  # far more than N iterations' fees and margin need
+TARGET_RATIO = 1.15
+
+
+# --------------------------------------------------------------------------- tradeexec side
+
+
+def app_config(sim: lib.SimProcess, creds: dict[str, dict[str, str]], tmp: Path) -> Any:
+    """Both accounts on the simulator; limits generous enough that nothing is refused."""
+    from tradeexec.config import AccountConfig, AppConfig, RiskConfig
+
+    bn, hl = creds["binance"], creds["hyperliquid"]
+    return AppConfig(
+        accounts={
+            "bn": AccountConfig(
+                type="binance", api_key=bn["apiKey"], api_secret=bn["secret"], api_url=sim.base_url
+            ),
+            "hl": AccountConfig(
+                type="hyperliquid",
+                wallet_address=hl["walletAddress"],
+                private_key=hl["privateKey"],
+                api_url=sim.base_url,
+            ),
+        },
+        store_url=f"sqlite:///{tmp / 'bench.db'}",
+        market_cache_dir=str(tmp / "markets"),
+        risk=RiskConfig(
+            min_confidence=0.0,
+            max_order_notional=None,
+            max_position_notional=None,
+            max_open_positions=None,
+            max_orders_per_minute=1_000_000,
+            price_band_pct=Decimal("0.5"),
+        ),
+    )
+
+
+class TradeexecSide:
+    name = "tradeexec"
+
+    def __init__(self, service: Any, venue: str, run_id: str) -> None:
+        self.service, self.venue, self.run_id = service, venue, run_id
+        self.count = 0
+
+    async def signal(self) -> dict[str, Any]:
+        """The timed part: build the signal and submit it."""
+        from tradeexec.domain import OrderSide, SignalSource
+        from tradeexec.execution.signals import Signal
+
+        self.count += 1
+        report = await self.service.submit_signal(
+            Signal(
+                symbol=SYMBOL[self.venue],
+                source=SignalSource.API,
+                idempotency_key=f"bench-{self.run_id}-{self.venue}-{self.count}",
+                created_at=datetime.now(UTC),
+                account=ACCOUNT[self.venue],
+                side=OrderSide.BUY,
+                quantity=QTY,
+                stop_loss=STOP,
+                take_profit=TAKE,
+                confidence=0.9,
+            )
+        )
+        ok = (
+            report.status == "filled"
+            and {"entry", "stop_loss", "take_profit"} <= set(report.orders)
+            and not report.warnings
+        )
+        return {
+            "ok": ok,
+            "detail": f"{report.status} {report.reason or ''} {report.error or ''}".strip(),
+            "triggers": [report.orders[r].id for r in ("stop_loss", "take_profit")] if ok else [],
+        }
+
+    async def exchange(self) -> Any:
+        return (await self.service.manager.get(ACCOUNT[self.venue])).exchange
+
+
+# --------------------------------------------------------------------------- raw ccxt side
+
+
+def _client_id(venue: str) -> str:
+    return "0x" + secrets.token_hex(16) if venue == "hyperliquid" else "raw" + secrets.token_hex(14)
+
+
+class RawSide:
+    name = "raw ccxt"
+
+    def __init__(self, ex: Any, venue: str) -> None:
+        self.ex, self.venue = ex, venue
+
+    async def signal(self) -> dict[str, Any]:
+        """The timed part: the exchange calls tradeexec makes for one signal."""
+        ex, sym, hl = self.ex, SYMBOL[self.venue], self.venue == "hyperliquid"
+        await self.facts()
+        price = None
+        if hl:  # tradeexec re-reads the mark to cap its market order (IOC limit)
+            ticker = await ex.fetch_ticker(sym)
+            price = float(ticker.get("markPrice") or ticker["last"])
+        qty = float(QTY)
+        entry = await ex.create_order(
+            sym, "market", "buy", qty, price, {"clientOrderId": _client_id(self.venue)}
+        )
+        legs = []
+        for key, trigger in (("stopLossPrice", STOP), ("takeProfitPrice", TAKE)):
+            params = {
+                "clientOrderId": _client_id(self.venue),
+                "reduceOnly": True,
+                key: float(trigger),
+            }
+            legs.append(
+                await ex.create_order(
+                    sym, "market", "sell", qty, float(trigger) if hl else None, params
+                )
+            )
+        # a filled IOC on Hyperliquid parses with status None; "filled" is what both report
+        ok = entry.get("filled") == qty and all(leg.get("id") for leg in legs)
+        return {
+            "ok": ok,
+            "detail": f"entry filled {entry.get('filled')} of {qty}",
+            "triggers": [leg["id"] for leg in legs],
+        }
+
+    async def facts(self) -> tuple[Any, Any, Any]:
+        """What tradeexec's risk gate reads from the venue, concurrently."""
+        sym = SYMBOL[self.venue]
+        ticker, balance, positions = await asyncio.gather(
+            self.ex.fetch_ticker(sym), self.ex.fetch_balance(), self.ex.fetch_positions()
+        )
+        return ticker, balance, positions
+
+    async def exchange(self) -> Any:
+        return self.ex
+
+
+async def cleanup(ex: Any, venue: str, trigger_ids: list[str]) -> None:
+    """Untimed: cancel the resting stop and target, close the position."""
+    sym = SYMBOL[venue]
+    if venue == "binance":
+        await ex.cancel_all_orders(sym, {"trigger": True})
+        await ex.create_order(sym, "market", "sell", float(QTY), None, {"reduceOnly": True})
+    else:
+        if trigger_ids:
+            await ex.cancel_orders(trigger_ids, sym)
+        await ex.create_order(sym, "market", "sell", float(QTY), float(MARK), {"reduceOnly": True})
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def _timed(
+    call: Callable[[], Awaitable[dict[str, Any]]],
+) -> tuple[float, float, dict[str, Any]]:
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    outcome = await call()
+    return time.perf_counter() - t0, time.process_time() - cpu0, outcome
+
+
+def _shape(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reads as a multiset (they run concurrently), writes in order."""
+    described = [lib.describe_request(e) for e in entries]
+    writes = [
+        d
+        for d in described
+        if d.startswith(("POST /fapi/v1/order", "POST /fapi/v1/algo", "POST /exchange"))
+    ]
+    return {
+        "all": described,
+        "reads": Counter(d for d in described if d not in writes),
+        "writes": writes,
+    }
+
+
+async def _venue(
+    sim: lib.SimProcess,
+    venue: str,
+    sides: tuple[Any, Any],
+    iterations: int,
+    warmup: int,
+    deadline: float,
+) -> dict[str, Any]:
+    samples: dict[str, dict[str, list[float]]] = {s.name: {"wall": [], "cpu": []} for s in sides}
+    failures: list[str] = []
+    exchanges = {s.name: await s.exchange() for s in sides}
+
+    async def one(side: Any, timed: bool) -> None:
+        wall, cpu, outcome = await _timed(side.signal)
+        if not outcome["ok"]:
+            failures.append(f"{side.name}: {outcome['detail']}")
+        elif timed:
+            samples[side.name]["wall"].append(wall)
+            samples[side.name]["cpu"].append(cpu)
+        await cleanup(exchanges[side.name], venue, outcome["triggers"])
+
+    for _ in range(warmup):
+        for side in sides:
+            await one(side, timed=False)
+    shapes = {}
+    for side in sides:  # one logged, untimed iteration each: which requests does it make?
+        marker = sim.mark()
+        _wall, _cpu, outcome = await _timed(side.signal)
+        shapes[side.name] = _shape(sim.requests_since(marker))
+        await cleanup(exchanges[side.name], venue, outcome["triggers"])
+    truncated = False
+    for i in range(iterations):
+        if time.monotonic() > deadline:
+            truncated = True
+            break
+        order = sides if i % 2 == 0 else sides[::-1]
+        for side in order:
+            await one(side, timed=True)
+    a, b = (shapes[s.name] for s in sides)
+    return {
+        "samples": samples,
+        "failures": failures,
+        "requests": {name: s["all"] for name, s in shapes.items()},
+        "same_requests": a["reads"] == b["reads"] and a["writes"] == b["writes"],
+        "truncated": truncated,
+    }
+
+
+def _summary(venue: str, got: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"venue": venue}
+    for side, data in got["samples"].items():
+        if not data["wall"]:
+            row[side] = None
+            continue
+        wall, cpu = lib.summarize(data["wall"]), lib.summarize(data["cpu"])
+        row[side] = {
+            "n": wall["n"],
+            "p50_ms": lib.ms(wall["median"]),
+            "p90_ms": lib.ms(wall["p90"]),
+            "p99_ms": lib.ms(wall["p99"]),
+            "cpu_p50_ms": lib.ms(cpu["median"]),
+        }
+    a, b = row.get("tradeexec"), row.get("raw ccxt")
+    if a and b:
+        row["ratio_p50"] = round(a["p50_ms"] / b["p50_ms"], 3)
+        row["ratio_p99"] = round(a["p99_ms"] / b["p99_ms"], 3)
+        row["cpu_ratio_p50"] = round(a["cpu_p50_ms"] / b["cpu_p50_ms"], 3)
+        row["extra_p50_ms"] = round(a["p50_ms"] - b["p50_ms"], 2)
+        row["target_met"] = row["ratio_p50"] <= TARGET_RATIO
+    row.update(
+        failures=got["failures"],
+        all_succeeded=not got["failures"],
+        same_requests=got["same_requests"],
+        requests=got["requests"],
+        truncated=got["truncated"],
+    )
+    return row
+
+
+@contextlib.asynccontextmanager
+async def _setup(
+    sim_process: lib.SimProcess | None,
+) -> AsyncIterator[tuple[lib.SimProcess, Any, dict[str, Any], str]]:
+    """A simulator process, a TradingService on a temp-dir SQLite store with one account per
+    venue, and raw ccxt instances on separate accounts; everything connected."""
+    from ready import raw_exchange  # the same raw configuration as the ready benchmark
+
+    from tradeexec.service import TradingService
+
+    with (
+        lib.simulator(sim_process) as sim,
+        tempfile.TemporaryDirectory(prefix="bench-order-") as tmp,
+    ):
+        sim.set_price("BTC", str(MARK))
+        te_creds = {v: sim.create_account(v, FUNDING) for v in VENUES}
+        raw_creds = {v: sim.create_account(v, FUNDING) for v in VENUES}
+        service = TradingService(app_config(sim, te_creds, Path(tmp)))
+        raws = {v: raw_exchange(v, raw_creds[v], sim.base_url) for v in VENUES}
+        try:
+            await service.start()
+            for v in VENUES:
+                await raws[v].load_markets()
+                await service.manager.get(ACCOUNT[v])
+            yield sim, service, raws, secrets.token_hex(4)
+        finally:
+            for ex in raws.values():
+                await ex.close()
+            await service.stop()
+
+
+async def _run(
+    iterations: int, warmup: int, budget_s: float, sim_process: lib.SimProcess | None
+) -> dict[str, Any]:
+    rows = []
+    started = time.monotonic()
+    async with _setup(sim_process) as (sim, service, raws, run_id):
+        for n, v in enumerate(VENUES):
+            share = (budget_s - (time.monotonic() - started)) / (len(VENUES) - n)
+            sides = (TradeexecSide(service, v, run_id), RawSide(raws[v], v))
+            got = await _venue(sim, v, sides, iterations, warmup, time.monotonic() + share)
+            rows.append(_summary(v, got))
+    return {
+        "rows": rows,
+        "simulator": "separate process",
+        "iterations_asked": iterations,
+        "warmup": warmup,
+    }
+
+
+def run(
+    iterations: int = 150,
+    warmup: int = 5,
+    budget_s: float = 55.0,
+    sim: lib.SimProcess | None = None,
+) -> dict[str, Any]:
+    """Run both venues; each gets an equal share of ``budget_s`` (fewer iterations than asked,
+    flagged ``truncated``, if the share runs out)."""
+    return asyncio.run(_run(iterations, warmup, budget_s, sim))
+
+
+# --------------------------------------------------------------------------- attribution
+
+
+class Spans:
+    """Per-label samples: awaited wall time on the loop, and for work that runs in a worker
+    thread (the store) that thread's own wall and CPU time."""
+
+    def __init__(self) -> None:
+        self.awaited: dict[str, list[float]] = {}
+        self.thread_wall: dict[str, list[float]] = {}
+        self.thread_cpu: dict[str, list[float]] = {}
+        self.active = False  # only the signal itself is recorded, not the cleanup after it
+
+    def wrap_async(self, owner: Any, attr: str, label: Callable[..., str]) -> Callable[[], None]:
+        """Time every await of ``owner.attr``; returns the undo."""
+        original = getattr(owner, attr)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            key = label(*args, **kwargs)
+            t0 = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                if self.active:
+                    self.awaited.setdefault(key, []).append(time.perf_counter() - t0)
+
+        setattr(owner, attr, timed)
+        return lambda: delattr(owner, attr)  # the instance attribute goes; the class's is back
+
+    def in_thread(self, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` measuring its own wall and CPU time in whatever thread runs it."""
+
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            w0, c0 = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if self.active:
+                    self.thread_cpu.setdefault(key, []).append(time.thread_time() - c0)
+                    self.thread_wall.setdefault(key, []).append(time.perf_counter() - w0)
+
+        return measured
+
+    def wrap_store(self, pipeline: Any) -> Callable[[], None]:
+        """Every ``pipeline.db(fn, ...)``: awaited on the loop, and inside the worker thread."""
+        original = pipeline.db
+
+        async def db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            key = f"store: {fn.__name__}"
+            t0 = time.perf_counter()
+            try:
+                return await original(self.in_thread(key, fn), *args, **kwargs)
+            finally:
+                if self.active:
+                    self.awaited.setdefault(key, []).append(time.perf_counter() - t0)
+
+        pipeline.db = db
+        return lambda: delattr(pipeline, "db")
+
+    def wrap_sync(self, owner: Any, attr: str, key: str) -> Callable[[], None]:
+        setattr(owner, attr, self.in_thread(key, getattr(owner, attr)))
+        return lambda: delattr(owner, attr)
+
+    def table(self, signals: int) -> list[dict[str, Any]]:
+        per = 1000 / signals
+        keys = sorted(
+            set(self.awaited) | set(self.thread_wall),
+            key=lambda k: -sum(self.awaited.get(k) or self.thread_wall[k]),
+        )
+        return [
+            {
+                "span": k,
+                "calls_per_signal": round(
+                    len(self.awaited.get(k) or self.thread_wall[k]) / signals, 2
+                ),
+                "awaited_ms": round(sum(self.awaited[k]) * per, 2) if k in self.awaited else None,
+                "thread_wall_ms": round(sum(self.thread_wall[k]) * per, 2)
+                if k in self.thread_wall
+                else None,
+                "thread_cpu_ms": round(sum(self.thread_cpu[k]) * per, 2)
+                if k in self.thread_cpu
+                else None,
+            }
+            for k in keys
+        ]
+
+
+_WAITING = ("poll' of 'select.epoll", "selectors.py")
+
+
+async def _attribute_venue(
+    service: Any, raw: Any, venue: str, run_id: str, iterations: int, warmup: int
+) -> dict[str, Any]:
+    import cProfile
+    import pstats
+
+    pipeline, gate = service.pipeline, service.gate
+    trader = await service.manager.get(ACCOUNT[venue])
+    te = TradeexecSide(service, venue, f"{run_id}-prof")
+    te.count = 10**6  # keys distinct from the A/B run's
+    raw_side = RawSide(raw, venue)
+
+    async def signals(
+        side: Any, n: int, spans: Spans | None = None, profiler: Any = None
+    ) -> list[tuple[float, float]]:
+        exchange = await side.exchange()
+        out = []
+        for _ in range(n):
+            if spans is not None:
+                spans.active = True
+            if profiler is not None:
+                profiler.enable()
+            wall, cpu, outcome = await _timed(side.signal)
+            if profiler is not None:
+                profiler.disable()
+            if spans is not None:
+                spans.active = False
+            if not outcome["ok"]:
+                raise RuntimeError(f"{side.name} signal failed: {outcome['detail']}")
+            out.append((wall, cpu))
+            await cleanup(exchange, venue, outcome["triggers"])
+        return out
+
+    for side in (te, raw_side):  # untimed: first-use costs (e.g. SQL compilation) out
+        await signals(side, warmup)
+
+    # 1. spans: the pipeline's store calls, the gate's facts, the trader's exchange calls
+    spans = Spans()
+    undo = [
+        spans.wrap_store(pipeline),
+        spans.wrap_sync(gate, "_local_facts", "store: risk facts (state, order rate, PnL)"),
+        spans.wrap_async(
+            gate,
+            "_facts",
+            lambda *a, **k: "facts: gather(ticker, balance, positions, store risk facts)",
+        ),
+        spans.wrap_async(
+            trader, "create_order", lambda r: f"exchange: create_order {r.type.value}"
+        ),
+        spans.wrap_async(trader, "fetch_ticker", lambda *a, **k: "exchange: fetch_ticker"),
+    ]
+    try:
+        te_times = await signals(te, iterations, spans)
+    finally:
+        for u in undo:
+            u()
+    raw_spans = Spans()
+    raw_undo = [
+        raw_spans.wrap_async(
+            raw_side, "facts", lambda: "facts: gather(ticker, balance, positions)"
+        ),
+        raw_spans.wrap_async(raw, "create_order", lambda *a, **k: "exchange: create_order"),
+        raw_spans.wrap_async(raw, "fetch_ticker", lambda *a, **k: "exchange: fetch_ticker"),
+    ]
+    try:
+        raw_times = await signals(raw_side, iterations, raw_spans)
+    finally:
+        for u in raw_undo:
+            u()
+
+    # 2. cProfile of the same path: where the client's CPU goes (waiting in poll left out)
+    profiler = cProfile.Profile()
+    await signals(te, iterations, profiler=profiler)
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    busy = [(f, row) for f, row in stats.items() if not any(w in str(f) for w in _WAITING)]
+    top = sorted(busy, key=lambda kv: kv[1][2], reverse=True)[:12]
+    per = 1000 / iterations
+    return {
+        "iterations": iterations,
+        "tradeexec_p50_ms": lib.ms(lib.median([w for w, _ in te_times])),
+        "tradeexec_cpu_p50_ms": lib.ms(lib.median([c for _, c in te_times])),
+        "raw_p50_ms": lib.ms(lib.median([w for w, _ in raw_times])),
+        "raw_cpu_p50_ms": lib.ms(lib.median([c for _, c in raw_times])),
+        "spans": spans.table(iterations),
+        "raw_spans": raw_spans.table(iterations),
+        "cprofile_top_tottime": [
+            {
+                "function": f"{Path(f[0]).name}:{f[1]}({f[2]})",
+                "tottime_ms_per_signal": round(row[2] * per, 2),
+                "cumtime_ms_per_signal": round(row[3] * per, 2),
+            }
+            for f, row in top
+        ],
+    }
+
+
+async def _profile(
+    iterations: int, warmup: int, sim_process: lib.SimProcess | None
+) -> dict[str, Any]:
+    out = {}
+    async with _setup(sim_process) as (_sim, service, raws, run_id):
+        for v in VENUES:
+            out[v] = await _attribute_venue(service, raws[v], v, run_id, iterations, warmup)
+    return out
+
+
+def profile(
+    iterations: int = 30, warmup: int = 3, sim: lib.SimProcess | None = None
+) -> dict[str, Any]:
+    """Where does a signal's time go? A separate pass, not part of the A/B numbers:
+
+    1. spans: every store call of the pipeline (awaited on the loop, and inside its worker
+       thread: wall and CPU, so thread hand-off and disk sync show as the differences), the
+       gate's facts, and the trader's exchange calls; raw ccxt's calls for comparison;
+    2. a cProfile of the same path: the client's CPU by function (own time; the wait in
+       ``epoll`` left out). cProfile slows Python code, so these are relative, not absolute.
+    """
+    return asyncio.run(_profile(iterations, warmup, sim))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "| venue | side | n | p50 | p90 | p99 | client CPU p50 |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["rows"]:
+        for side in ("tradeexec", "raw ccxt"):
+            s = r.get(side)
+            if s:
+                lines.append(
+                    f"| {r['venue']} | {side} | {s['n']} | {s['p50_ms']:.1f} ms "
+                    f"| {s['p90_ms']:.1f} ms | {s['p99_ms']:.1f} ms | {s['cpu_p50_ms']:.1f} ms |"
+                )
+    lines += [
+        "",
+        "| venue | tradeexec / raw at p50 | at p99 | extra at p50 | client CPU ratio p50 "
+        f"| target <= {TARGET_RATIO}x | every iteration succeeded | same exchange requests |",
+        "|---|---:|---:|---:|---:|---|---|---|",
+    ]
+    for r in results["rows"]:
+        if "ratio_p50" not in r:
+            continue
+        lines.append(
+            f"| {r['venue']} | **{r['ratio_p50']:.2f}x** | {r['ratio_p99']:.2f}x "
+            f"| {r['extra_p50_ms']:.1f} ms | {r['cpu_ratio_p50']:.2f}x "
+            f"| {'met' if r['target_met'] else '**missed**'} "
+            f"| {'yes' if r['all_succeeded'] else 'NO: ' + '; '.join(r['failures'][:3])} "
+            f"| {'yes' if r['same_requests'] else '**no**'} |"
+        )
+    lines += ["", "Exchange requests per signal (from the simulator's request log):", ""]
+    for r in results["rows"]:
+        for side, reqs in r["requests"].items():
+            counted = Counter(reqs)
+            text = ", ".join(f"`{q}`" + (f" x{c}" if c > 1 else "") for q, c in counted.items())
+            lines.append(f"- {r['venue']}, {side} ({len(reqs)}): {text}")
+    if any(r["truncated"] for r in results["rows"]):
+        lines.append("\nThe time budget ran out: fewer iterations than asked (see n).")
+    return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _span_table(title: str, spans: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        f"| {title} | calls / signal | awaited ms | in-thread wall ms | in-thread CPU ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {s['span']} | {s['calls_per_signal']:g} | {_cell(s['awaited_ms'])} "
+        f"| {_cell(s['thread_wall_ms'])} | {_cell(s['thread_cpu_ms'])} |"
+        for s in spans
+    ]
+    return lines
+
+
+def markdown_profile(profiles: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for venue, p in profiles.items():
+        lines += [
+            f"#### {venue}",
+            "",
+            f"{p['iterations']} signals per side, instrumented (so slower than the A/B run): "
+            f"tradeexec p50 {p['tradeexec_p50_ms']:.1f} ms (client CPU "
+            f"{p['tradeexec_cpu_p50_ms']:.1f} ms), raw ccxt p50 {p['raw_p50_ms']:.1f} ms "
+            f"(client CPU {p['raw_cpu_p50_ms']:.1f} ms). Per signal; spans nest (the facts "
+            "span holds its concurrent reads and the store's risk facts).",
+            "",
+            *_span_table("tradeexec span", p["spans"]),
+            "",
+            *_span_table("raw ccxt span", p["raw_spans"]),
+            "",
+            "| function (cProfile; own time, waiting in epoll left out) | own ms / signal "
+            "| cum ms / signal |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| `{f['function']}` | {f['tottime_ms_per_signal']:.2f} "
+            f"| {f['cumtime_ms_per_signal']:.2f} |"
+            for f in p["cprofile_top_tottime"]
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=150)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--budget", type=float, default=55.0)
+    parser.add_argument("--profile", action="store_true", help="also run the attribution pass")
+    parser.add_argument("--profile-only", action="store_true", help="only the attribution pass")
+    parser.add_argument("--profile-iterations", type=int, default=30)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    if not args.profile_only:
+        results = run(args.iterations, args.warmup, args.budget)
+    if args.profile or args.profile_only:
+        results["profiles"] = profile(args.profile_iterations)
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+        return
+    if "rows" in results:
+        print(markdown(results))
+    if "profiles" in results:
+        print()
+        print(markdown_profile(results["profiles"]))
+
+
+if __name__ == "__main__":
+    main()
