@@ -1,0 +1,266 @@
+"""The ``tradeexec`` command: the simulator, the demo, market data, orders and operations.
+
+Every command that prints data takes ``--json``; every trading or reading command takes
+``--account`` and ``--config``. The trading and operations commands live in
+``tradeexec.cli_ops``, the shared plumbing in ``tradeexec.cli_common``, the tables in
+``tradeexec.cli_render``.
+
+Imports of the service, the traders, the simulator (and so ccxt, ~0.7 s and ~100 MB) happen
+inside the command functions, so ``tradeexec --help`` stays fast. A ``TradeExecError`` ends
+the command with one red line naming its reason code and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from tradeexec import __version__, cli_ops, errors
+from tradeexec import cli_render as render
+from tradeexec.cli_common import (
+    AccountOpt,
+    ConfigOpt,
+    JsonOpt,
+    app,
+    config_app,
+    fail,
+    load_config,
+    manager_for,
+    run,
+    setup_logging,
+    signal_app,
+    trader_for,
+)
+
+__all__ = ["app", "main"]
+
+DEFAULT_SIM_PORT = 8765
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tradeexec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    setup_logging(verbose)
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+@app.command()
+def sim(
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = (
+        DEFAULT_SIM_PORT
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the price walk and faults.")] = 0,
+    tick_ms: Annotated[int, typer.Option(help="Step prices every MS ms (0: only on request).")] = 0,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve the simulator (Binance USD-M and Hyperliquid faces) on one port.
+
+    The first line on stdout is a JSON banner: the base URL and funded demo credentials.
+    """
+    from tradeexec.sim.app import SimConfig
+    from tradeexec.sim.server import serve
+
+    try:
+        serve(port, host=host, config=SimConfig(seed=seed, tick_ms=tick_ms))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "sim_error") from None
+
+
+@app.command()
+def demo(
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: sqlite:///.tradeexec/demo.db).")
+    ] = None,
+    keep_running: Annotated[
+        bool, typer.Option(help="Leave the simulator up afterwards and print its banner.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the whole path on an in-process simulator, no keys needed.
+
+    A bracketed BTC long on Binance, Hyperliquid and paper accounts, the price falling
+    through the stop, reconciliation cancelling the target, then each signal's timeline.
+    """
+    from tradeexec.demo import DEFAULT_STORE_URL, run_demo
+
+    ok = run_demo(store or DEFAULT_STORE_URL, keep_running=keep_running, as_json=as_json)
+    if not ok:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- market data
+
+
+@app.command()
+def markets(account: AccountOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List the markets an account can trade, with their precision and minimums."""
+
+    async def go() -> tuple[str, list[Any]]:
+        async with trader_for(load_config(config), account) as trader:
+            found = await trader.load_markets()
+            return trader.account, [found[s] for s in sorted(found)]
+
+    name, rows = run(go())
+    if as_json:
+        render.print_json(rows)
+    else:
+        render.show(render.markets_table(name, rows))
+
+
+@app.command()
+def ticker(
+    symbol: Annotated[
+        str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")
+    ],
+    account: AccountOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show bid, ask, last and mark price of one symbol."""
+
+    async def go() -> tuple[str, Any]:
+        async with trader_for(load_config(config), account) as trader:
+            return trader.account, await trader.fetch_ticker(symbol)
+
+    name, tick = run(go())
+    if as_json:
+        render.print_json(tick)
+    else:
+        render.show(render.ticker_table(name, tick))
+
+
+@app.command()
+def balance(account: AccountOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the account's balances (total, free, used) per currency."""
+
+    async def go() -> tuple[str, Any]:
+        async with trader_for(load_config(config), account) as trader:
+            return trader.account, await trader.fetch_balance()
+
+    name, balances = run(go())
+    if as_json:
+        render.print_json(balances)
+    else:
+        render.show(render.balance_table(name, balances))
+
+
+@app.command()
+def positions(
+    account: AccountOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Show open positions as the exchange reports them."""
+
+    async def go() -> tuple[str, list[Any]]:
+        async with trader_for(load_config(config), account) as trader:
+            return trader.account, [p for p in await trader.fetch_positions() if p.quantity]
+
+    name, rows = run(go())
+    if as_json:
+        render.print_json(rows)
+    else:
+        render.show(render.positions_table(name, rows))
+
+
+@app.command()
+def orders(
+    symbol: Annotated[
+        str | None, typer.Argument(metavar="SYMBOL", help="Only this symbol.")
+    ] = None,
+    account: AccountOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show open orders (resting limits, stops and targets) on the exchange."""
+
+    async def go() -> tuple[str, list[Any]]:
+        async with trader_for(load_config(config), account) as trader:
+            return trader.account, await trader.fetch_open_orders(symbol)
+
+    name, rows = run(go())
+    if as_json:
+        render.print_json(rows)
+    else:
+        render.show(render.orders_table(f"{name}: open orders ({len(rows)})", rows))
+
+
+# --------------------------------------------------------------------------- trading
+
+app.command()(cli_ops.order)
+app.command()(cli_ops.cancel)
+app.command(name="leverage")(cli_ops.set_leverage)
+app.command()(cli_ops.close)
+
+# --------------------------------------------------------------------------- operations
+
+app.command()(cli_ops.halt)
+app.command()(cli_ops.resume)
+app.command()(cli_ops.state)
+app.command()(cli_ops.reconcile)
+signal_app.command("show")(cli_ops.signal_show)
+
+
+@app.command()
+def health(account: AccountOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Connect to each account (or one) and check it answers; exit 1 if one does not."""
+
+    async def go() -> dict[str, dict[str, Any]]:
+        cfg = load_config(config)
+        async with manager_for(cfg) as manager:
+            manager.account_config(account)  # an unknown name is an error
+            out: dict[str, dict[str, Any]] = {}
+            for name in [account] if account else manager.names:
+                try:
+                    trader = await manager.get(name)
+                    out[name] = (await trader.health_check()).to_dict()
+                except errors.TradeExecError as exc:
+                    out[name] = {"ok": False, "venue": cfg.accounts[name].type,
+                                 "latency_ms": None, "error": str(exc)}  # fmt: skip
+            return out
+
+    result = run(go())
+    if as_json:
+        render.print_json(result)
+    else:
+        render.show(render.health_table(result))
+    if not all(h["ok"] for h in result.values()):
+        raise typer.Exit(1)
+
+
+@config_app.command("check")
+def config_check(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Load and validate the configuration; show the accounts with secrets masked."""
+    from tradeexec.config import find_config_file
+
+    found = find_config_file(config)
+    source = str(found) if found else "(environment / built-in paper default)"
+    redacted = load_config(config).redacted()
+    if as_json:
+        render.print_json({"source": source, "config": redacted})
+    else:
+        render.show(render.config_table(source, redacted))
+        render.note("config ok", "green")
+
+
+def main() -> None:
+    """The console script ``tradeexec``."""
+    app(prog_name="tradeexec")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""The ``tradeexec`` commands that trade and operate: order, cancel, leverage, close, halt,
+resume, state, reconcile, signal show. ``tradeexec.cli`` registers them on the app.
+
+Orders go through ``TradingService.submit_signal`` with source ``cli``: the same gate, risk
+checks, kill switch and idempotency as the webhook, REST and MCP doors.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from tradeexec import cli_render as render
+from tradeexec import errors
+from tradeexec.cli_common import (
+    AccountOpt,
+    ConfigOpt,
+    EntryType,
+    JsonOpt,
+    MarginChoice,
+    Side,
+    fail,
+    finish_report,
+    load_config,
+    run,
+    service_for,
+    trader_for,
+)
+
+if TYPE_CHECKING:
+    from tradeexec.execution.report import ExecutionReport
+
+# --------------------------------------------------------------------------- trading
+
+
+def order(
+    side: Annotated[Side, typer.Argument(metavar="SIDE", help="buy or sell.")],
+    symbol: Annotated[
+        str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")
+    ],
+    quantity: Annotated[
+        str | None,
+        typer.Argument(metavar="QTY", help="Base-currency amount (omit: the sizing rule)."),
+    ] = None,
+    order_type: Annotated[EntryType, typer.Option("--type", help="Entry order type.")] = (
+        EntryType.market
+    ),
+    price: Annotated[str | None, typer.Option(help="Limit price (needed by --type limit).")] = None,
+    sl: Annotated[str | None, typer.Option("--sl", help="Stop-loss trigger price.")] = None,
+    tp: Annotated[str | None, typer.Option("--tp", help="Take-profit trigger price.")] = None,
+    leverage: Annotated[int | None, typer.Option(min=1, help="Set leverage first.")] = None,
+    confidence: Annotated[
+        float | None, typer.Option(help="0..1 (default: risk.default_confidence).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key: re-running with it never re-sends.")
+    ] = None,
+    account: AccountOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Submit a buy/sell signal: risk-checked entry, then resting stop and target.
+
+    Goes through the same gate and risk checks as every other door. Exit status 1, with
+    the reason, when it is refused or fails.
+    """
+    from tradeexec.domain import SignalSource
+    from tradeexec.execution.signals import Signal
+
+    request = {
+        "symbol": symbol, "side": side.value, "quantity": quantity,
+        "order_type": order_type.value, "price": price, "stop_loss": sl, "take_profit": tp,
+        "leverage": leverage, "confidence": confidence, "account": account,
+        "idempotency_key": key,
+    }  # fmt: skip
+    signal = Signal.from_request(request, source=SignalSource.CLI, now=datetime.now(UTC))
+
+    async def go() -> ExecutionReport:
+        async with service_for(load_config(config)) as service:
+            return await service.submit_signal(signal)
+
+    finish_report(run(go()), as_json)
+
+
+def cancel(
+    symbol: Annotated[str, typer.Argument(metavar="SYMBOL", help="The order's symbol.")],
+    order_id: Annotated[str | None, typer.Option("--id", help="Exchange order id.")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="Client order id.")] = None,
+    account: AccountOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel one order by exchange id or client id (allowed even when halted)."""
+    if (order_id is None) == (client_id is None):
+        raise typer.BadParameter("give exactly one of them", param_hint="'--id' / '--client-id'")
+
+    async def go() -> Any:
+        async with service_for(load_config(config)) as service:
+            return await service.cancel(
+                symbol, order_id=order_id, client_order_id=client_id, account=account
+            )
+
+    cancelled = run(go())
+    if as_json:
+        render.print_json({"cancelled": cancelled is not None, "order": cancelled})
+    elif cancelled is None:
+        render.note("nothing to cancel: the order is already filled, cancelled or unknown")
+    else:
+        render.show(render.orders_table("cancelled", [cancelled]))
+
+
+def set_leverage(
+    symbol: Annotated[
+        str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")
+    ],
+    leverage: Annotated[int, typer.Argument(metavar="N", min=1, help="Leverage, e.g. 5.")],
+    margin_mode: Annotated[MarginChoice | None, typer.Option(help="cross or isolated.")] = None,
+    account: AccountOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set a symbol's leverage (and margin mode), within risk.max_leverage."""
+    from tradeexec.domain import MarginMode
+
+    cfg = load_config(config)
+    limit = cfg.risk_for(account).max_leverage
+    if leverage > limit:
+        raise errors.RiskRejected(
+            "max_leverage", f"{leverage}x is above the configured max_leverage of {limit}x"
+        )
+    mode = MarginMode(margin_mode.value) if margin_mode else None
+
+    async def go() -> tuple[str, str]:
+        async with trader_for(cfg, account) as trader:
+            resolved = trader.resolve_symbol(symbol)
+            await trader.set_leverage(resolved, leverage, mode)
+            return trader.account, resolved
+
+    name, resolved = run(go())
+    result = {"account": name, "symbol": resolved, "leverage": leverage,
+              "margin_mode": mode.value if mode else None}  # fmt: skip
+    if as_json:
+        render.print_json(result)
+    else:
+        render.note(
+            f"{name}: {resolved} leverage {leverage}x" + (f", {mode.value}" if mode else "")
+        )
+
+
+def close(
+    symbol: Annotated[
+        str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")
+    ],
+    account: AccountOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Flatten one position with a reduce-only market order (allowed even when halted)."""
+
+    async def go() -> ExecutionReport:
+        async with service_for(load_config(config)) as service:
+            return await service.close_position(symbol, account=account)
+
+    finish_report(run(go()), as_json)
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def halt(
+    reason: Annotated[str, typer.Option(help="Recorded with the halt.")] = "kill switch (cli)",
+    cancel_orders: Annotated[bool, typer.Option(help="Also cancel open orders.")] = False,
+    flatten: Annotated[bool, typer.Option(help="Also cancel orders and close positions.")] = False,
+    account: Annotated[
+        str | None, typer.Option("--account", "-a", help="One account (default: all).")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The kill switch: refuse every new order (cancels still pass) until `resume`."""
+
+    async def go() -> dict[str, Any]:
+        async with service_for(load_config(config)) as service:
+            service.manager.account_config(account)  # an unknown name is an error
+            return await service.halt(
+                account, reason=reason, cancel_orders=cancel_orders, flatten=flatten
+            )
+
+    result = run(go())
+    if as_json:
+        render.print_json(result)
+    else:
+        render.show(render.halt_table(result))
+
+
+def resume(
+    account: Annotated[
+        str | None, typer.Option("--account", "-a", help="One account (default: all).")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Allow trading again after `halt` (or a REDUCING state set by reconciliation)."""
+
+    async def go() -> list[dict[str, Any]]:
+        async with service_for(load_config(config)) as service:
+            service.manager.account_config(account)  # an unknown name is an error
+            await service.resume(account, reason="resumed (cli)")
+            names = [account] if account else service.manager.names
+            return [(await service.state(n)).to_dict() for n in names]
+
+    states = run(go())
+    if as_json:
+        render.print_json(states)
+    else:
+        render.show(render.states_table(states))
+
+
+def state(
+    account: Annotated[
+        str | None, typer.Option("--account", "-a", help="One account (default: all).")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show each account's trading state: ACTIVE, REDUCING or HALTED, and why."""
+
+    async def go() -> list[dict[str, Any]]:
+        async with service_for(load_config(config)) as service:
+            service.manager.account_config(account)  # an unknown name is an error
+            names = [account] if account else service.manager.names
+            return [(await service.state(n)).to_dict() for n in names]
+
+    states = run(go())
+    if as_json:
+        render.print_json(states)
+    else:
+        render.show(render.states_table(states))
+
+
+def reconcile(
+    account: Annotated[
+        str | None, typer.Option("--account", "-a", help="One account (default: all).")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Align the store with the exchange: order states, fills, bracket siblings, positions."""
+
+    async def go() -> list[dict[str, Any]]:
+        async with service_for(load_config(config)) as service:
+            names = [account] if account else service.manager.names
+            out = []
+            for name in names:
+                try:
+                    out.append((await service.reconcile(name)).to_dict())
+                except errors.TradeExecError as exc:
+                    if account:
+                        raise
+                    out.append({"account": name, "error": str(exc), "reason": exc.code})
+            return out
+
+    reports = run(go())
+    if as_json:
+        render.print_json(reports)
+    else:
+        render.show(render.reconcile_table(reports))
+    if any("error" in r for r in reports):
+        raise typer.Exit(1)
+
+
+def signal_show(
+    key_or_id: Annotated[
+        str, typer.Argument(metavar="KEY_OR_ID", help="The idempotency key or the signal id.")
+    ],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what happened to a signal: decision, orders, state history, fills, events."""
+
+    async def go() -> Any:
+        async with service_for(load_config(config)) as service:
+            return await service.signal_timeline(key_or_id)
+
+    timeline = run(go())
+    if timeline is None:
+        raise fail(f"no signal with idempotency key or id {key_or_id!r}", "not_found")
+    if as_json:
+        render.print_json(timeline)
+    else:
+        render.timeline_print(timeline)
