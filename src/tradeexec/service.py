@@ -22,7 +22,7 @@ from typing import Any
 
 from tradeexec import errors
 from tradeexec.config import AppConfig, load_config
-from tradeexec.domain import Order, Position, SignalSource, TradingState
+from tradeexec.domain import MarginMode, Order, Position, SignalSource, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.execution import brackets
 from tradeexec.execution.pipeline import Pipeline
@@ -150,6 +150,32 @@ class TradingService:
             comment="operator close",
         )
         return await self.pipeline.execute(signal)
+
+    async def set_leverage(
+        self,
+        symbol: str,
+        leverage: int,
+        margin_mode: MarginMode | None = None,
+        *,
+        account: str | None = None,
+    ) -> str:
+        """Set a symbol's leverage within the account's ``max_leverage``; returns the symbol."""
+        trader = await self.manager.get(account)
+        limit = self.gate.risk_config(trader.account).max_leverage
+        if leverage > limit:
+            raise errors.RiskRejected(
+                "max_leverage", f"{leverage}x is above the configured max_leverage of {limit}x"
+            )
+        symbol = trader.resolve_symbol(symbol)
+        await trader.set_leverage(symbol, leverage, margin_mode)
+        await self.pipeline.event(
+            "leverage_set",
+            trader.account,
+            symbol=symbol,
+            leverage=leverage,
+            margin_mode=margin_mode.value if margin_mode else None,
+        )
+        return symbol
 
     async def positions(self, account: str | None = None) -> list[Position]:
         trader = await self.manager.get(account)

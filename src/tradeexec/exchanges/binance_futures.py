@@ -7,18 +7,23 @@
 - Our client order id is always sent (ccxt would inject a broker-tagged one).
 - Hedge mode: ``positionSide`` LONG/SHORT instead of reduce-only (Binance refuses both).
 - Clock skew (-1021): ccxt's time-difference adjustment, loaded at connect.
+- A ticker is three reads made concurrently: the 24 h ticker (last), the book ticker
+  (bid/ask) and the premium index (mark); Binance's 24 h ticker has neither of the latter,
+  and the risk checks value orders and bands at the mark.
 - ``demo: true`` uses Binance's demo-trading environment; the old futures testnet is refused
   by ccxt, so ``testnet: true`` is a configuration error with that hint.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType
+from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType, Ticker
+from tradeexec.exchanges.ccxt_parse import dec
 from tradeexec.exchanges.ccxt_trader import CCXTTrader
 from tradeexec.exchanges.interface import Capabilities
 
@@ -94,3 +99,22 @@ class BinanceFuturesTrader(CCXTTrader):
             long_side = opening != request.reduce_only
             params.setdefault("positionSide", "LONG" if long_side else "SHORT")
         return params
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        sym = self.resolve_symbol(symbol)
+        ex = self._require()
+        last, books, mark = await asyncio.gather(
+            super().fetch_ticker(sym),
+            self._read(lambda: ex.fetch_bids_asks([sym]), symbol=sym),
+            self._read(lambda: ex.fetch_mark_price(sym), symbol=sym),
+        )
+        book = books.get(sym, {})
+        ticker = replace(
+            last,
+            bid=dec(book.get("bid")) or last.bid,
+            ask=dec(book.get("ask")) or last.ask,
+            mark=dec(mark.get("markPrice")) or last.mark,
+        )
+        if ticker.reference_price is not None:
+            self._last_price[sym] = ticker.reference_price
+        return ticker
