@@ -35,6 +35,9 @@ _BY_CLASS: tuple[tuple[type[BaseException], type[errors.TradeExecError]], ...] =
     (ccxt.RequestTimeout, errors.RequestTimeout),
     (ccxt.ExchangeNotAvailable, errors.ExchangeUnavailable),
     (ccxt.NetworkError, errors.NetworkError),
+    # the server failed without saying more (Binance -1000 unknown error, -1008 overloaded, a bad
+    # response body): transient, so reads retry it
+    (ccxt.OperationFailed, errors.ExchangeUnavailable),
 )
 
 # ccxt InvalidOrder refined by the venue's own message (Binance and Hyperliquid texts).
@@ -104,8 +107,8 @@ def is_ambiguous(exc: BaseException) -> bool:
     """True when a create/cancel may have reached the venue although we got no answer."""
     if isinstance(exc, _DEFINITE_NETWORK):
         return False
-    if isinstance(exc, ccxt.NetworkError | TimeoutError | ConnectionError):
-        return True
+    if isinstance(exc, ccxt.OperationFailed | TimeoutError | ConnectionError):
+        return True  # OperationFailed: every NetworkError, and server failures that say no more
     return isinstance(exc, ccxt.ExchangeError) and _looks_like_5xx(exc)
 
 
