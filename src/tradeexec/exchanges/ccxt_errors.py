@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import aiohttp
 import ccxt.async_support as ccxt
 
 from tradeexec import errors
@@ -91,6 +92,8 @@ def translate(
             target = errors.RequestTimeout
         elif isinstance(exc, OSError):
             target = errors.NetworkError
+    if _broken_transport(exc):
+        target = errors.NetworkError
     if _AUTH_BY_MESSAGE.search(message):
         target = errors.AuthenticationError
     if target is errors.InvalidOrder:
@@ -109,7 +112,16 @@ def is_ambiguous(exc: BaseException) -> bool:
         return False
     if isinstance(exc, ccxt.OperationFailed | TimeoutError | ConnectionError):
         return True  # OperationFailed: every NetworkError, and server failures that say no more
+    if _broken_transport(exc):
+        return True
     return isinstance(exc, ccxt.ExchangeError) and _looks_like_5xx(exc)
+
+
+def _broken_transport(exc: BaseException) -> bool:
+    """ccxt raises a bare ``ExchangeError`` when aiohttp fails in a way that is not a
+    connection error, e.g. the connection closes in the middle of the answer's body: that
+    is a network failure, and the request may well have been handled."""
+    return isinstance(exc, ccxt.ExchangeError) and isinstance(exc.__cause__, aiohttp.ClientError)
 
 
 def _looks_like_5xx(exc: Any) -> bool:
