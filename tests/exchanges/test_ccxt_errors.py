@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
@@ -126,6 +127,14 @@ def test_ours_pass_through_and_secrets_never_reach_the_message() -> None:
 )
 def test_which_write_failures_may_have_taken_effect(exc: Exception, ambiguous: bool) -> None:
     assert is_ambiguous(exc) is ambiguous
+
+
+def test_a_connection_broken_mid_answer_is_a_network_failure() -> None:
+    """ccxt turns aiohttp's ClientPayloadError into a bare ExchangeError."""
+    exc = ccxt.ExchangeError("binanceusdm POST http://127.0.0.1/fapi/v1/order")
+    exc.__cause__ = aiohttp.ClientPayloadError("Response payload is not completed")
+    assert type(translate(exc, exchange="x")) is errors.NetworkError  # reads retry it
+    assert is_ambiguous(exc)  # a write may have been handled: look it up
 
 
 def test_setting_what_is_already_set_is_no_change() -> None:
