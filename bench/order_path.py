@@ -7,26 +7,29 @@ balance, positions and the store's own facts, read concurrently), sizing, the ri
 the store writes (signal, decision, each order's intent before it is sent and its
 acknowledgement after, events), the market entry, then its stop-loss and take-profit.
 
-raw ccxt (B): the same exchange requests, made by hand with ``ccxt.async_support`` the way
-a careful ccxt user would: ``gather(fetch_ticker, fetch_balance, fetch_positions)``, (for
-Hyperliquid a second ``fetch_ticker``, because tradeexec re-reads the mark to cap the market
-order, so the same calls means that one too), then ``create_order`` for the entry, the
-stop-loss and the take-profit, each with a client order id. No store, no checks.
+raw ccxt (B): exactly the ccxt calls tradeexec made, on a plain ``ccxt.async_support``
+instance. After warm-up, one tradeexec signal is run with its ccxt instance's top-level calls
+recorded (method, arguments, start and end); B replays that plan each iteration: the same
+methods with the same arguments (fresh client order ids), concurrently where tradeexec's
+calls overlapped, in the same order. So B stays "the same calls" whatever the pipeline
+fetches, and the difference is what tradeexec adds: the store, the checks, its parsing. No
+store, no checks in B.
 
 The per-signal request lists of both sides are read from the simulator's request log once
 (after warm-up) and compared; the results say whether they matched.
 
 Both sides are timed around exactly their per-signal work (A includes building the
-``Signal``). Between iterations, untimed, each side cancels its resting stop and target and
-closes its position with its own ccxt instance, so every iteration starts flat and the
-venues' open-order limits never trip. A and B alternate (ABBA...) to cancel drift. Each
-side has its own simulator account. The simulator runs in a separate process, so its CPU
+``Signal``). Every ``CLEANUP_EVERY`` (4) signals, untimed, each side cancels its resting
+stops and targets and closes its position with its own ccxt instance, so the venues'
+open-order limits never trip; both sides go through the same cycle. A and B alternate
+(ABBA...), and several venues in one run are interleaved, to cancel drift. Each side has its own
+simulator account. The simulator runs in a separate process, so its CPU
 work (HTTP, HMAC / EIP-712 signature checks, matching) does not share the client's event loop
 or GIL. CPU time of the client process (``time.process_time``, all threads) per iteration is
 recorded too: it is less disturbed by other load on the machine than wall time.
 
-    python bench/order_path.py [--iterations 150] [--warmup 5] [--profile | --profile-only]
-        [--profile-iterations 30] [--json]
+    python bench/order_path.py [--venue binance|hyperliquid] [--iterations 150] [--warmup 5]
+        [--budget 55] [--profile | --profile-only] [--profile-iterations 30] [--json]
 """
 
 from __future__ import annotations
@@ -34,12 +37,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
+import copy
+import inspect
 import json
+import re
 import secrets
 import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -136,70 +144,159 @@ class TradeexecSide:
 # --------------------------------------------------------------------------- raw ccxt side
 
 
+@dataclass(frozen=True)
+class Call:
+    """One top-level ccxt call tradeexec made: method, arguments, and when it ran."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    started: float
+    ended: float
+
+
+_CCXT_METHOD = re.compile(r"^(fetch|create|cancel|edit|set)_")
+
+
+class CallRecorder:
+    """Records the top-level calls made on one ccxt instance (calls ccxt makes inside them,
+    like ``load_markets`` or ``fetch2``, are not recorded), for the duration of a block."""
+
+    def __init__(self, ex: Any) -> None:
+        self.ex = ex
+        self.calls: list[Call] = []
+        self._inside: contextvars.ContextVar[bool] = contextvars.ContextVar("inside", default=False)
+        self._wrapped: list[str] = []
+
+    def __enter__(self) -> CallRecorder:
+        for name in dir(type(self.ex)):
+            if _CCXT_METHOD.match(name) and inspect.iscoroutinefunction(
+                getattr(type(self.ex), name, None)
+            ):
+                setattr(self.ex, name, self._recording(name, getattr(self.ex, name)))
+                self._wrapped.append(name)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for name in self._wrapped:
+            delattr(self.ex, name)  # back to the class's method
+        self._wrapped = []
+
+    def _recording(self, name: str, original: Callable[..., Awaitable[Any]]) -> Any:
+        async def recorded(*args: Any, **kwargs: Any) -> Any:
+            if self._inside.get():
+                return await original(*args, **kwargs)
+            token = self._inside.set(True)
+            snapshot = copy.deepcopy((args, kwargs))
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                self._inside.reset(token)
+                self.calls.append(Call(name, *snapshot, started, time.perf_counter()))
+
+        return recorded
+
+    def stages(self) -> list[list[Call]]:
+        """The calls in the order they started; calls that overlapped in time (tradeexec
+        gathered them) form one stage, to be run concurrently again."""
+        stages: list[list[Call]] = []
+        end = float("-inf")
+        for call in sorted(self.calls, key=lambda c: c.started):
+            if not stages or call.started >= end:
+                stages.append([])
+                end = float("-inf")
+            stages[-1].append(call)
+            end = max(end, call.ended)
+        return stages
+
+
+def _fresh_ids(value: Any, venue: str) -> Any:
+    """A deep copy with every ``clientOrderId`` replaced by a new one of the venue's format
+    (a client order id can be used once)."""
+    if isinstance(value, dict):
+        return {
+            k: _client_id(venue) if k == "clientOrderId" else _fresh_ids(v, venue)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_fresh_ids(v, venue) for v in value)
+    return copy.deepcopy(value)
+
+
 def _client_id(venue: str) -> str:
     return "0x" + secrets.token_hex(16) if venue == "hyperliquid" else "raw" + secrets.token_hex(14)
 
 
+async def learn_plan(side: TradeexecSide) -> tuple[list[list[Call]], dict[str, Any]]:
+    """Run one tradeexec signal recording its ccxt calls: the plan raw ccxt replays."""
+    ex = await side.exchange()
+    with CallRecorder(ex) as recorder:
+        outcome = await side.signal()
+    if not outcome["ok"]:
+        raise RuntimeError(f"the signal to learn from failed: {outcome['detail']}")
+    return recorder.stages(), outcome
+
+
+def describe_plan(stages: list[list[Call]]) -> list[str]:
+    return [" + ".join(c.name for c in stage) for stage in stages]
+
+
 class RawSide:
+    """Raw ccxt making exactly the calls tradeexec made for one signal (learned with
+    `learn_plan`): same methods, same arguments (fresh client order ids), concurrent where
+    tradeexec's were, in the same order. No store, no checks, no parsing beyond ccxt's."""
+
     name = "raw ccxt"
 
-    def __init__(self, ex: Any, venue: str) -> None:
+    def __init__(self, ex: Any, venue: str, plan: list[list[Call]] | None = None) -> None:
         self.ex, self.venue = ex, venue
+        self.plan = plan or []
 
     async def signal(self) -> dict[str, Any]:
-        """The timed part: the exchange calls tradeexec makes for one signal."""
-        ex, sym, hl = self.ex, SYMBOL[self.venue], self.venue == "hyperliquid"
-        await self.facts()
-        price = None
-        if hl:  # tradeexec re-reads the mark to cap its market order (IOC limit)
-            ticker = await ex.fetch_ticker(sym)
-            price = float(ticker.get("markPrice") or ticker["last"])
-        qty = float(QTY)
-        entry = await ex.create_order(
-            sym, "market", "buy", qty, price, {"clientOrderId": _client_id(self.venue)}
-        )
-        legs = []
-        for key, trigger in (("stopLossPrice", STOP), ("takeProfitPrice", TAKE)):
-            params = {
-                "clientOrderId": _client_id(self.venue),
-                "reduceOnly": True,
-                key: float(trigger),
-            }
-            legs.append(
-                await ex.create_order(
-                    sym, "market", "sell", qty, float(trigger) if hl else None, params
-                )
-            )
+        """The timed part."""
+        if not self.plan:
+            raise RuntimeError("no plan: learn one from tradeexec first")
+        orders: list[dict[str, Any]] = []
+        for stage in self.plan:
+            results = await self.stage(stage)
+            orders += [r for c, r in zip(stage, results, strict=True) if c.name == "create_order"]
+        entry = orders[0] if orders else {}
+        amount = next(c.args[3] for st in self.plan for c in st if c.name == "create_order")
         # a filled IOC on Hyperliquid parses with status None; "filled" is what both report
-        ok = entry.get("filled") == qty and all(leg.get("id") for leg in legs)
+        ok = len(orders) == 3 and entry.get("filled") == amount and all(o.get("id") for o in orders)
         return {
             "ok": ok,
-            "detail": f"entry filled {entry.get('filled')} of {qty}",
-            "triggers": [leg["id"] for leg in legs],
+            "detail": f"{len(orders)} orders, entry filled {entry.get('filled')} of {amount}",
+            "triggers": [o["id"] for o in orders[1:]],
         }
 
-    async def facts(self) -> tuple[Any, Any, Any]:
-        """What tradeexec's risk gate reads from the venue, concurrently."""
-        sym = SYMBOL[self.venue]
-        ticker, balance, positions = await asyncio.gather(
-            self.ex.fetch_ticker(sym), self.ex.fetch_balance(), self.ex.fetch_positions()
-        )
-        return ticker, balance, positions
+    async def stage(self, calls: list[Call]) -> list[Any]:
+        coros = [
+            getattr(self.ex, c.name)(
+                *_fresh_ids(c.args, self.venue), **_fresh_ids(c.kwargs, self.venue)
+            )
+            for c in calls
+        ]
+        if len(coros) == 1:
+            return [await coros[0]]
+        return list(await asyncio.gather(*coros))
 
     async def exchange(self) -> Any:
         return self.ex
 
 
-async def cleanup(ex: Any, venue: str, trigger_ids: list[str]) -> None:
-    """Untimed: cancel the resting stop and target, close the position."""
+async def cleanup(ex: Any, venue: str, trigger_ids: list[str], signals: int = 1) -> None:
+    """Untimed: cancel the resting stops and targets, close the position ``signals`` opened."""
     sym = SYMBOL[venue]
+    qty = float(QTY * signals)
     if venue == "binance":
         await ex.cancel_all_orders(sym, {"trigger": True})
-        await ex.create_order(sym, "market", "sell", float(QTY), None, {"reduceOnly": True})
+        await ex.create_order(sym, "market", "sell", qty, None, {"reduceOnly": True})
     else:
         if trigger_ids:
             await ex.cancel_orders(trigger_ids, sym)
-        await ex.create_order(sym, "market", "sell", float(QTY), float(MARK), {"reduceOnly": True})
+        await ex.create_order(sym, "market", "sell", qty, float(MARK), {"reduceOnly": True})
 
 
 # --------------------------------------------------------------------------- the run
@@ -228,52 +325,98 @@ def _shape(entries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def _venue(
+# Signals per side between two cleanups. Binance allows 10 open conditional orders per
+# symbol and each signal leaves 2, so at most 4 fit; batching keeps the untimed work (and so
+# the run time) down without letting any limit trip. Both sides follow the same cycle.
+CLEANUP_EVERY = 4
+
+
+class Lane:
+    """One side on one venue: its samples, failures, and what it left on the venue."""
+
+    def __init__(self, side: Any, venue: str) -> None:
+        self.side, self.venue = side, venue
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self.failures: list[str] = []
+        self.triggers: list[str] = []
+        self.held = 0  # signals since the last cleanup
+        self.exchange: Any = None
+
+    async def one(self, timed: bool, *, flush: bool = False) -> dict[str, Any]:
+        if self.exchange is None:
+            self.exchange = await self.side.exchange()
+        wall, cpu, outcome = await _timed(self.side.signal)
+        if not outcome["ok"]:
+            self.failures.append(f"{self.side.name}: {outcome['detail']}")
+        elif timed:
+            self.wall.append(wall)
+            self.cpu.append(cpu)
+        self.triggers += outcome["triggers"]
+        self.held += 1
+        if flush or self.held >= CLEANUP_EVERY:
+            await self.flush()
+        return outcome
+
+    async def flush(self) -> None:
+        if self.held:
+            await cleanup(self.exchange, self.venue, self.triggers, self.held)
+        self.triggers, self.held = [], 0
+
+
+async def _ab(
     sim: lib.SimProcess,
-    venue: str,
-    sides: tuple[Any, Any],
+    lanes: dict[str, tuple[Lane, Lane]],
     iterations: int,
     warmup: int,
     deadline: float,
-) -> dict[str, Any]:
-    samples: dict[str, dict[str, list[float]]] = {s.name: {"wall": [], "cpu": []} for s in sides}
-    failures: list[str] = []
-    exchanges = {s.name: await s.exchange() for s in sides}
-
-    async def one(side: Any, timed: bool) -> None:
-        wall, cpu, outcome = await _timed(side.signal)
-        if not outcome["ok"]:
-            failures.append(f"{side.name}: {outcome['detail']}")
-        elif timed:
-            samples[side.name]["wall"].append(wall)
-            samples[side.name]["cpu"].append(cpu)
-        await cleanup(exchanges[side.name], venue, outcome["triggers"])
-
-    for _ in range(warmup):
-        for side in sides:
-            await one(side, timed=False)
-    shapes = {}
-    for side in sides:  # one logged, untimed iteration each: which requests does it make?
-        marker = sim.mark()
-        _wall, _cpu, outcome = await _timed(side.signal)
-        shapes[side.name] = _shape(sim.requests_since(marker))
-        await cleanup(exchanges[side.name], venue, outcome["triggers"])
+) -> dict[str, dict[str, Any]]:
+    """Warm up, log one signal per side, then alternate A/B (ABBA) with the venues
+    interleaved too, so both venues get the same count and drift hits all alike."""
+    shapes: dict[str, dict[str, Any]] = {}
+    plans: dict[str, list[str]] = {}
+    for venue, pair in lanes.items():
+        te, raw = pair
+        for _ in range(warmup):  # tradeexec first: its steady-state calls are the plan
+            await te.one(timed=False)
+        await te.flush()
+        stages, outcome = await learn_plan(te.side)
+        te.triggers, te.held = outcome["triggers"], 1
+        await te.flush()
+        raw.side.plan = stages
+        plans[venue] = describe_plan(stages)
+        for _ in range(warmup):
+            await raw.one(timed=False)
+        for lane in pair:
+            await lane.flush()
+            marker = sim.mark()
+            await lane.one(timed=False, flush=False)
+            shapes[f"{venue}/{lane.side.name}"] = _shape(sim.requests_since(marker))
+            await lane.flush()
     truncated = False
     for i in range(iterations):
         if time.monotonic() > deadline:
             truncated = True
             break
-        order = sides if i % 2 == 0 else sides[::-1]
-        for side in order:
-            await one(side, timed=True)
-    a, b = (shapes[s.name] for s in sides)
-    return {
-        "samples": samples,
-        "failures": failures,
-        "requests": {name: s["all"] for name, s in shapes.items()},
-        "same_requests": a["reads"] == b["reads"] and a["writes"] == b["writes"],
-        "truncated": truncated,
-    }
+        for pair in lanes.values():
+            for lane in pair if i % 2 == 0 else pair[::-1]:
+                await lane.one(timed=True)
+    out = {}
+    for venue, pair in lanes.items():
+        for lane in pair:
+            await lane.flush()
+        a, b = (shapes[f"{venue}/{lane.side.name}"] for lane in pair)
+        out[venue] = {
+            "samples": {lane.side.name: {"wall": lane.wall, "cpu": lane.cpu} for lane in pair},
+            "failures": [f for lane in pair for f in lane.failures],
+            "requests": {
+                lane.side.name: shapes[f"{venue}/{lane.side.name}"]["all"] for lane in pair
+            },
+            "same_requests": a["reads"] == b["reads"] and a["writes"] == b["writes"],
+            "plan": plans[venue],
+            "truncated": truncated,
+        }
+    return out
 
 
 def _summary(venue: str, got: dict[str, Any]) -> dict[str, Any]:
@@ -302,6 +445,7 @@ def _summary(venue: str, got: dict[str, Any]) -> dict[str, Any]:
         all_succeeded=not got["failures"],
         same_requests=got["same_requests"],
         requests=got["requests"],
+        ccxt_calls=got["plan"],
         truncated=got["truncated"],
     )
     return row
@@ -339,21 +483,25 @@ async def _setup(
 
 
 async def _run(
-    iterations: int, warmup: int, budget_s: float, sim_process: lib.SimProcess | None
+    iterations: int,
+    warmup: int,
+    budget_s: float,
+    sim_process: lib.SimProcess | None,
+    venues: tuple[str, ...],
 ) -> dict[str, Any]:
-    rows = []
     started = time.monotonic()
     async with _setup(sim_process) as (sim, service, raws, run_id):
-        for n, v in enumerate(VENUES):
-            share = (budget_s - (time.monotonic() - started)) / (len(VENUES) - n)
-            sides = (TradeexecSide(service, v, run_id), RawSide(raws[v], v))
-            got = await _venue(sim, v, sides, iterations, warmup, time.monotonic() + share)
-            rows.append(_summary(v, got))
+        lanes = {
+            v: (Lane(TradeexecSide(service, v, run_id), v), Lane(RawSide(raws[v], v), v))
+            for v in venues
+        }
+        got = await _ab(sim, lanes, iterations, warmup, started + budget_s)
     return {
-        "rows": rows,
+        "rows": [_summary(v, got[v]) for v in venues],
         "simulator": "separate process",
         "iterations_asked": iterations,
         "warmup": warmup,
+        "cleanup_every": CLEANUP_EVERY,
     }
 
 
@@ -362,10 +510,12 @@ def run(
     warmup: int = 5,
     budget_s: float = 55.0,
     sim: lib.SimProcess | None = None,
+    venues: tuple[str, ...] = VENUES,
 ) -> dict[str, Any]:
-    """Run both venues; each gets an equal share of ``budget_s`` (fewer iterations than asked,
-    flagged ``truncated``, if the share runs out)."""
-    return asyncio.run(_run(iterations, warmup, budget_s, sim))
+    """``venues`` (interleaved when several) within ``budget_s`` (fewer iterations than
+    asked, flagged ``truncated``, if it runs out); on ``sim`` if given, else on a simulator
+    of its own."""
+    return asyncio.run(_run(iterations, warmup, budget_s, sim, tuple(venues)))
 
 
 # --------------------------------------------------------------------------- attribution
@@ -458,6 +608,11 @@ class Spans:
 _WAITING = ("poll' of 'select.epoll", "selectors.py")
 
 
+def _stage_label(calls: list[Call]) -> str:
+    names = [c.name for c in calls]
+    return f"facts: gather({', '.join(names)})" if len(names) > 1 else f"exchange: {names[0]}"
+
+
 async def _attribute_venue(
     service: Any, raw: Any, venue: str, run_id: str, iterations: int, warmup: int
 ) -> dict[str, Any]:
@@ -491,8 +646,11 @@ async def _attribute_venue(
             await cleanup(exchange, venue, outcome["triggers"])
         return out
 
-    for side in (te, raw_side):  # untimed: first-use costs (e.g. SQL compilation) out
-        await signals(side, warmup)
+    await signals(te, warmup)  # untimed: first-use costs (e.g. SQL compilation) out
+    stages, outcome = await learn_plan(te)
+    await cleanup(trader.exchange, venue, outcome["triggers"])
+    raw_side.plan = stages
+    await signals(raw_side, warmup)
 
     # 1. spans: the pipeline's store calls, the gate's facts, the trader's exchange calls
     spans = Spans()
@@ -516,11 +674,7 @@ async def _attribute_venue(
             u()
     raw_spans = Spans()
     raw_undo = [
-        raw_spans.wrap_async(
-            raw_side, "facts", lambda: "facts: gather(ticker, balance, positions)"
-        ),
-        raw_spans.wrap_async(raw, "create_order", lambda *a, **k: "exchange: create_order"),
-        raw_spans.wrap_async(raw, "fetch_ticker", lambda *a, **k: "exchange: fetch_ticker"),
+        raw_spans.wrap_async(raw_side, "stage", _stage_label),
     ]
     try:
         raw_times = await signals(raw_side, iterations, raw_spans)
@@ -610,6 +764,14 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {'yes' if r['all_succeeded'] else 'NO: ' + '; '.join(r['failures'][:3])} "
             f"| {'yes' if r['same_requests'] else '**no**'} |"
         )
+    lines += [
+        "",
+        "The ccxt calls per signal (tradeexec's, recorded; raw ccxt replays them, "
+        "`+` = concurrent):",
+        "",
+    ]
+    for r in results["rows"]:
+        lines.append(f"- {r['venue']}: " + " → ".join(f"`{st}`" for st in r["ccxt_calls"]))
     lines += ["", "Exchange requests per signal (from the simulator's request log):", ""]
     for r in results["rows"]:
         for side, reqs in r["requests"].items():
@@ -672,6 +834,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--budget", type=float, default=55.0)
+    parser.add_argument(
+        "--venue", action="append", choices=VENUES, help="only this venue (repeatable)"
+    )
     parser.add_argument("--profile", action="store_true", help="also run the attribution pass")
     parser.add_argument("--profile-only", action="store_true", help="only the attribution pass")
     parser.add_argument("--profile-iterations", type=int, default=30)
@@ -679,7 +844,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {}
     if not args.profile_only:
-        results = run(args.iterations, args.warmup, args.budget)
+        results = run(args.iterations, args.warmup, args.budget, venues=args.venue or VENUES)
     if args.profile or args.profile_only:
         results["profiles"] = profile(args.profile_iterations)
     if args.json:

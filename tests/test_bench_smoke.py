@@ -149,7 +149,7 @@ def test_run_all_renders(
     sections: dict[str, dict[str, Any]] = {
         "startup": {"results": startup_results},
         "ready": {"results": ready_results},
-        "order_path": {"results": order_results},
+        "order_path_binance": {"results": order_results},
         "profile": {"results": {"profiles": profile_results}},
     }
     for section in sections.values():
