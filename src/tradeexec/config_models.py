@@ -226,9 +226,10 @@ class AccountConfig(_Frozen):
         value = value.strip().lower()
         if value in BUILTIN_ACCOUNT_TYPES:
             return value
-        from importlib.metadata import entry_points  # only needed for non-builtin types
+        # registered in code (register_trader) or by a package's entry point
+        from tradeexec.exchanges.factory import trader_types
 
-        plugins = {ep.name for ep in entry_points(group="tradeexec.traders")}
+        plugins = trader_types()
         if value in plugins:
             return value
         known = ", ".join(sorted({*BUILTIN_ACCOUNT_TYPES, *plugins}))

@@ -136,6 +136,11 @@ def register_trader(type_name: str, builder: TraderBuilder) -> None:
     _REGISTRY[type_name] = builder
 
 
+def trader_types() -> set[str]:
+    """Every type an account may name: built-in, registered in code, or an entry point."""
+    return set(_REGISTRY) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def _builder(type_name: str) -> TraderBuilder:
     if type_name in _REGISTRY:
         return _REGISTRY[type_name]
@@ -144,7 +149,7 @@ def _builder(type_name: str) -> TraderBuilder:
             builder: TraderBuilder = ep.load()
             _REGISTRY[type_name] = builder
             return builder
-    known = sorted(set(_REGISTRY) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    known = sorted(trader_types())
     raise errors.ConfigError(f"unknown trader type {type_name!r}; known: {known}")
 
 
