@@ -22,7 +22,6 @@ from tradeexec.execution.risk import (
     GateContext,
     RiskContext,
     RiskEngine,
-    TradingStateMachine,
     exposure_increases,
 )
 from tradeexec.execution.signals import Signal
@@ -370,7 +369,6 @@ def test_decision_record() -> None:
 )
 def test_exposure_increases(position: str, side: OrderSide, qty: str, increases: bool) -> None:
     assert exposure_increases(D(position), side, D(qty)) is increases
-    assert TradingStateMachine.exposure_increases(D(position), side, D(qty)) is increases
 
 
 @given(
@@ -383,28 +381,3 @@ def test_a_reducing_order_never_grows_or_flips_the_position(
     if not exposure_increases(position, side, qty):
         assert abs(after) <= abs(position)
         assert after == 0 or (after > 0) == (position > 0)
-
-
-def test_state_machine_transitions_and_permissions() -> None:
-    machine = TradingStateMachine()
-    assert machine.state is TradingState.ACTIVE
-    assert machine.permits(D(0), BUY, D(1))
-    machine.transition(TradingState.REDUCING, "operator", NOW)
-    assert not machine.permits(D(0), BUY, D(1))
-    assert machine.permits(D(1), SELL, D(1))
-    halt = evaluate(context(daily_realized_pnl=D(-600)))
-    change = machine.apply(halt, NOW)
-    assert change is not None and change.previous is TradingState.REDUCING
-    assert machine.state is TradingState.HALTED
-    assert "daily_loss" in change.reason
-    assert not machine.permits(D(1), SELL, D(1))
-    assert machine.permits(D(1), SELL, D(1), operator_close=True)
-    assert not machine.permits(D(0), BUY, D(1), operator_close=True)
-    assert machine.transition(TradingState.HALTED, "again", NOW) is None
-    machine.transition(TradingState.ACTIVE, "operator resumed", NOW)
-    assert [c.state for c in machine.history] == [
-        TradingState.REDUCING,
-        TradingState.HALTED,
-        TradingState.ACTIVE,
-    ]
-    assert machine.apply(evaluate(context()), NOW) is None

@@ -60,7 +60,7 @@ Trading states (``TradingState``): ACTIVE lets everything through; REDUCING only
 reduce exposure; HALTED refuses every order except explicit operator close / flatten
 requests that reduce (``RiskContext.operator_close``). Cancels never come through here: they
 are always allowed. ``Decision.halt`` is set by ``daily_loss`` and ``drawdown``: the caller
-should move the account to HALTED (``TradingStateMachine``) and record why.
+should move the account to HALTED and record why (the pipeline does, in the store).
 
 ``min_confidence`` resolution: the per-account ``risk:`` overrides (and a plugin's own
 ``min_confidence=``) are merged into the ``RiskConfig`` this engine gets, falling back to the
@@ -99,8 +99,6 @@ __all__ = [
     "Refusal",
     "RiskContext",
     "RiskEngine",
-    "StateChange",
-    "TradingStateMachine",
     "effective_confidence",
     "exposure_increases",
 ]
@@ -589,65 +587,3 @@ class RiskEngine:
                     data=FrozenMap({**data, **refusal.data}),
                 )
         return Decision(True, None, "", tuple(ran), data=FrozenMap(data))
-
-
-# --------------------------------------------------------------------------- trading state
-
-
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    previous: TradingState
-    state: TradingState
-    reason: str
-    at: datetime
-
-
-class TradingStateMachine:
-    """An account's trading state (ACTIVE / REDUCING / HALTED) and what it lets through.
-
-    Every change is explicit and kept in ``history`` with its reason; the caller persists
-    it. Any state may follow any other (an operator resumes from HALTED to ACTIVE).
-    """
-
-    def __init__(self, state: TradingState = TradingState.ACTIVE) -> None:
-        self._state = TradingState(state)
-        self._history: list[StateChange] = []
-
-    @property
-    def state(self) -> TradingState:
-        return self._state
-
-    @property
-    def history(self) -> tuple[StateChange, ...]:
-        return tuple(self._history)
-
-    def transition(self, state: TradingState, reason: str, at: datetime) -> StateChange | None:
-        """Move to ``state``; returns the change, or None when already there."""
-        state = TradingState(state)
-        if state is self._state:
-            return None
-        change = StateChange(self._state, state, reason, at)
-        self._history.append(change)
-        self._state = state
-        return change
-
-    def apply(self, decision: Decision, at: datetime) -> StateChange | None:
-        """HALT when a decision says so (daily loss, drawdown)."""
-        if not decision.halt:
-            return None
-        return self.transition(
-            TradingState.HALTED, f"{decision.reason_code}: {decision.detail}", at
-        )
-
-    exposure_increases = staticmethod(exposure_increases)
-
-    def permits(
-        self, position_qty: Decimal, side: OrderSide, qty: Decimal, *, operator_close: bool = False
-    ) -> bool:
-        """Whether the current state lets this order through (cancels always pass)."""
-        increases = exposure_increases(position_qty, side, qty)
-        if self._state is TradingState.HALTED:
-            return operator_close and not increases
-        if self._state is TradingState.REDUCING:
-            return not increases
-        return True
