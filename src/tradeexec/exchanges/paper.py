@@ -42,7 +42,7 @@ from tradeexec.exchanges.symbols import resolve_symbol
 from tradeexec.sim import engine as sim
 from tradeexec.sim.accounting import MarginMode as SimMarginMode
 from tradeexec.sim.feeds import LivePublicFeed, PriceFeed, ReplayFeed, SyntheticWalk
-from tradeexec.sim.markets import BINANCE_MARKETS, HYPERLIQUID_MARKETS, MarketSpec
+from tradeexec.sim.markets import VENUES, MarketSpec
 
 _KIND = {
     OrderType.MARKET: sim.OrderKind.MARKET,
@@ -81,16 +81,16 @@ _REJECT: dict[sim.Reject, type[errors.ExchangeError]] = {
 
 
 def paper_capabilities(venue: str) -> Capabilities:
-    settle = "USDC" if venue == "hyperliquid" else "USDT"
+    rules = VENUES[venue]
     return Capabilities(
         venue="paper",
-        settle_currency=settle,
+        settle_currency=rules.collateral,
         order_types=frozenset(OrderType),
         standalone_tpsl=True,
         client_id_format="generic",
-        maker_fee=Decimal("0.00015") if venue == "hyperliquid" else Decimal("0.0002"),
-        taker_fee=Decimal("0.00045") if venue == "hyperliquid" else Decimal("0.0005"),
-        min_notional=Decimal("10") if venue == "hyperliquid" else None,
+        maker_fee=rules.maker_fee,
+        taker_fee=rules.taker_fee,
+        min_notional=rules.min_order_value,
     )
 
 
@@ -108,14 +108,15 @@ class PaperTrader(ExchangeTrader):
     ) -> None:
         self.account = account
         self.capabilities = paper_capabilities(venue)
-        specs = HYPERLIQUID_MARKETS if venue == "hyperliquid" else BINANCE_MARKETS
+        rules = VENUES[venue]
+        specs = rules.markets
         cap = self.capabilities
         self.engine = sim.Engine(
             specs,
-            collateral=cap.settle_currency,
-            maker_fee=cap.maker_fee,
-            taker_fee=cap.taker_fee,
-            reject_immediate_trigger=venue == "binance",
+            collateral=rules.collateral,
+            maker_fee=rules.maker_fee,
+            taker_fee=rules.taker_fee,
+            reject_immediate_trigger=rules.reject_immediate_trigger,
             default_leverage=leverage or 20,
         )
         self.engine.create_account(account, starting_balance)

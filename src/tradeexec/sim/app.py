@@ -44,7 +44,7 @@ from tradeexec.sim.face import ExchangeFace, SimContext
 from tradeexec.sim.faults import FaultRule, FaultSet
 from tradeexec.sim.feeds import PriceFeed, ReplayFeed, SyntheticWalk
 from tradeexec.sim.hyperliquid_api import HyperliquidFace
-from tradeexec.sim.markets import BINANCE_MARKETS, HYPERLIQUID_MARKETS, select_markets
+from tradeexec.sim.markets import VENUES, select_markets
 
 SECRET_FIELDS = frozenset({"signature", "privateKey", "secret", "apiKey"})
 
@@ -60,26 +60,15 @@ class SimConfig:
     log_size: int = 5000
 
 
-def binance_engine(config: SimConfig, ctx: SimContext) -> Engine:
+def venue_engine(venue: str, config: SimConfig, ctx: SimContext) -> Engine:
+    rules = VENUES[venue]
     return Engine(
-        select_markets(BINANCE_MARKETS, list(config.coins)),
-        collateral="USDT",
-        maker_fee=Decimal("0.0002"),
-        taker_fee=Decimal("0.0005"),
+        select_markets(rules.markets, list(config.coins)),
+        collateral=rules.collateral,
+        maker_fee=rules.maker_fee,
+        taker_fee=rules.taker_fee,
         spread_bps=config.spread_bps,
-        reject_immediate_trigger=True,
-        clock=ctx.clock,
-    )
-
-
-def hyperliquid_engine(config: SimConfig, ctx: SimContext) -> Engine:
-    return Engine(
-        select_markets(HYPERLIQUID_MARKETS, list(config.coins)),
-        collateral="USDC",
-        maker_fee=Decimal("0.00015"),
-        taker_fee=Decimal("0.00045"),
-        spread_bps=config.spread_bps,
-        reject_immediate_trigger=False,
+        reject_immediate_trigger=rules.reject_immediate_trigger,
         clock=ctx.clock,
     )
 
@@ -177,8 +166,10 @@ class Simulator:
         self.config = config or SimConfig()
         self.ctx = SimContext(faults=FaultSet(seed=self.config.seed))
         self.log = RequestLog(self.config.log_size)
-        self.binance = BinanceFace(binance_engine(self.config, self.ctx), self.ctx)
-        self.hyperliquid = HyperliquidFace(hyperliquid_engine(self.config, self.ctx), self.ctx)
+        self.binance = BinanceFace(venue_engine("binance", self.config, self.ctx), self.ctx)
+        self.hyperliquid = HyperliquidFace(
+            venue_engine("hyperliquid", self.config, self.ctx), self.ctx
+        )
         self.feed = self._make_feed()
         self._app = self._build_app()
 
@@ -199,8 +190,8 @@ class Simulator:
     def reset(self) -> None:
         self.ctx.faults.clear()
         self.log.entries.clear()
-        self.binance.engine = binance_engine(self.config, self.ctx)
-        self.hyperliquid.engine = hyperliquid_engine(self.config, self.ctx)
+        self.binance.engine = venue_engine("binance", self.config, self.ctx)
+        self.hyperliquid.engine = venue_engine("hyperliquid", self.config, self.ctx)
         self.binance.reset()
         self.hyperliquid.reset()
         self.feed = self._make_feed()

@@ -167,3 +167,22 @@ def select_markets(
     if missing:
         raise ValueError(f"unknown simulator market(s): {sorted(missing)}")
     return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRules:
+    """A venue's trading rules as the engine needs them (the simulator and paper share it)."""
+
+    markets: tuple[MarketSpec, ...]
+    collateral: str
+    maker_fee: Decimal
+    taker_fee: Decimal
+    reject_immediate_trigger: bool  # Binance -2021; Hyperliquid fires such a trigger at once
+    min_order_value: Decimal | None  # a venue-wide minimum (Hyperliquid's 10 USDC)
+
+
+VENUES: dict[str, VenueRules] = {
+    "binance": VenueRules(BINANCE_MARKETS, "USDT", D("0.0002"), D("0.0005"), True, None),
+    "hyperliquid": VenueRules(HYPERLIQUID_MARKETS, "USDC", D("0.00015"), D("0.00045"), False,
+                              D("10")),
+}  # fmt: skip
