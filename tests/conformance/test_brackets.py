@@ -83,6 +83,10 @@ async def test_tp_and_sl_rest_as_reduce_only_triggers(venue: Venue) -> None:
             venue.symbol, client_order_id=placed.client_order_id
         )
         assert by_cid.id == placed.id and by_cid.type is placed.type
+    # and on the venue itself, not only in our reading of it
+    on_venue = {str(o.order_id): o.spec for o in venue.venue_orders() if o.status.is_open}
+    assert set(on_venue) == {tp.id, sl.id}
+    assert all(spec.reduce_only and spec.kind.is_trigger for spec in on_venue.values())
     (position,) = await venue.trader.fetch_positions([venue.symbol])
     assert position.quantity == QTY  # placing the legs traded nothing
 
