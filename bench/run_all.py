@@ -30,7 +30,7 @@ ROOT = BENCH.parent
 # One process per benchmark, each kept under about a minute on a 2-core machine; the order
 # path runs one process per venue so each gets its minute.
 FULL = {
-    "startup": ("startup", ["--runs", "10", "--uncached-runs", "3"]),
+    "startup": ("startup", ["--runs", "10", "--uncached-runs", "2"]),
     "ready": ("ready", ["--runs", "20"]),
     "order_path_binance": ("order_path", ["--venue", "binance", "--iterations", "150"]),
     "order_path_hyperliquid": ("order_path", ["--venue", "hyperliquid", "--iterations", "150"]),
@@ -85,10 +85,10 @@ def _store_summary(venue: str, p: dict[str, Any]) -> str:
     text = (
         f"**{venue}**: the pipeline made {calls:g} sequential store calls per signal, awaited "
         f"{awaited:.1f} ms in total (raw ccxt has none). Inside the worker thread they took "
-        f"{wall:.1f} ms wall of which {cpu:.1f} ms CPU (SQLAlchemy ORM + sqlite3), so about "
-        f"{wall - cpu:.1f} ms was waiting on the disk (each write transaction commits with "
-        f"`synchronous=FULL`: an fsync) and {awaited - wall:.1f} ms handing work to and from "
-        f"the thread."
+        f"{wall:.1f} ms wall of which {cpu:.1f} ms CPU (SQLAlchemy ORM + sqlite3); the other "
+        f"{wall - cpu:.1f} ms the thread waited, on the disk (every write transaction commits "
+        f"with `synchronous=FULL`: an fsync) or for the GIL; {awaited - wall:.1f} ms went to "
+        f"handing each call to the thread and back."
     )
     if facts and te_facts and raw_facts:
         text += (
@@ -96,13 +96,25 @@ def _store_summary(venue: str, p: dict[str, Any]) -> str:
             f"minute, today's PnL) took {facts['thread_wall_ms']:.1f} ms wall / "
             f"{facts['thread_cpu_ms']:.1f} ms CPU in a thread while the venue reads ran; the "
             f"facts step took {te_facts['awaited_ms']:.1f} ms against raw ccxt's "
-            f"{raw_facts['awaited_ms']:.1f} ms for the same three reads."
+            f"{raw_facts['awaited_ms']:.1f} ms for the same concurrent venue reads."
         )
     text += (
         f" Client CPU per signal: tradeexec {p['tradeexec_cpu_p50_ms']:.1f} ms, raw ccxt "
         f"{p['raw_cpu_p50_ms']:.1f} ms."
     )
     return text
+
+
+def _ready_notes(rows: list[dict[str, Any]]) -> list[str]:
+    notes = []
+    for r in rows:
+        counts: dict[str, int] = {}
+        for q in r["requests"]:
+            counts[q] = counts.get(q, 0) + 1
+        repeated = ", ".join(f"`{q}` x{n}" for q, n in counts.items() if n > 1)
+        if repeated:
+            notes.append(f"- {r['venue']}, {r['variant']}: the same request twice: {repeated}.")
+    return notes
 
 
 def _repeated_reads(rows: list[dict[str, Any]]) -> list[str]:
@@ -204,6 +216,8 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
         "`http://` URL: both sides pay it.",
         "",
         ready.markdown(rd["results"]),
+        "",
+        *_ready_notes(rd["results"]["rows"]),
         "",
         "## 3. Order path: signal to entry + stop-loss + take-profit",
         "",

@@ -21,7 +21,7 @@ Two bytecode modes, both deterministic whatever is installed:
 A separate, untimed probe run of each command reports whether ``ccxt`` ended up in
 ``sys.modules`` (and a few other heavy packages), via an ``atexit`` hook.
 
-    python bench/startup.py [--runs 10] [--uncached-runs 3] [--json]
+    python bench/startup.py [--runs 10] [--uncached-runs 2] [--json]
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def _row(name: str, mode: str, samples: list[dict[str, float]]) -> dict[str, Any
 
 
 def run(
-    runs: int = 10, uncached_runs: int = 3, budget_s: float = 55.0, include_ccxt: bool = True
+    runs: int = 10, uncached_runs: int = 2, budget_s: float = 55.0, include_ccxt: bool = True
 ) -> dict[str, Any]:
     """Time every command ``runs`` times (cached bytecode) and ``uncached_runs`` times
     (no bytecode). Runs are interleaved across commands so drift hits all alike; the loop
@@ -294,7 +294,7 @@ def markdown(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--uncached-runs", type=int, default=3)
+    parser.add_argument("--uncached-runs", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = run(args.runs, args.uncached_runs)
