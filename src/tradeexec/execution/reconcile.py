@@ -71,9 +71,11 @@ class Reconciler:
             await self._check_positions(trader, report)
         if report.mismatches:
             reason = "; ".join(report.mismatches)
-            await self.pipeline.db(
-                self.store.set_trading_state, account, TradingState.REDUCING.value, reason
-            )
+            state, _ = await self.pipeline.db(self.store.get_trading_state, account)
+            if TradingState(state) is not TradingState.HALTED:  # never lift the kill switch
+                await self.pipeline.db(
+                    self.store.set_trading_state, account, TradingState.REDUCING.value, reason
+                )
             await self.pipeline.event("reconcile_mismatch", account, reasons=report.mismatches)
         return report
 
