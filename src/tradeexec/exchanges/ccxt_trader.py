@@ -160,6 +160,10 @@ class CCXTTrader(ExchangeTrader):
             from tradeexec.sim.pointing import point_ccxt_at
 
             point_ccxt_at(exchange, self.api_url)
+            if self.api_url.startswith("http://"):
+                # ccxt waits 250 ms on close so TLS connections can shut down cleanly; a
+                # plain-HTTP endpoint (the simulator) has no TLS to wait for
+                exchange.timeout_on_exit = 0
         return exchange
 
     async def connect(self) -> None:
