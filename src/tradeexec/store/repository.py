@@ -95,6 +95,7 @@ class Store:
         self._serial: AbstractContextManager[Any] = (
             threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
         )
+        self._batch = threading.local()
 
     @classmethod
     def from_url(cls, url: str = DEFAULT_URL, *, migrate: bool = True) -> Store:
@@ -113,7 +114,30 @@ class Store:
         self._engine.dispose()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run several write methods as ONE transaction (one commit, one disk sync).
+
+        Inside the block every write method joins the batch's transaction; nothing is
+        visible to other connections until the block ends, and an exception rolls back all
+        of it. The batch belongs to the calling thread: call it from one synchronous
+        function (e.g. inside one ``asyncio.to_thread``). Nested batches join the outer one.
+        """
+        if getattr(self._batch, "session", None) is not None:
+            yield
+            return
+        with self._serial, self._write() as session, session.begin():
+            self._batch.session = session
+            try:
+                yield
+            finally:
+                self._batch.session = None
+
+    @contextmanager
     def _writing(self) -> Iterator[Session]:
+        current: Session | None = getattr(self._batch, "session", None)
+        if current is not None:  # inside batch(): join its transaction
+            yield current
+            return
         with self._serial, self._write() as session, session.begin():
             yield session
 
@@ -369,6 +393,20 @@ class Store:
             stmt = stmt.where(OrderRow.status.in_(_texts(statuses)))
         with self._reading() as session:
             return [_record(OrderRecord, r) for r in session.scalars(stmt)]
+
+    def count_orders_since(
+        self, account: str, since: datetime, roles: Iterable[str] | None = None
+    ) -> int:
+        """How many orders (of these roles) the account recorded since a time (rate limits)."""
+        stmt = (
+            select(func.count())
+            .select_from(OrderRow)
+            .where(OrderRow.account == account, OrderRow.created_at >= _aware(since, "since"))
+        )
+        if roles is not None:
+            stmt = stmt.where(OrderRow.role.in_(_texts(roles)))
+        with self._reading() as session:
+            return int(session.scalar(stmt) or 0)
 
     def orders_in_flight(
         self, account: str, statuses: Iterable[str] | None = None
