@@ -116,5 +116,5 @@ class BinanceFuturesTrader(CCXTTrader):
             mark=dec(mark.get("markPrice")) or last.mark,
         )
         if ticker.reference_price is not None:
-            self._last_price[sym] = ticker.reference_price
+            self.remember_price(sym, ticker.reference_price)
         return ticker

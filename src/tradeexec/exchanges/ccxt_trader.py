@@ -102,6 +102,7 @@ class CCXTTrader(ExchangeTrader):
         self._markets: dict[str, Market] = {}
         self._trigger_refs: set[str] = set()  # ids / client ids of trigger orders we placed
         self._last_price: dict[str, Decimal] = {}
+        self._price_seen_at: dict[str, float] = {}  # time.monotonic() of _last_price
 
     # ------------------------------------------------------------ venue hooks
     def _exchange_class(self) -> Any:
@@ -275,8 +276,19 @@ class CCXTTrader(ExchangeTrader):
         ticker = parse.ticker_from_ccxt(await self._read(lambda: self.exchange.fetch_ticker(sym)))
         price = ticker.reference_price
         if price is not None:
-            self._last_price[sym] = price
+            self.remember_price(sym, price)
         return ticker
+
+    def remember_price(self, sym: str, price: Decimal) -> None:
+        self._last_price[sym] = price
+        self._price_seen_at[sym] = time.monotonic()
+
+    def recent_price(self, sym: str, max_age_s: float) -> Decimal | None:
+        """The last price a ticker read gave, if it is at most ``max_age_s`` old."""
+        seen = self._price_seen_at.get(sym)
+        if seen is None or time.monotonic() - seen > max_age_s:
+            return None
+        return self._last_price.get(sym)
 
     async def fetch_balance(self) -> dict[str, Balance]:
         raw = await self._read(lambda: self._require().fetch_balance(self._account_params()))

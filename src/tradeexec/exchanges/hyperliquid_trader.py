@@ -2,8 +2,8 @@
 
 - Auth: ``wallet_address`` (the main account) + ``private_key`` (the account's or an approved
   API/agent wallet's). ``vault_address`` trades for a vault or sub-account.
-- Market orders are IOC limits that need a price: we pass the current mark (trigger-market
-  orders: the trigger price) and ccxt applies the configured slippage cap.
+- Market orders are IOC limits that need a price: we pass the current mark (read at most a
+  second ago; trigger-market orders: the trigger price) and ccxt applies the slippage cap.
 - Client order ids are 128-bit hex (``0x`` + 32 hex digits).
 - TP/SL are placed as standalone reduce-only triggers. The venue can also attach them to the
   entry (``normalTpsl``), but ccxt builds those children from the entry's params, so they
@@ -115,8 +115,12 @@ class HyperliquidTrader(CCXTTrader):
             return request.price
         if request.type.is_trigger:
             return request.trigger_price
-        ticker = await self.fetch_ticker(symbol)
-        price = ticker.mark or ticker.reference_price
+        # the cap only bounds slippage (default 5 %): a price read in the last second (e.g. by
+        # the risk gate for this very signal) is as good as a fresh one and saves a request
+        price = self.recent_price(symbol, max_age_s=1.0)
+        if price is None:
+            ticker = await self.fetch_ticker(symbol)
+            price = ticker.mark or ticker.reference_price
         if price is None:
             from tradeexec.errors import ExchangeUnavailable
 

@@ -217,11 +217,8 @@ class RiskGate:
         self, account: str, now: datetime, day_start: datetime
     ) -> tuple[TradingState, int, Decimal]:
         state, _reason = self.store.get_trading_state(account)
-        since = now - timedelta(seconds=60)
-        recent = sum(
-            1
-            for o in self.store.list_orders(account, None, 200)
-            if o.created_at >= since and o.role in ("entry", "close")
+        recent = self.store.count_orders_since(
+            account, now - timedelta(seconds=60), roles=("entry", "close")
         )
         pnl = self.store.daily_realized_pnl(account, day_start)
         return TradingState(state), recent, pnl
