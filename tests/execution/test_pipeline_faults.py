@@ -1,0 +1,213 @@
+"""Ambiguous outcomes and partial failures on the order path: a lost acknowledgement, a
+process killed between sending and recording, a stop refused after the entry filled."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tradeexec.domain import Order, TradingState
+from tradeexec.execution.pipeline import Pipeline
+from tradeexec.execution.reconcile import Reconciler
+from tradeexec.sim.engine import OrderKind, OrderStatus
+
+if TYPE_CHECKING:
+    from conftest import VenueHarness
+    from tradeexec.service import TradingService
+
+Q = Decimal("0.1")
+STOP, TARGET = Decimal(66000), Decimal(69000)
+
+
+# ------------------------------------------------------------- lost acknowledgement
+
+
+async def test_lost_response_on_create_is_resolved_by_client_id(sim_venue: VenueHarness) -> None:
+    """The venue accepts the entry but its answer never arrives (client timeout): the order is
+    found by its client id, recorded with the exchange's id, and never sent twice."""
+    venue = sim_venue
+    venue.service = await venue.new_service(timeout_ms=400)
+    rule = venue.add_fault("create", kind="lost_response", seconds=1.5, times=1)
+
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP)
+    assert rule.fired == 1
+
+    assert report.status == "filled", (report.status, report.error)
+    cid = report.orders["entry"].client_order_id
+    assert cid is not None
+    (entry,) = venue.engine_orders_by_client_id(cid)
+    assert entry.status is OrderStatus.FILLED and entry.filled_qty == Q
+    entries = [o for o in venue.engine_orders() if not o.spec.kind.is_trigger]
+    assert entries == [entry]  # no second entry
+    assert len(venue.order_requests()) == 2  # the entry once, the stop once
+    assert venue.engine_position() == Q
+
+    timeline = await venue.service.signal_timeline(report.idempotency_key)
+    recorded = {o.order.role: o.order for o in timeline.orders}
+    assert recorded["entry"].exchange_order_id == str(entry.order_id)
+    assert recorded["entry"].client_order_id == cid
+    assert recorded["entry"].status == "filled"
+    assert recorded["stop_loss"].status == "submitted"  # the stop followed normally
+
+
+async def test_lost_response_then_redelivery_sends_nothing(sim_venue: VenueHarness) -> None:
+    venue = sim_venue
+    venue.service = await venue.new_service(timeout_ms=400)
+    rule = venue.add_fault("create", kind="lost_response", seconds=1.5, times=1)
+    signal = venue.signal(side="buy", quantity=Q)
+    first = await venue.service.submit_signal(signal)
+    assert rule.fired == 1
+    again = await venue.service.submit_signal(signal)
+    assert (first.status, again.status) == ("filled", "duplicate")
+    assert again.to_dict()["order_id"] == first.orders["entry"].id
+    assert len(venue.engine_orders()) == 1 and len(venue.order_requests()) == 1
+
+
+# ------------------------------------------------- killed between send and record
+
+
+class ProcessKilled(BaseException):
+    """The process dies. A BaseException, so no `except Exception` on the way catches it."""
+
+
+class DiesAfterFirstSend(Pipeline):
+    """Dies right after the first order went out and before its acknowledgement is
+    recorded: the entry is on the venue, the store only holds its intent."""
+
+    died = False
+
+    async def record_order(self, order_id: int, order: Order, event: str) -> None:
+        if not self.died:
+            DiesAfterFirstSend.died = True
+            raise ProcessKilled
+        await super().record_order(order_id, order, event)
+
+
+def install_crashing_pipeline(service: TradingService) -> None:
+    service.pipeline = DiesAfterFirstSend(service.manager, service.store, service.gate)
+    service.reconciler = Reconciler(service.pipeline)
+
+
+async def test_killed_between_send_and_record_recovers_on_restart(venue: VenueHarness) -> None:
+    DiesAfterFirstSend.died = False
+    doomed = await venue.new_service()
+    install_crashing_pipeline(doomed)
+    signal = venue.signal(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
+
+    with pytest.raises(ProcessKilled):
+        await doomed.submit_signal(signal)
+
+    # the venue has the entry; the stop was never sent; the store only has the intent
+    (entry,) = venue.engine_orders()
+    assert entry.status is OrderStatus.FILLED and venue.engine_position() == Q
+    timeline = await doomed.signal_timeline(signal.idempotency_key)
+    (intent,) = timeline.orders
+    assert (intent.order.role, intent.order.status) == ("entry", "pending_submit")
+    assert intent.order.exchange_order_id is None
+    assert intent.order.client_order_id == entry.spec.client_id
+
+    # a new process on the same store: start() reconciles the order in flight
+    restarted = await venue.new_service()
+
+    orders = venue.engine_orders()
+    assert [o.spec.kind for o in orders if not o.spec.kind.is_trigger] == [entry.spec.kind]
+    stops = [o for o in orders if o.spec.kind is OrderKind.STOP_MARKET]
+    targets = [o for o in orders if o.spec.kind is OrderKind.TAKE_PROFIT_MARKET]
+    assert len(stops) == 1 and len(targets) == 1
+    (stop,), (target,) = stops, targets
+    assert stop.status is OrderStatus.NEW and stop.spec.trigger_price == STOP
+    assert stop.spec.qty == Q and stop.spec.reduce_only
+    assert target.status is OrderStatus.NEW and target.spec.trigger_price == TARGET
+
+    timeline = await restarted.signal_timeline(signal.idempotency_key)
+    recorded = {o.order.role: o for o in timeline.orders}
+    assert set(recorded) == {"entry", "stop_loss", "take_profit"}
+    entry_record = recorded["entry"].order
+    assert entry_record.status == "filled"
+    assert entry_record.exchange_order_id == str(entry.order_id)
+    assert entry_record.filled_quantity == Q
+    assert recorded["entry"].fills and recorded["entry"].fills[0].quantity == Q
+    assert recorded["stop_loss"].order.exchange_order_id == str(stop.order_id)
+    assert recorded["take_profit"].order.exchange_order_id == str(target.order_id)
+    assert (await restarted.state("acct")).state is TradingState.ACTIVE
+
+    # reconciling again changes nothing; re-delivering the signal sends nothing
+    again = await restarted.reconcile("acct")
+    assert (again.resolved, again.legs_placed, again.adopted, again.mismatches) == (
+        [],
+        [],
+        [],
+        [],
+    )
+    assert (await restarted.submit_signal(signal)).status == "duplicate"
+    assert len(venue.engine_orders()) == 3
+
+
+# ------------------------------------------------------ stop refused after entry
+
+
+def refuse_the_stop(venue: VenueHarness) -> dict[str, Any]:
+    """Make the venue refuse the stop that follows the entry; returns the signal fields."""
+    if venue.sim is not None:  # the first create passes (the entry), the next one is refused
+        venue.add_fault("any_create", kind="status", status=429, skip=1, times=1)
+        return {"stop_loss": STOP}
+    # the paper venue refuses a stop that would trigger at once (as Binance does, -2021)
+    return {"stop_loss": Decimal(68000)}
+
+
+async def test_stop_refused_after_entry_flattens(venue: VenueHarness) -> None:
+    report = await venue.submit(side="buy", quantity=Q, **refuse_the_stop(venue))
+
+    assert report.status == "flattened" and not report.success, report
+    if venue.sim is not None:
+        assert [r.fired for r in venue.sim.simulator.ctx.faults.rules] == [1]
+    assert report.reason == "stop_loss_failed"
+    assert report.to_dict()["reason"] == "stop_loss_failed" and report.error
+    assert set(report.orders) == {"entry", "flatten"}
+    assert venue.engine_position() == 0
+    assert venue.open_engine_orders() == []
+    entry, flatten = (o for o in venue.engine_orders() if not o.spec.kind.is_trigger)
+    assert entry.status is OrderStatus.FILLED
+    assert (flatten.spec.side.value, flatten.spec.qty, flatten.spec.reduce_only) == (
+        "SELL",
+        Q,
+        True,
+    )
+    assert flatten.status is OrderStatus.FILLED
+    assert report.orders["flatten"].id == str(flatten.order_id)
+
+    timeline = await venue.service.signal_timeline(report.idempotency_key)
+    kinds = [e.kind for e in timeline.events]
+    assert "stop_loss_failed" in kinds and "position_flattened" in kinds
+    assert kinds.index("stop_loss_failed") < kinds.index("position_flattened")
+    statuses = {o.order.client_order_id: o.order.status for o in timeline.orders}
+    assert statuses[flatten.spec.client_id] == "filled"
+    assert sorted(statuses.values()) == ["filled", "filled", "rejected"]
+    assert timeline.signal.status == "flattened"
+
+
+async def test_stop_refused_with_keep_policy_keeps_and_reconcile_reduces(
+    venue: VenueHarness,
+) -> None:
+    venue.service = await venue.new_service(
+        risk=venue.risk.model_copy(update={"on_stop_failure": "keep"})
+    )
+    report = await venue.submit(side="buy", quantity=Q, **refuse_the_stop(venue))
+
+    assert report.status == "filled" and report.warnings, report
+    assert "stop-loss not placed" in report.warnings[0]
+    assert venue.engine_position() == Q
+    timeline = await venue.service.signal_timeline(report.idempotency_key)
+    kinds = [e.kind for e in timeline.events]
+    assert "stop_loss_failed" in kinds and "position_flattened" not in kinds
+
+    # the unprotected position is a mismatch: no new exposure until it is dealt with
+    result = await venue.service.reconcile("acct")
+    assert any("no resting stop-loss" in m for m in result.mismatches), result
+    assert (await venue.service.state("acct")).state is TradingState.REDUCING
+    refused = await venue.submit(side="buy", quantity=Q)
+    assert refused.reason == "reducing_only"
+    closed = await venue.service.close_position("BTC/USDT", account="acct")
+    assert closed.status == "filled" and venue.engine_position() == 0

@@ -1,0 +1,147 @@
+"""Reconciliation on every venue: legs that fired, positions closed elsewhere, orders the
+store never saw, and how the account's trading state follows what is found."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tradeexec.domain import OrderRequest, OrderSide, OrderType, TradingState
+from tradeexec.sim.engine import OrderStatus
+
+if TYPE_CHECKING:
+    from conftest import VenueHarness
+
+Q = Decimal("0.1")
+STOP, TARGET = Decimal(66000), Decimal(69000)
+
+
+@pytest.mark.parametrize(
+    ("fired", "mark", "pnl_sign"),
+    [("stop_loss", Decimal(65900), -1), ("take_profit", Decimal(69100), 1)],
+)
+async def test_a_leg_fires_and_reconcile_cancels_its_sibling(
+    venue: VenueHarness, fired: str, mark: Decimal, pnl_sign: int
+) -> None:
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
+    assert report.status == "filled", report
+    _, stop, target = venue.engine_orders()
+    sibling = target if fired == "stop_loss" else stop
+
+    venue.set_mark(mark)  # the leg triggers on the venue; the position is closed
+    assert venue.engine_position() == 0
+    assert sibling.status is OrderStatus.NEW  # neither venue cancels the other leg
+
+    result = await venue.service.reconcile("acct")
+
+    assert sibling.status is OrderStatus.CANCELED  # cancelled on the venue
+    assert venue.open_engine_orders() == []
+    assert result.legs_cancelled == [sibling.spec.client_id]
+    assert result.mismatches == []
+    timeline = await venue.service.signal_timeline(report.idempotency_key)
+    recorded = {o.order.role: o for o in timeline.orders}
+    other = "take_profit" if fired == "stop_loss" else "stop_loss"
+    assert recorded[fired].order.status == "filled"
+    assert recorded[fired].order.filled_quantity == Q
+    assert recorded[other].order.status == "canceled"
+    (fill,) = recorded[fired].fills
+    assert fill.quantity == Q and fill.side == "sell"
+    assert fill.realized_pnl is not None and fill.realized_pnl * pnl_sign > 0
+    expected = (fill.price - recorded["entry"].order.average_price) * Q
+    assert abs(fill.realized_pnl - expected) < Decimal("0.01")
+    assert len(recorded["entry"].fills) >= 1  # the entry's fill is recorded too
+    history = [h.to_status for h in recorded[other].history]
+    assert history[0] == "pending_submit" and history[-1] == "canceled"
+    # a second pass finds nothing to do and records no fill twice
+    again = await venue.service.reconcile("acct")
+    assert (again.fills_recorded, again.legs_cancelled, again.resolved) == (0, [], [])
+
+
+async def test_position_closed_elsewhere_cancels_both_legs(venue: VenueHarness) -> None:
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
+    assert report.status == "filled", report
+    closed = await venue.service.close_position("BTC/USDT", account="acct")
+    assert closed.status == "filled" and venue.engine_position() == 0
+    assert len(venue.open_engine_orders()) == 2  # the legs are still resting
+
+    result = await venue.service.reconcile("acct")
+
+    assert sorted(result.legs_cancelled) == sorted(
+        o.spec.client_id for o in venue.engine_orders() if o.spec.kind.is_trigger
+    )
+    assert venue.open_engine_orders() == []
+    timeline = await venue.service.signal_timeline(report.idempotency_key)
+    legs = [o.order.status for o in timeline.orders if o.order.role != "entry"]
+    assert legs == ["canceled", "canceled"]
+
+
+async def test_unknown_orders_are_adopted_and_untracked_positions_reduce(
+    venue: VenueHarness,
+) -> None:
+    """Orders placed around tradeexec (by hand, by another tool) are recorded; a position
+    the store knows nothing about moves the account to REDUCING."""
+    trader = await venue.trader()
+    eth = trader.resolve_symbol("ETH")
+    btc = trader.resolve_symbol("BTC")
+    cid = venue.new_client_id()
+    await trader.create_order(
+        OrderRequest(
+            symbol=btc,
+            side=OrderSide.BUY,
+            type=OrderType.LIMIT,
+            quantity=Q,
+            price=Decimal(66000),
+            client_order_id=cid,
+        )
+    )
+    await trader.create_order(
+        OrderRequest(
+            symbol=eth,
+            side=OrderSide.BUY,
+            type=OrderType.MARKET,
+            quantity=Decimal("0.5"),
+            client_order_id=venue.new_client_id(),
+        )
+    )
+    assert venue.engine_position("ETH") == Decimal("0.5")
+
+    result = await venue.service.reconcile("acct")
+
+    (resting,) = venue.open_engine_orders()
+    assert result.adopted == [str(resting.order_id)]
+    record = await venue.service.pipeline.db(
+        venue.service.store.get_order_by_client_id, "acct", cid
+    )
+    assert record is not None and record.role == "adopted"
+    assert record.exchange_order_id == str(resting.order_id) and record.status == "submitted"
+    assert any("untracked position" in m and eth in m for m in result.mismatches), result
+    state = await venue.service.state("acct")
+    assert state.state is TradingState.REDUCING and "untracked position" in (state.reason or "")
+
+    # REDUCING: no new exposure, but reducing passes
+    refused = await venue.submit(side="buy", quantity=Q)
+    assert refused.reason == "reducing_only"
+    reduced = await venue.submit(symbol="ETH/USDT", side="sell", reduce_only=True)
+    assert reduced.status == "filled", (reduced.reason, reduced.error)
+    assert venue.engine_position("ETH") == 0
+    assert (await venue.service.reconcile("acct")).adopted == []  # adopted once only
+
+
+async def test_a_mismatch_never_lifts_the_kill_switch(venue: VenueHarness) -> None:
+    """Halted with orders cancelled but the position kept: the unprotected position is a
+    mismatch, and the account must stay HALTED (REDUCING would let agents trade again)."""
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP)
+    assert report.status == "filled", report
+    await venue.service.halt("acct", reason="hands off", cancel_orders=True)
+    assert venue.open_engine_orders() == [] and venue.engine_position() == Q
+
+    result = await venue.service.reconcile("acct")
+
+    assert any("no resting stop-loss" in m for m in result.mismatches), result
+    state = await venue.service.state("acct")
+    assert (state.state, state.reason) == (TradingState.HALTED, "hands off")
+    refused = await venue.submit(side="sell", quantity=Q, reduce_only=True)
+    assert refused.reason == "halted"
+    assert venue.engine_position() == Q
