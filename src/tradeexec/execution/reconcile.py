@@ -195,7 +195,9 @@ class Reconciler:
         position = sum((p.quantity for p in positions if p.symbol == sym), Decimal(0))
         open_legs = {role: r for role, r in legs.items() if OrderStatus(r.status).is_open}
         done_leg = next((r for r in legs.values() if r.status == OrderStatus.FILLED.value), None)
-        if done_leg is not None or position == 0:
+        # flat, or flipped to the other side: this entry's position is gone either way
+        gone = position == 0 or (position > 0) != (entry.side == OrderSide.BUY.value)
+        if done_leg is not None or gone:
             for record in open_legs.values():
                 cancelled = await brackets.cancel_quietly(
                     trader, sym, record.exchange_order_id, record.client_order_id
