@@ -145,3 +145,23 @@ async def test_a_mismatch_never_lifts_the_kill_switch(venue: VenueHarness) -> No
     refused = await venue.submit(side="sell", quantity=Q, reduce_only=True)
     assert refused.reason == "halted"
     assert venue.engine_position() == Q
+
+
+async def test_a_flip_retires_the_old_positions_legs(venue: VenueHarness) -> None:
+    """Long with a stop and a target, then flipped short: the long's sell-side legs protect
+    nothing any more and must not linger to act on a later position."""
+    long = await venue.submit(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
+    assert long.status == "filled", long
+    flip = await venue.submit(target_position=Decimal("-0.2"), stop_loss=Decimal(69500))
+    assert flip.status == "filled", flip
+    assert venue.engine_position() == Decimal("-0.2")
+
+    result = await venue.service.reconcile("acct")
+
+    (stop,) = [o for o in venue.open_engine_orders()]  # only the short's own stop is left
+    assert stop.spec.side.value == "BUY" and stop.spec.trigger_price == Decimal(69500)
+    assert sorted(result.legs_cancelled) == sorted(
+        [long.orders["stop_loss"].client_order_id, long.orders["take_profit"].client_order_id]
+    )
+    timeline = await venue.service.signal_timeline(long.idempotency_key)
+    assert sorted(o.order.status for o in timeline.orders) == ["canceled", "canceled", "filled"]
