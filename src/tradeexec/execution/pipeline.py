@@ -77,10 +77,11 @@ class Pipeline:
     async def _duplicate(self, signal: Signal, signal_id: int) -> ExecutionReport:
         orders = await self.db(self.store.orders_for_signal, signal_id)
         entry = next((o for o in orders if o.role in ("entry", "close")), None)
+        first = await self.db(self.store.get_signal, signal_id)
         await self.event(
             "signal_duplicate", signal.account, signal_id, idempotency_key=signal.idempotency_key
         )
-        return ExecutionReport.duplicate(signal, signal_id, entry)
+        return ExecutionReport.duplicate(signal, signal_id, entry, first.status if first else None)
 
     async def event(
         self,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tradeexec.store.records import OrderRecord
 
 SUCCESS = frozenset({"filled", "accepted", "duplicate", "noop"})
+FAILED = frozenset({"rejected", "failed", "unknown", "flattened"})
 
 
 def _now_ms() -> int:
@@ -45,6 +46,7 @@ class ExecutionReport:
     warnings: tuple[str, ...] = ()
     confidence: float | None = None
     min_confidence: float | None = None
+    original_status: str | None = None  # a duplicate: what the first delivery came to
     timestamp: int = field(default_factory=_now_ms)
 
     # ------------------------------------------------------------ builders
@@ -90,7 +92,11 @@ class ExecutionReport:
 
     @classmethod
     def duplicate(
-        cls, signal: Signal, signal_id: int, entry: OrderRecord | None
+        cls,
+        signal: Signal,
+        signal_id: int,
+        entry: OrderRecord | None,
+        original_status: str | None = None,
     ) -> ExecutionReport:
         return cls._base(
             signal,
@@ -99,6 +105,7 @@ class ExecutionReport:
             reason="duplicate_signal",
             duplicate_order_id=entry.exchange_order_id if entry else None,
             error="this idempotency key was already executed; nothing was sent",
+            original_status=original_status,
         )
 
     def with_order(self, role: str, order: Order | None) -> ExecutionReport:
@@ -126,7 +133,8 @@ class ExecutionReport:
     # -------------------------------------------------------------- views
     @property
     def success(self) -> bool:
-        return self.status in SUCCESS
+        """A duplicate of a refused or failed signal is no success either."""
+        return self.status in SUCCESS and self.original_status not in FAILED
 
     @property
     def entry(self) -> Order | None:
@@ -159,6 +167,8 @@ class ExecutionReport:
             )
         elif self.duplicate_order_id is not None:
             out["order_id"] = self.duplicate_order_id
+        if self.original_status is not None:
+            out["original_status"] = self.original_status
         for role in ("stop_loss", "take_profit"):
             if role in self.orders:
                 out[f"{role}_order_id"] = self.orders[role].id
