@@ -207,3 +207,27 @@ async def test_flip_closes_reduce_only_then_opens(venue: VenueHarness) -> None:
     again = await venue.submit(target_position=Decimal("-0.2"))
     assert again.status == "noop" and again.success
     assert len(venue.engine_orders()) == 3
+
+
+async def test_redelivered_refused_signal_is_not_reported_as_a_success(
+    venue: VenueHarness,
+) -> None:
+    """An agent retrying a refused signal must not read success from the duplicate."""
+    signal = venue.signal(side="buy", quantity=Q, confidence=0.1)
+    first = await venue.service.submit_signal(signal)
+    assert (first.status, first.reason) == ("rejected", "low_confidence")
+
+    again = await venue.service.submit_signal(signal)
+
+    assert again.status == "duplicate" and again.reason == "duplicate_signal"
+    assert again.success is False and again.to_dict()["success"] is False
+    assert again.to_dict()["original_status"] == "rejected"
+    assert venue.engine_orders() == []
+    filled = venue.signal(side="buy", quantity=Q)
+    assert (await venue.service.submit_signal(filled)).status == "filled"
+    repeat = (await venue.service.submit_signal(filled)).to_dict()
+    assert (repeat["status"], repeat["success"], repeat["original_status"]) == (
+        "duplicate",
+        True,
+        "filled",
+    )
