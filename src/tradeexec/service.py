@@ -69,10 +69,13 @@ class TradingService:
 
     # -------------------------------------------------------------- lifecycle
     async def start(self, *, reconcile: bool = True) -> None:
-        """Reconcile every account that has orders in flight, then start the interval loop."""
+        """Reconcile every account the store has orders for, then start the interval loop.
+
+        Not only those with orders in flight: a crash after an entry was recorded as filled
+        and before its stop was sent leaves nothing in flight and an unprotected position."""
         if reconcile:
             for account in self.manager.names:
-                if await self.pipeline.db(self.store.orders_in_flight, account, None):
+                if await self.pipeline.db(self.store.list_orders, account, None, 1):
                     await self.reconcile(account)
         if self.reconcile_interval_s > 0 and self._loop_task is None:
             self._loop_task = asyncio.create_task(self._reconcile_forever())
