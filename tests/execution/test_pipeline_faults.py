@@ -145,6 +145,39 @@ async def test_killed_between_send_and_record_recovers_on_restart(venue: VenueHa
     assert len(venue.engine_orders()) == 3
 
 
+class DiesBeforeTheStop(Pipeline):
+    """Dies after the entry was acknowledged and recorded, before the stop is recorded or
+    sent: the position is open and unprotected, and nothing is in flight."""
+
+    async def record_intent(self, account: str, request: Any, role: str, signal_id: Any) -> int:
+        if role == "stop_loss":
+            raise ProcessKilled
+        return await super().record_intent(account, request, role, signal_id)
+
+
+async def test_killed_between_entry_and_stop_places_the_stop_on_restart(
+    venue: VenueHarness,
+) -> None:
+    doomed = await venue.new_service()
+    doomed.pipeline = DiesBeforeTheStop(doomed.manager, doomed.store, doomed.gate)
+    signal = venue.signal(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
+    with pytest.raises(ProcessKilled):
+        await doomed.submit_signal(signal)
+    (entry,) = venue.engine_orders()
+    assert entry.status is OrderStatus.FILLED and venue.engine_position() == Q
+
+    restarted = await venue.new_service()  # start() reconciles
+
+    legs = [o for o in venue.engine_orders() if o.spec.kind.is_trigger]
+    assert sorted((o.spec.kind.value, o.spec.trigger_price) for o in legs) == [
+        ("STOP_MARKET", STOP),
+        ("TAKE_PROFIT_MARKET", TARGET),
+    ]
+    assert all(o.status is OrderStatus.NEW and o.spec.qty == Q for o in legs)
+    timeline = await restarted.signal_timeline(signal.idempotency_key)
+    assert sorted(o.order.role for o in timeline.orders) == ["entry", "stop_loss", "take_profit"]
+
+
 # ------------------------------------------------------ stop refused after entry
 
 
