@@ -3,7 +3,8 @@
 For each account, under the same per-account lock as the pipeline:
 1. Orders in flight (pending submit, unknown, open, cancel pending) are looked up by client
    order id and moved through the order-state table to what the exchange reports. One the
-   exchange has never seen is closed as not found; it is never resent.
+   exchange has never seen is closed as not found; it is never resent. A live one it no
+   longer knows (archived, a venue reset) is closed as canceled.
 2. Fills of orders we hold are recorded (once per exchange trade id, with realised PnL).
 3. Brackets: when a leg has filled or the position is gone, the other leg is cancelled; when
    an entry filled but its stop (or target) was never placed (a crash between the two), the
@@ -123,7 +124,10 @@ class Reconciler:
         if order is None:
             if current is OrderStatus.PENDING_SUBMIT:
                 current = transition(current, OrderEvent.TIMED_OUT)
-            new = apply_observation(current, None)
+            if current.is_open:  # live for us, unknown to the venue (archived, venue reset):
+                new = transition(current, OrderEvent.CANCELED)  # it cannot fill any more
+            else:
+                new = apply_observation(current, None)
         else:
             new = apply_observation(current, order.status, order.filled_quantity, record.quantity)
         if new.value != record.status or (
