@@ -165,3 +165,27 @@ async def test_a_flip_retires_the_old_positions_legs(venue: VenueHarness) -> Non
     )
     timeline = await venue.service.signal_timeline(long.idempotency_key)
     assert sorted(o.order.status for o in timeline.orders) == ["canceled", "canceled", "filled"]
+
+
+async def test_an_order_the_venue_no_longer_knows_does_not_block_start(
+    venue: VenueHarness,
+) -> None:
+    """A resting order the venue has forgotten (archived, a venue reset, a paper venue after
+    a restart) is closed in the store; start() and reconciliation go on."""
+    resting = await venue.submit(
+        side="buy", quantity=Q, order_type=OrderType.LIMIT, price=Decimal(66000)
+    )
+    assert resting.status == "accepted", resting
+    if venue.sim is None:
+        venue.paper_trader = None  # the next service builds a fresh paper venue
+    else:
+        venue.new_venue_account()  # the same store, a venue account that never saw it
+
+    restarted = await venue.new_service()  # start() reconciles; must not raise
+
+    timeline = await restarted.signal_timeline(resting.idempotency_key)
+    (entry,) = timeline.orders
+    assert entry.order.status == "canceled"
+    assert entry.history[-1].detail == "not found on the exchange"
+    again = await restarted.reconcile("acct")
+    assert (again.resolved, again.mismatches) == ([], [])
