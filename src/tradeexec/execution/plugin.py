@@ -156,7 +156,11 @@ class CCXTPlugin:
                 type=kind, exchange_id=None if kind != "ccxt" else exchange, api_url=own.api_url
             )
             trader = create_trader(f"public-{exchange}", cfg, self.config)
-            await trader.connect()
+            try:
+                await trader.connect()
+            except BaseException:
+                await trader.close()  # release its HTTP session; the next call tries afresh
+                raise
             self._public[exchange] = trader
         return self._public[exchange]
 
