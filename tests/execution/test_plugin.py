@@ -7,6 +7,7 @@ exchange refusal, market data, balance, cancel, fetch order, name, health check 
 
 from __future__ import annotations
 
+import gc
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ import pytest
 from tradeexec import errors
 from tradeexec.execution.plugin import CCXTPlugin, ExecutionPlugin, create_ccxt_plugin
 from tradeexec.sim.engine import OrderKind, OrderStatus
+from tradeexec.sim.faults import FaultRule
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -388,3 +390,32 @@ async def test_close(plugin_venue: PluginHarness) -> None:
     assert (await plugin.health_check())["healthy"] is False
     await plugin.close()  # idempotent
     assert plugin_venue.engine_orders() == []
+
+
+def open_ccxt_sessions(exchange_id: str) -> list[object]:
+    """ccxt instances of ``exchange_id`` still holding an HTTP session (never closed)."""
+    import ccxt.async_support as ccxt
+
+    gc.collect()
+    return [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, ccxt.Exchange) and o.id == exchange_id and o.session is not None
+    ]
+
+
+async def test_fetch_data_from_an_unreachable_exchange_fails_cleanly(
+    plugin_harness: MakePlugin, sim_server: SimServer
+) -> None:
+    """A failed connection to another venue is a result, leaks no ccxt session, and is
+    retried (not cached) on the next call."""
+    plugin = await plugin_harness("binance").start()
+    refuse = FaultRule(route="hyperliquid.info.*", kind="status", status=401)
+    sim_server.simulator.ctx.faults.add(refuse)
+    failed = await plugin.fetch_data("BTC/USDT", exchange="hyperliquid")
+    assert failed["success"] is False and failed["reason"] == "authentication_failed"
+    assert refuse.fired >= 1
+    assert open_ccxt_sessions("hyperliquid") == []
+    sim_server.simulator.ctx.faults.clear()
+    data = await plugin.fetch_data("BTC/USDT", exchange="hyperliquid")
+    assert data["success"] is True and data["symbol"] == "BTC/USDC:USDC"
