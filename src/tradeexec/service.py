@@ -96,6 +96,8 @@ class TradingService:
                     await self.reconcile(account)
                 except errors.TradeExecError as exc:  # keep the loop alive; say why
                     log.warning("reconcile %s failed: %s", account, exc)
+                except Exception:  # a bug must not end reconciliation for good either
+                    log.exception("reconcile %s failed unexpectedly", account)
 
     async def reconcile(self, account: str | None = None) -> ReconcileReport:
         return await self.reconciler.run(account or self.manager.default_name())
