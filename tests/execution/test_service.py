@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tradeexec.domain import OrderType, SignalSource, TradingState
+from tradeexec.execution.reconcile import Reconciler, ReconcileReport
 from tradeexec.service import TradingService
 from tradeexec.sim.engine import OrderStatus
 
@@ -143,3 +144,37 @@ async def test_reconcile_loop_cancels_the_sibling_by_itself(venue: VenueHarness)
     assert target.status is OrderStatus.CANCELED
     await looping.stop()
     assert looping._loop_task is None
+
+
+class FlakyReconciler(Reconciler):
+    """Fails once with an error nobody planned for (a parser bug, a driver error)."""
+
+    failures = 0
+
+    async def run(self, account: str) -> ReconcileReport:
+        if FlakyReconciler.failures == 0:
+            FlakyReconciler.failures += 1
+            raise RuntimeError("unexpected")
+        return await super().run(account)
+
+
+async def test_reconcile_loop_survives_an_unexpected_error(venue: VenueHarness) -> None:
+    FlakyReconciler.failures = 0
+    looping = TradingService(venue.app_config(), reconcile_interval_s=0.05)
+    looping.reconciler = FlakyReconciler(looping.pipeline)
+    if venue.paper_trader is not None:
+        looping.manager.add(venue.paper_trader)
+    venue.services.append(looping)
+    await looping.start()  # nothing recorded yet: the loop makes the first pass
+    report = await looping.submit_signal(
+        venue.signal(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
+    )
+    assert report.status == "filled", report
+    _, _, target = venue.engine_orders()
+    venue.set_mark(65900)  # the stop fires
+    for _ in range(100):
+        if target.status is OrderStatus.CANCELED:
+            break
+        await asyncio.sleep(0.05)
+    assert FlakyReconciler.failures == 1
+    assert target.status is OrderStatus.CANCELED  # the loop kept going after the error
