@@ -48,6 +48,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",  # re-wraps docstring paragraphs
+    pretty_exceptions_enable=False,  # our errors print one line; others a plain traceback
     pretty_exceptions_show_locals=False,  # locals can hold credentials
 )
 signal_app = typer.Typer(
