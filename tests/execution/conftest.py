@@ -265,6 +265,10 @@ class PluginHarness(VenueViews):
     def kwargs(self, balance: Decimal = BALANCE) -> dict[str, Any]:
         """Credentials (of a fresh funded account) and where to find the venue."""
         self.new_venue_account(balance)
+        return self.account_kwargs(balance)
+
+    def account_kwargs(self, balance: Decimal = BALANCE) -> dict[str, Any]:
+        """Credentials of the current venue account and where to find the venue."""
         if self.name == "paper":
             return {"starting_balance": balance}
         assert self.sim is not None

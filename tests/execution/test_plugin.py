@@ -356,6 +356,34 @@ async def test_cancel_and_fetch_order(plugin_venue: PluginHarness) -> None:
     assert missing["success"] is False and missing["reason"] == "order_not_found"
 
 
+async def test_cancel_and_fetch_a_stop_leg(plugin_venue: PluginHarness) -> None:
+    """Trigger orders live apart on Binance (algo orders): cancel and fetch find them by
+    the id the result gave, also from another plugin that never placed them."""
+    plugin = await plugin_venue.start()
+    placed = await plugin.execute_order(order(stop_loss=66000.0, take_profit=69000.0))
+    assert placed["status"] == "filled", placed
+    stop_id = placed["stop_loss_order_id"]
+
+    fetched = await plugin.fetch_order(stop_id, "BTC/USDT")
+    assert (fetched["order_id"], fetched["status"]) == (stop_id, "submitted")
+    assert fetched["type"] == "stop_market" and fetched["trigger_price"] == 66000.0
+
+    cancelled = await plugin.cancel_order(stop_id, "BTC/USDT")
+    assert cancelled["success"] is True and cancelled["status"] == "canceled", cancelled
+    stop = next(o for o in plugin_venue.engine_orders() if str(o.order_id) == stop_id)
+    assert stop.status is OrderStatus.CANCELED
+    target_id = placed["take_profit_order_id"]
+    target = next(o for o in plugin_venue.engine_orders() if str(o.order_id) == target_id)
+    assert target.status is OrderStatus.NEW  # only the stop was cancelled
+    if plugin_venue.sim is None:
+        return  # a paper venue lives inside its plugin
+    other = plugin_venue.create(**plugin_venue.account_kwargs())  # same venue account
+    await other.init()
+    assert (await other.fetch_order(target_id, "BTC/USDT"))["status"] == "submitted"
+    assert (await other.cancel_order(target_id, "BTC/USDT"))["status"] == "canceled"
+    assert target.status is OrderStatus.CANCELED
+
+
 # ------------------------------------------------------- name, health, close
 
 
