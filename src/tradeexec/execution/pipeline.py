@@ -125,7 +125,8 @@ class Pipeline:
         for plan in plans:
             order = await self._submit(trader, signal, signal_id, plan)
             report = report.with_order(plan.role, order)
-            if order is None or order.status in (OrderStatus.REJECTED, OrderStatus.UNKNOWN):
+            # refused, or ended with nothing filled (IOC expired / cancelled): stop here
+            if order is None or order.status is OrderStatus.UNKNOWN or report.status == "rejected":
                 await self.db(self.store.set_signal_status, signal_id, report.status)
                 return report
         entry = report.entry

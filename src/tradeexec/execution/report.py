@@ -115,8 +115,9 @@ class ExecutionReport:
         status = self.status
         if role in ("entry", "close"):
             status = "filled" if order.status is OrderStatus.FILLED else "accepted"
-            if order.status in (OrderStatus.REJECTED, OrderStatus.EXPIRED):
-                status = "rejected"
+            if order.status.is_terminal and order.status is not OrderStatus.FILLED:
+                # an expired / cancelled remainder: what filled stands; nothing filled failed
+                status = "filled" if order.filled_quantity > 0 else "rejected"
         return replace(self, orders=orders, status=status)
 
     def with_warning(self, text: str) -> ExecutionReport:
