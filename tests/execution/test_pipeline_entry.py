@@ -11,6 +11,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tradeexec.domain import OrderType, SignalSource, TradingState
 from tradeexec.sim.engine import OrderKind, OrderStatus
 
@@ -231,3 +233,39 @@ async def test_redelivered_refused_signal_is_not_reported_as_a_success(
         True,
         "filled",
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "filled", "expected"),
+    [
+        ("filled", "0.1", "filled"),
+        ("submitted", "0", "accepted"),
+        ("partially_filled", "0.04", "accepted"),  # a resting limit, partly filled
+        ("rejected", "0", "rejected"),
+        ("expired", "0", "rejected"),  # IOC / market with nothing filled
+        ("canceled", "0", "rejected"),  # the same on venues that say canceled
+        ("expired", "0.04", "filled"),  # IOC remainder expired: the fill stands
+        ("canceled", "0.04", "filled"),
+    ],
+)
+def test_entry_outcome_follows_what_filled(status: str, filled: str, expected: str) -> None:
+    """A terminal entry is judged by what filled: an expired or cancelled remainder after a
+    partial fill leaves a position (reported filled), nothing filled is no success."""
+    from tradeexec.domain import Order, OrderSide
+    from tradeexec.execution.report import ExecutionReport
+
+    order = Order(
+        id="1",
+        client_order_id="c",
+        symbol="BTC/USDT:USDT",
+        side=OrderSide.BUY,
+        type=OrderType.MARKET,
+        status=status,
+        quantity=Q,
+        filled_quantity=Decimal(filled),
+    )
+    base = ExecutionReport(status="noop", idempotency_key="k", symbol="BTC/USDT")
+    report = base.with_order("entry", order)
+    assert report.status == expected
+    assert report.success is (expected != "rejected")
+    assert base.with_order("stop_loss", order).status == "noop"  # legs never decide it

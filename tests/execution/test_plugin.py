@@ -437,13 +437,14 @@ async def test_fetch_data_from_an_unreachable_exchange_fails_cleanly(
 ) -> None:
     """A failed connection to another venue is a result, leaks no ccxt session, and is
     retried (not cached) on the next call."""
-    plugin = await plugin_harness("binance").start()
-    refuse = FaultRule(route="hyperliquid.info.*", kind="status", status=401)
+    plugin = await plugin_harness("hyperliquid").start()
+    before = {id(o) for o in open_ccxt_sessions("binanceusdm")}
+    refuse = FaultRule(route="binance.*", kind="status", status=401)  # connect reads the time
     sim_server.simulator.ctx.faults.add(refuse)
-    failed = await plugin.fetch_data("BTC/USDT", exchange="hyperliquid")
+    failed = await plugin.fetch_data("BTC/USDT", exchange="binance")
     assert failed["success"] is False and failed["reason"] == "authentication_failed"
     assert refuse.fired >= 1
-    assert open_ccxt_sessions("hyperliquid") == []
+    assert [o for o in open_ccxt_sessions("binanceusdm") if id(o) not in before] == []
     sim_server.simulator.ctx.faults.clear()
-    data = await plugin.fetch_data("BTC/USDT", exchange="hyperliquid")
-    assert data["success"] is True and data["symbol"] == "BTC/USDC:USDC"
+    data = await plugin.fetch_data("BTC/USDT", exchange="binance")
+    assert data["success"] is True and data["symbol"] == "BTC/USDT:USDT"
