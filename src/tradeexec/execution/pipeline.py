@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tradeexec import errors
@@ -24,8 +25,9 @@ from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, Positi
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
+from tradeexec.execution.brackets import BracketLeg
 from tradeexec.execution.ids import derive_client_order_id
-from tradeexec.execution.planning import EntryPlan, plan_entries
+from tradeexec.execution.planning import plan_entries
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal
@@ -99,7 +101,7 @@ class Pipeline:
         trader = await self.manager.get(account)
         symbol = trader.resolve_symbol(signal.symbol)
         decision = await self.gate.decide(trader, signal, symbol)
-        await self.db(
+        decided = partial(
             self.store.record_decision,
             signal_id,
             decision.approved,
@@ -108,32 +110,69 @@ class Pipeline:
             decision.sizing,
         )
         if not decision.approved:
-            await self.db(self.store.set_signal_status, signal_id, "rejected")
+            steps: list[Callable[[], Any]] = [decided, self._status_step(signal_id, "rejected")]
             if decision.halt_account:
-                await self.db(
-                    self.store.set_trading_state,
-                    account,
-                    TradingState.HALTED.value,
-                    decision.detail,
-                )
-                await self.event("account_halted", account, signal_id, reason=decision.detail)
+                steps += [
+                    partial(
+                        self.store.set_trading_state,
+                        account,
+                        TradingState.HALTED.value,
+                        decision.detail,
+                    ),
+                    partial(
+                        self.store.append_event,
+                        "account_halted",
+                        account,
+                        {"reason": decision.detail},
+                        signal_id=signal_id,
+                    ),
+                ]
+            await self.write(*steps)
             return ExecutionReport.rejected(signal, signal_id, decision)
 
-        await self._apply_leverage(trader, symbol, signal.leverage)
         plans = plan_entries(signal, symbol, decision.quantity, decision.position)
         report = ExecutionReport.started(signal, signal_id, decision)
-        for plan in plans:
-            order = await self._submit(trader, signal, signal_id, plan)
-            report = report.with_order(plan.role, order)
+        if not plans:
+            await self.write(decided, self._status_step(signal_id, report.status))
+            return report
+        requests = [
+            (p.role, replace(p.request, client_order_id=self._cid(trader, signal, p.role)))
+            for p in plans
+        ]
+        # write before you act: the decision and the first order's intent, in one commit
+        _, order_id = await self.write(
+            decided, self._intent_step(account, requests[0][1], requests[0][0], signal_id)
+        )
+        await self._apply_leverage(trader, symbol, signal.leverage)
+        for index, (role, request) in enumerate(requests):
+            order = await self.send(trader, request, order_id, signal_id)
+            report = report.with_order(role, order)
             # refused, or ended with nothing filled (IOC expired / cancelled): stop here
-            if order is None or order.status is OrderStatus.UNKNOWN or report.status == "rejected":
-                await self.db(self.store.set_signal_status, signal_id, report.status)
+            stop_here = order.status is OrderStatus.UNKNOWN or report.status == "rejected"
+            if not stop_here and index + 1 < len(requests):
+                next_role, next_request = requests[index + 1]
+                (order_id,) = await self.record_order(
+                    order_id,
+                    order,
+                    "acknowledged",
+                    self._intent_step(account, next_request, next_role, signal_id),
+                )
+                continue
+            legs = [] if stop_here or not plans[-1].opens else self._legs(trader, signal, order)
+            if not legs:
+                await self.record_order(
+                    order_id, order, "acknowledged", self._status_step(signal_id, report.status)
+                )
                 return report
-        entry = report.entry
-        if entry is not None and plans and plans[-1].opens:
-            report = await self._protect(trader, signal, signal_id, symbol, entry, report)
-        await self.db(self.store.set_signal_status, signal_id, report.status)
-        return report
+            # the entry's acknowledgement and both legs' intents, in one commit
+            leg_ids = await self.record_order(
+                order_id,
+                order,
+                "acknowledged",
+                *(self._intent_step(account, leg.request, leg.role, signal_id) for leg in legs),
+            )
+            return await self._protect(trader, signal_id, symbol, order, legs, leg_ids, report)
+        raise AssertionError("unreachable: the loop returns on its last order")
 
     async def _apply_leverage(
         self, trader: ExchangeTrader, symbol: str, requested: int | None
@@ -154,57 +193,26 @@ class Pipeline:
     def client_id(self, trader: ExchangeTrader, idempotency_key: str, role: str) -> str:
         return derive_client_order_id(idempotency_key, role, trader.capabilities.client_id_format)
 
-    async def _submit(
-        self, trader: ExchangeTrader, signal: Signal, signal_id: int, plan: EntryPlan
-    ) -> Order | None:
-        request = replace(
-            plan.request, client_order_id=self.client_id(trader, signal.idempotency_key, plan.role)
-        )
-        return await self.place(trader, request, plan.role, signal_id)
+    def _cid(self, trader: ExchangeTrader, signal: Signal, role: str) -> str:
+        return self.client_id(trader, signal.idempotency_key, role)
 
-    async def place(
-        self, trader: ExchangeTrader, request: OrderRequest, role: str, signal_id: int | None
-    ) -> Order | None:
-        """Record the intent, send, record the outcome. Returns None when refused."""
-        account = trader.account
-        order_id = await self.record_intent(account, request, role, signal_id)
-        try:
-            order = await trader.create_order(request)
-        except errors.OrderOutcomeUnknown as exc:
-            await self.db(
-                self.store.update_order,
-                order_id,
-                status=OrderStatus.UNKNOWN.value,
-                event="timed_out",
-                detail=str(exc),
-            )
-            await self.event(
-                "order_outcome_unknown",
-                account,
-                signal_id,
-                order_id,
-                client_order_id=request.client_order_id,
-            )
-            raise
-        except errors.ExchangeError as exc:
-            await self.db(
-                self.store.update_order,
-                order_id,
-                status=OrderStatus.REJECTED.value,
-                event="rejected",
-                detail=str(exc),
-            )
-            await self.event("order_rejected", account, signal_id, order_id, error=exc.to_dict())
-            raise
-        await self.record_order(order_id, order, event="acknowledged")
-        return order
+    async def write(self, *steps: Callable[[], Any]) -> list[Any]:
+        """Run store writes as ONE transaction (one commit), off the event loop."""
 
-    async def record_intent(
+        def run() -> list[Any]:
+            with self.store.batch():
+                return [step() for step in steps]
+
+        return await asyncio.to_thread(run)
+
+    def _status_step(self, signal_id: int, status: str) -> Callable[[], Any]:
+        return partial(self.store.set_signal_status, signal_id, status)
+
+    def _intent_step(
         self, account: str, request: OrderRequest, role: str, signal_id: int | None
-    ) -> int:
-        """Write before you act: the order as we are about to send it."""
+    ) -> Callable[[], int]:
         assert request.client_order_id is not None
-        order_id: int = await self.db(
+        return partial(
             self.store.record_order_intent,
             account=account,
             symbol=request.symbol,
@@ -219,10 +227,9 @@ class Pipeline:
             reduce_only=request.reduce_only,
             status=OrderStatus.PENDING_SUBMIT.value,
         )
-        return order_id
 
-    async def record_order(self, order_id: int, order: Order, event: str) -> None:
-        await self.db(
+    def _ack_step(self, order_id: int, order: Order, event: str) -> Callable[[], Any]:
+        return partial(
             self.store.update_order,
             order_id,
             status=order.status.value,
@@ -232,34 +239,126 @@ class Pipeline:
             event=event,
         )
 
+    async def record_intent(
+        self, account: str, request: OrderRequest, role: str, signal_id: int | None
+    ) -> int:
+        """Write before you act: the order as we are about to send it."""
+        (order_id,) = await self.write(self._intent_step(account, request, role, signal_id))
+        return int(order_id)
+
+    async def record_order(
+        self, order_id: int, order: Order, event: str, *then: Callable[[], Any]
+    ) -> list[Any]:
+        """Record what the venue answered for an order, plus ``then`` steps in the same
+        commit (the next order's intent, the signal's status); returns their results."""
+        results = await self.write(self._ack_step(order_id, order, event), *then)
+        return results[1:]
+
+    async def send(
+        self, trader: ExchangeTrader, request: OrderRequest, order_id: int, signal_id: int | None
+    ) -> Order:
+        """Send a recorded intent. A refusal or an unknown outcome is recorded, then raised."""
+        account = trader.account
+        try:
+            return await trader.create_order(request)
+        except errors.OrderOutcomeUnknown as exc:
+            await self.write(
+                partial(
+                    self.store.update_order,
+                    order_id,
+                    status=OrderStatus.UNKNOWN.value,
+                    event="timed_out",
+                    detail=str(exc),
+                ),
+                partial(
+                    self.store.append_event,
+                    "order_outcome_unknown",
+                    account,
+                    {"client_order_id": request.client_order_id},
+                    signal_id=signal_id,
+                    order_id=order_id,
+                ),
+            )
+            raise
+        except errors.ExchangeError as exc:
+            await self.write(
+                partial(
+                    self.store.update_order,
+                    order_id,
+                    status=OrderStatus.REJECTED.value,
+                    event="rejected",
+                    detail=str(exc),
+                ),
+                partial(
+                    self.store.append_event,
+                    "order_rejected",
+                    account,
+                    {"error": exc.to_dict()},
+                    signal_id=signal_id,
+                    order_id=order_id,
+                ),
+            )
+            raise
+
+    async def place(
+        self, trader: ExchangeTrader, request: OrderRequest, role: str, signal_id: int | None
+    ) -> Order:
+        """Record the intent, send, record the outcome (one order on its own)."""
+        order_id = await self.record_intent(trader.account, request, role, signal_id)
+        order = await self.send(trader, request, order_id, signal_id)
+        await self.record_order(order_id, order, "acknowledged")
+        return order
+
     # --------------------------------------------------------------- brackets
-    async def _protect(
-        self,
-        trader: ExchangeTrader,
-        signal: Signal,
-        signal_id: int,
-        symbol: str,
-        entry: Order,
-        report: ExecutionReport,
-    ) -> ExecutionReport:
+    def _legs(self, trader: ExchangeTrader, signal: Signal, entry: Order) -> list[BracketLeg]:
         quantity = entry.filled_quantity if entry.filled_quantity > 0 else entry.quantity
-        legs = brackets.bracket_legs(
-            symbol,
+        return brackets.bracket_legs(
+            entry.symbol,
             entry.side,
             quantity,
             stop_loss=signal.stop_loss,
             take_profit=signal.take_profit,
-            client_id=lambda role: self.client_id(trader, signal.idempotency_key, role),
+            client_id=lambda role: self._cid(trader, signal, role),
         )
-        for leg in legs:
-            try:
-                order = await self.place(trader, leg.request, leg.role, signal_id)
-            except errors.ExchangeError as exc:
+
+    async def _protect(
+        self,
+        trader: ExchangeTrader,
+        signal_id: int,
+        symbol: str,
+        entry: Order,
+        legs: list[BracketLeg],
+        leg_ids: list[Any],
+        report: ExecutionReport,
+    ) -> ExecutionReport:
+        """Send the stop and the target together; record both answers and the outcome."""
+        outcomes = await asyncio.gather(
+            *(
+                self.send(trader, leg.request, oid, signal_id)
+                for leg, oid in zip(legs, leg_ids, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        acks: list[Callable[[], Any]] = []
+        stop_error: errors.ExchangeError | None = None
+        for leg, oid, outcome in zip(legs, leg_ids, outcomes, strict=True):
+            if isinstance(outcome, errors.ExchangeError):
                 if leg.role == brackets.ROLE_STOP:
-                    return await self._stop_failed(trader, signal_id, symbol, entry, report, exc)
-                report = report.with_warning(f"take-profit not placed: {exc}")
+                    stop_error = outcome
+                else:
+                    report = report.with_warning(f"take-profit not placed: {outcome}")
                 continue
-            report = report.with_order(leg.role, order)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            acks.append(self._ack_step(oid, outcome, "acknowledged"))
+            report = report.with_order(leg.role, outcome)
+        if stop_error is None:
+            await self.write(*acks, self._status_step(signal_id, report.status))
+            return report
+        if acks:
+            await self.write(*acks)
+        report = await self._stop_failed(trader, signal_id, symbol, entry, report, stop_error)
+        await self.write(self._status_step(signal_id, report.status))
         return report
 
     async def _stop_failed(
@@ -287,6 +386,9 @@ class Pipeline:
             # stored as a close (the store's roles); its client id still says "flatten"
             order = await self.place(trader, request, "close", signal_id)
             report = report.with_order("flatten", order)
+        target = report.orders.get(brackets.ROLE_TAKE)
+        if target is not None:  # placed alongside the failed stop: nothing left to take profit on
+            await brackets.cancel_quietly(trader, symbol, target.id, target.client_order_id)
         await self.event(
             "position_flattened",
             trader.account,

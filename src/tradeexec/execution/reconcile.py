@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+NEVER_SENT = "never_sent"
+TERMINAL_UNFILLED = frozenset(
+    {OrderStatus.REJECTED.value, OrderStatus.CANCELED.value, OrderStatus.EXPIRED.value}
+)
+
 IN_FLIGHT = (
     OrderStatus.PENDING_SUBMIT,
     OrderStatus.UNKNOWN,
@@ -121,6 +126,7 @@ class Reconciler:
     ) -> OrderStatus:
         """Move one stored order to what the exchange reports; record its fills."""
         current = OrderStatus(record.status)
+        never_sent = order is None and current is OrderStatus.PENDING_SUBMIT
         if order is None:
             if current is OrderStatus.PENDING_SUBMIT:
                 current = transition(current, OrderEvent.TIMED_OUT)
@@ -140,7 +146,9 @@ class Reconciler:
                 exchange_order_id=order.id if order else None,
                 filled_quantity=order.filled_quantity if order else None,
                 average_price=order.average_price if order else None,
-                event="reconciled",
+                # an intent the venue never saw was never sent (a crash before sending):
+                # say so, so a missing bracket leg can be placed again
+                event=NEVER_SENT if never_sent else "reconciled",
                 detail="not found on the exchange" if order is None else None,
             )
             report.resolved.append(f"{record.client_order_id}: {record.status} -> {new.value}")
@@ -192,7 +200,10 @@ class Reconciler:
         report: ReconcileReport,
     ) -> None:
         entry = next((r for r in records if r.role == "entry"), None)
-        legs = {r.role: r for r in records if r.role in brackets.BRACKET_ROLES}
+        legs: dict[str, OrderRecord] = {}  # the newest record per role
+        for record in sorted(records, key=lambda r: r.id):
+            if record.role in brackets.BRACKET_ROLES:
+                legs[record.role] = record
         if entry is None or entry.status != OrderStatus.FILLED.value:
             return
         sym = entry.symbol
@@ -209,7 +220,7 @@ class Reconciler:
                 await self._refresh_leg(trader, record, cancelled, report)
                 report.legs_cancelled.append(record.client_order_id)
             return
-        await self._place_missing_legs(trader, signal_id, entry, legs, report)
+        await self._place_missing_legs(trader, signal_id, entry, legs, records, report)
 
     async def _refresh_leg(
         self,
@@ -226,12 +237,19 @@ class Reconciler:
             order = None
         await self.apply(trader, record, order, report)
 
+    async def _never_sent(self, record: OrderRecord) -> bool:
+        if record.status not in TERMINAL_UNFILLED:
+            return False
+        history = await self.pipeline.db(self.store.order_history, record.id)
+        return bool(history) and history[-1].event == NEVER_SENT
+
     async def _place_missing_legs(
         self,
         trader: ExchangeTrader,
         signal_id: int,
         entry: OrderRecord,
         legs: dict[str, OrderRecord],
+        records: list[OrderRecord],
         report: ReconcileReport,
     ) -> None:
         signal = await self.pipeline.db(self.store.get_signal, signal_id)
@@ -242,12 +260,18 @@ class Reconciler:
             brackets.ROLE_STOP: payload.get("stop_loss"),
             brackets.ROLE_TAKE: payload.get("take_profit"),
         }
-        # a leg never recorded is placed now; a leg the venue refused is not retried blindly
-        # (the pipeline already flattened or warned), and shows up as a mismatch instead
+        # a leg never recorded, or recorded but never sent (a crash in between), is placed
+        # now; a leg the venue refused is not retried blindly (the pipeline already flattened
+        # or warned), and shows up as a mismatch instead
+        attempts: dict[str, int] = {}
+        for role in wanted:
+            if role in legs and not await self._never_sent(legs[role]):
+                continue
+            attempts[role] = sum(1 for r in records if r.role == role)
         missing = {
             role: Decimal(str(price))
             for role, price in wanted.items()
-            if price is not None and role not in legs
+            if price is not None and role in attempts
         }
         if not missing:
             return
@@ -257,7 +281,12 @@ class Reconciler:
             entry.filled_quantity,
             stop_loss=missing.get(brackets.ROLE_STOP),
             take_profit=missing.get(brackets.ROLE_TAKE),
-            client_id=lambda role: self.pipeline.client_id(trader, signal.idempotency_key, role),
+            # a retry needs a fresh client id: the first one is taken in the store
+            client_id=lambda role: self.pipeline.client_id(
+                trader,
+                signal.idempotency_key,
+                f"{role}-{attempts[role] + 1}" if attempts[role] else role,
+            ),
         ):
             try:
                 existing = await trader.fetch_order(
