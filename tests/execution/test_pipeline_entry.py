@@ -145,16 +145,6 @@ async def test_refused_symbol_not_allowed(venue: VenueHarness) -> None:
     assert [o.spec.coin for o in venue.engine_orders()] == ["ETH"]
 
 
-async def test_refusal_does_not_stop_the_next_signal(venue: VenueHarness) -> None:
-    refused = await venue.submit(
-        side="buy", quantity=Q, order_type=OrderType.LIMIT, price=Decimal(75000)
-    )
-    assert refused.reason == "price_band"
-    accepted = await venue.submit(side="buy", quantity=Q)
-    assert accepted.status == "filled", accepted
-    assert len(venue.engine_orders()) == 1
-
-
 # ------------------------------------------------------------------ idempotency
 
 

@@ -119,13 +119,17 @@ async def test_init_without_credentials_gives_market_data_only(
         assert plugin_venue.engine_orders() == []
 
 
-async def test_init_with_credentials(plugin_venue: PluginHarness) -> None:
-    plugin = await plugin_venue.start()
+async def test_init_with_credentials_and_balance(plugin_venue: PluginHarness) -> None:
+    plugin = await plugin_venue.start(balance=Decimal(2500))
     assert plugin.initialized
-    balance = await plugin.fetch_balance()
-    assert balance["success"] is True
-    assert balance[SETTLE[plugin_venue.name]]["total"] == 10000.0
     assert (await plugin.health_check())["healthy"] is True
+    balance = await plugin.fetch_balance()
+    settle = SETTLE[plugin_venue.name]
+    assert balance["success"] is True
+    assert balance[settle] == {"total": 2500.0, "free": 2500.0, "used": 0.0}
+    await plugin.execute_order(order(quantity=0.01))
+    after = (await plugin.fetch_balance())[settle]
+    assert after["used"] > 0 and after["free"] < after["total"] < 2500.0  # margin and fee
 
 
 @pytest.mark.parametrize("name", ["binance", "hyperliquid"])
@@ -254,8 +258,9 @@ async def test_default_threshold_and_missing_confidence(plugin_venue: PluginHarn
     assert len(plugin_venue.engine_orders()) == 1
 
 
-async def test_execute_before_init_is_a_structured_failure(plugin_venue: PluginHarness) -> None:
-    plugin = plugin_venue.create(**plugin_venue.kwargs())
+@pytest.mark.parametrize("exchange_id", ["binance", "hyperliquid", "paper"])
+async def test_execute_before_init_is_a_structured_failure(exchange_id: str) -> None:
+    plugin = create_ccxt_plugin(exchange_id, min_confidence=0.7)
     result = await plugin.execute_order(order())
     assert result["success"] is False
     assert result["reason"] == "not_initialized"
@@ -319,17 +324,6 @@ async def test_fetch_data_from_another_exchange(
     assert unknown["success"] is False and unknown["reason"] == "unknown_symbol"
 
 
-async def test_fetch_balance(plugin_venue: PluginHarness) -> None:
-    plugin = await plugin_venue.start(balance=Decimal(2500))
-    balance = await plugin.fetch_balance()
-    settle = SETTLE[plugin_venue.name]
-    assert balance["success"] is True
-    assert balance[settle] == {"total": 2500.0, "free": 2500.0, "used": 0.0}
-    await plugin.execute_order(order(quantity=0.01))
-    after = (await plugin.fetch_balance())[settle]
-    assert after["used"] > 0 and after["free"] < after["total"] < 2500.0  # margin and fee
-
-
 # ------------------------------------------------------------- cancel and fetch
 
 
@@ -387,9 +381,9 @@ async def test_cancel_and_fetch_a_stop_leg(plugin_venue: PluginHarness) -> None:
 # ------------------------------------------------------- name, health, close
 
 
-async def test_name(plugin_venue: PluginHarness) -> None:
-    plugin = plugin_venue.create(**plugin_venue.kwargs())
-    assert plugin.name() == f"ccxt:{plugin_venue.name}"
+def test_name() -> None:
+    for exchange_id in ("binance", "hyperliquid", "paper", "kraken"):
+        assert create_ccxt_plugin(exchange_id).name() == f"ccxt:{exchange_id}"
 
 
 async def test_health_check_success_and_failure(plugin_venue: PluginHarness) -> None:
