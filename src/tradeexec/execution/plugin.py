@@ -95,9 +95,11 @@ class CCXTPlugin:
 
     async def init(self) -> None:
         """Open the store, connect to the exchange (load markets) and, when credentials are
-        configured, check them with one balance read. Raises on failure."""
+        configured, check them with one balance read. Raises on failure. Idempotent."""
         from tradeexec.service import TradingService
 
+        if self.service is not None:  # a second service would leak the first's connections
+            return
         service = TradingService(self.config)
         try:
             trader = await service.manager.get(self.account)
