@@ -132,6 +132,16 @@ async def test_init_with_credentials_and_balance(plugin_venue: PluginHarness) ->
     assert after["used"] > 0 and after["free"] < after["total"] < 2500.0  # margin and fee
 
 
+async def test_init_twice_keeps_one_connection(plugin_venue: PluginHarness) -> None:
+    plugin = await plugin_venue.start()
+    service = plugin.service
+    before = len(open_ccxt_sessions())
+    await plugin.init()  # e.g. an agent framework calling init on every run
+    assert plugin.service is service
+    assert len(open_ccxt_sessions()) == before
+    assert (await plugin.execute_order(order()))["status"] == "filled"
+
+
 @pytest.mark.parametrize("name", ["binance", "hyperliquid"])
 async def test_init_failure_unreachable_venue_raises_and_stays_uninitialised(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -414,15 +424,15 @@ async def test_close(plugin_venue: PluginHarness) -> None:
     assert plugin_venue.engine_orders() == []
 
 
-def open_ccxt_sessions(exchange_id: str) -> list[object]:
-    """ccxt instances of ``exchange_id`` still holding an HTTP session (never closed)."""
+def open_ccxt_sessions(exchange_id: str | None = None) -> list[object]:
+    """ccxt instances (of ``exchange_id``) still holding an HTTP session (never closed)."""
     import ccxt.async_support as ccxt
 
     gc.collect()
     return [
         o
         for o in gc.get_objects()
-        if isinstance(o, ccxt.Exchange) and o.id == exchange_id and o.session is not None
+        if isinstance(o, ccxt.Exchange) and exchange_id in (None, o.id) and o.session is not None
     ]
 
 
