@@ -91,10 +91,7 @@ class VenueViews:
         """A fresh funded account on the simulated venue (paper accounts come with a trader)."""
         if self.sim is None:
             return
-        face = (
-            self.sim.simulator.binance if self.name == "binance" else self.sim.simulator.hyperliquid
-        )
-        self.credentials = dict(face.create_account(balance))
+        self.credentials = dict(self.face.create_account(balance))
         self.engine_account = self.credentials["account"]
 
     def new_client_id(self) -> str:
@@ -121,10 +118,7 @@ class VenueViews:
     def engine(self) -> Engine:
         if self.sim is None:
             return self.paper_trader.engine  # type: ignore[no-any-return]
-        face = (
-            self.sim.simulator.binance if self.name == "binance" else self.sim.simulator.hyperliquid
-        )
-        return face.engine
+        return self.face.engine  # type: ignore[no-any-return]
 
     def engine_orders(self) -> list[SimOrder]:
         """Every order the venue holds for the account, in any state, oldest first."""
