@@ -55,6 +55,7 @@ class TradingService:
         reconcile_interval_s: float = 0.0,
     ) -> None:
         self.config = config
+        self._owns_store = store is None  # a store handed in is the caller's to close
         self.store = store or Store.from_url(config.store_url)
         self.manager = manager or ExchangeManager(config)
         self.gate = RiskGate(config, self.store)
@@ -87,6 +88,8 @@ class TradingService:
                 await self._loop_task
             self._loop_task = None
         await self.manager.close_all()
+        if self._owns_store:
+            self.store.close()
 
     async def _reconcile_forever(self) -> None:
         while True:
@@ -213,7 +216,11 @@ class TradingService:
             await self.pipeline.event(
                 "account_halted", name, reason=reason, cancel_orders=cancel_orders, flatten=flatten
             )
-            done: dict[str, Any] = {"state": "HALTED", "cancelled": [], "flattened": []}
+            done: dict[str, Any] = {
+                "state": TradingState.HALTED.value,
+                "cancelled": [],
+                "flattened": [],
+            }
             if cancel_orders or flatten:
                 trader = await self.manager.get(name)
                 for order in await trader.fetch_open_orders():

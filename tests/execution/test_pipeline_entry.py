@@ -104,16 +104,6 @@ async def test_refused_max_order_notional(venue: VenueHarness) -> None:
     assert venue.engine_position() == Q
 
 
-async def test_explicit_quantity_above_max_order_notional_is_capped(venue: VenueHarness) -> None:
-    """Sizing caps an explicit size at the limit (recorded as capped_by), it does not refuse."""
-    report = await venue.submit(side="buy", quantity=Decimal(1))  # 67 500 > 30 000
-    assert report.status == "filled", report
-    (entry,) = venue.engine_orders()
-    assert Decimal(29900) < entry.spec.qty * venue.start_mark <= Decimal(30000)
-    timeline = await venue.service.signal_timeline(report.idempotency_key)
-    assert timeline.decisions[0].sizing["capped_by"] == ["max_order_notional"]
-
-
 async def test_refused_halted(venue: VenueHarness) -> None:
     await venue.service.halt(reason="test")
     report = await venue.submit(side="buy", quantity=Q)

@@ -62,8 +62,19 @@ async def test_a_leg_fires_and_reconcile_cancels_its_sibling(
 async def test_position_closed_elsewhere_cancels_both_legs(venue: VenueHarness) -> None:
     report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
     assert report.status == "filled", report
-    closed = await venue.service.close_position("BTC/USDT", account="acct")
-    assert closed.status == "filled" and venue.engine_position() == 0
+    # closed on the venue itself, around tradeexec (by hand, another tool)
+    trader = await venue.trader()
+    await trader.create_order(
+        OrderRequest(
+            symbol=trader.resolve_symbol("BTC"),
+            side=OrderSide.SELL,
+            type=OrderType.MARKET,
+            quantity=Q,
+            reduce_only=True,
+            client_order_id=venue.new_client_id(),
+        )
+    )
+    assert venue.engine_position() == 0
     assert len(venue.open_engine_orders()) == 2  # the legs are still resting
 
     result = await venue.service.reconcile("acct")
@@ -156,13 +167,15 @@ async def test_a_flip_retires_the_old_positions_legs(venue: VenueHarness) -> Non
     assert flip.status == "filled", flip
     assert venue.engine_position() == Decimal("-0.2")
 
-    result = await venue.service.reconcile("acct")
-
+    # retired by the flip itself, before the short opened: nothing left for reconciliation
     (stop,) = [o for o in venue.open_engine_orders()]  # only the short's own stop is left
     assert stop.spec.side.value == "BUY" and stop.spec.trigger_price == Decimal(69500)
-    assert sorted(result.legs_cancelled) == sorted(
-        [long.orders["stop_loss"].client_order_id, long.orders["take_profit"].client_order_id]
-    )
+    retired = {long.orders["stop_loss"].client_order_id, long.orders["take_profit"].client_order_id}
+    assert {o.status for o in venue.engine_orders() if o.spec.client_id in retired} == {
+        OrderStatus.CANCELED
+    }
+    result = await venue.service.reconcile("acct")
+    assert result.legs_cancelled == []
     timeline = await venue.service.signal_timeline(long.idempotency_key)
     assert sorted(o.order.status for o in timeline.orders) == ["canceled", "canceled", "filled"]
 

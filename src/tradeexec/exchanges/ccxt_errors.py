@@ -58,7 +58,9 @@ _INVALID_ORDER_BY_MESSAGE: tuple[tuple[re.Pattern[str], type[errors.InvalidOrder
 
 # Refusals ccxt files under another class that are really about who is signing.
 _AUTH_BY_MESSAGE = re.compile(
-    r"User or API Wallet \S+ does not exist|Invalid API-key|Signature for this request", re.I
+    r"User or API Wallet \S+ does not exist|Invalid API-key|Signature for this request"
+    r"|requires .*walletAddress|walletAddress.* required",
+    re.I,
 )
 
 _DEFINITE_NETWORK = (ccxt.DDoSProtection, ccxt.RateLimitExceeded, ccxt.InvalidNonce)

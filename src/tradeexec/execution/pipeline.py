@@ -132,6 +132,9 @@ class Pipeline:
 
         plans = plan_entries(signal, symbol, decision.quantity, decision.position)
         report = ExecutionReport.started(signal, signal_id, decision)
+        capped = (decision.sizing or {}).get("capped_by") or []
+        if capped:  # only mode-derived sizes are capped; say so rather than shrink quietly
+            report = report.with_warning(f"size {decision.quantity} capped by {', '.join(capped)}")
         if not plans:
             await self.write(decided, self._status_step(signal_id, report.status))
             return report
@@ -147,6 +150,9 @@ class Pipeline:
         for index, (role, request) in enumerate(requests):
             order = await self.send(trader, request, order_id, signal_id)
             report = report.with_order(role, order)
+            if role == "close" and order.status is OrderStatus.FILLED:
+                # the position these legs protected is gone (closed, or flipped next)
+                await self._cancel_stale_legs(trader, symbol, signal_id)
             # refused, or ended with nothing filled (IOC expired / cancelled): stop here
             stop_here = order.status is OrderStatus.UNKNOWN or report.status == "rejected"
             if not stop_here and index + 1 < len(requests):
@@ -310,6 +316,41 @@ class Pipeline:
         return order
 
     # --------------------------------------------------------------- brackets
+    async def _cancel_stale_legs(self, trader: ExchangeTrader, symbol: str, signal_id: int) -> None:
+        """Cancel the resting stop / target legs of earlier signals on ``symbol``.
+
+        Called once a close has filled: left alone, they would rest until the next
+        reconciliation (a reduce-only leg cannot open a position, but it clutters the book
+        and counts against the venue's stop-order limit). A leg already gone is left to the
+        reconciler, which can tell filled from cancelled.
+        """
+        open_statuses = [OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value]
+        records = await self.db(self.store.list_orders, trader.account, open_statuses, 200)
+        for record in records:
+            if (
+                record.symbol != symbol
+                or record.role not in brackets.BRACKET_ROLES
+                or record.signal_id == signal_id
+            ):
+                continue
+            cancelled = await brackets.cancel_quietly(
+                trader, symbol, record.exchange_order_id, record.client_order_id
+            )
+            if cancelled is not None:
+                await self.record_order(
+                    record.id,
+                    cancelled,
+                    "canceled",
+                    partial(
+                        self.store.append_event,
+                        "stale_leg_cancelled",
+                        trader.account,
+                        {"client_order_id": record.client_order_id},
+                        signal_id=signal_id,
+                        order_id=record.id,
+                    ),
+                )
+
     def _legs(self, trader: ExchangeTrader, signal: Signal, entry: Order) -> list[BracketLeg]:
         quantity = entry.filled_quantity if entry.filled_quantity > 0 else entry.quantity
         return brackets.bracket_legs(

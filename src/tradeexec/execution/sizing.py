@@ -17,7 +17,9 @@ Steps, in order:
 
 2. **Confidence** (``sizing.scale_by_confidence``): a mode-derived quantity is multiplied by
    the confidence. Explicit sizes from the signal are taken as given.
-3. **Caps** (each recorded in ``capped_by`` when it binds): ``max_order_notional``; the
+3. **Caps**, for mode-derived sizes only (an explicit ``quantity`` / ``notional`` is never
+   shrunk: it goes as asked or the risk checks refuse it). Each is recorded in ``capped_by``
+   when it binds: ``max_order_notional``; the
    headroom left under ``max_position_notional`` for the position this symbol ends with;
    the leverage limit (that position's notional ≤ ``equity × leverage``). Reducing an
    opposite position first counts as headroom, so a flip can be as large as the position
@@ -56,7 +58,9 @@ from tradeexec.domain import FrozenMap, Market, OrderSide, to_decimal
 from tradeexec.errors import RiskRejected
 from tradeexec.execution.signals import Signal
 
-__all__ = ["SizingResult", "size_order", "size_signal"]
+__all__ = ["EXPLICIT_MODES", "SizingResult", "size_order", "size_signal"]
+
+EXPLICIT_MODES: Final = frozenset({"signal_quantity", "signal_notional"})
 
 ZERO: Final = Decimal(0)
 # Directed rounding: every intermediate step errs towards the smaller order.
@@ -140,6 +144,10 @@ def size_order(
     capped_by: tuple[str, ...] = ()
     if reduce_only:
         wanted = _reduce_only_quantity(base, side, position_qty)
+    elif used_mode in EXPLICIT_MODES:
+        # an amount the caller named is sent as named or refused by the risk checks
+        # (max_order_notional ...), never quietly shrunk into an order nobody asked for
+        wanted = base
     else:
         wanted, capped_by = _apply_caps(
             config, base, side, equity, entry_price, position_qty, leverage, detail
