@@ -363,7 +363,7 @@ def test_cancel_by_id_and_by_client_id(setup: Setup) -> None:
 
 def test_halt_refuses_orders_until_resume(setup: Setup) -> None:
     halted = setup.json("halt", "--account", "hl-main", "--reason", "drill")
-    assert halted["hl-main"]["state"] == "HALTED"
+    assert halted["hl-main"]["state"] == "halted"  # as `state` reports it
 
     refused = setup.run("order", "buy", "BTC", "0.01", "--account", "hl-main", "--json")
     assert refused.exit_code == 1

@@ -22,6 +22,7 @@ from tradeexec.cli_common import (
     AccountOpt,
     ConfigOpt,
     JsonOpt,
+    SymbolArg,
     app,
     config_app,
     fail,
@@ -125,9 +126,7 @@ def markets(account: AccountOpt = None, config: ConfigOpt = None, as_json: JsonO
 
 @app.command()
 def ticker(
-    symbol: Annotated[
-        str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")
-    ],
+    symbol: SymbolArg,
     account: AccountOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,

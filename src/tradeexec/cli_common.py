@@ -71,6 +71,7 @@ ConfigOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+SymbolArg = Annotated[str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")]
 
 
 class Side(StrEnum):

@@ -8,6 +8,7 @@ checks, kill switch and idempotency as the webhook, REST and MCP doors.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,6 +22,7 @@ from tradeexec.cli_common import (
     JsonOpt,
     MarginChoice,
     Side,
+    SymbolArg,
     fail,
     finish_report,
     load_config,
@@ -37,9 +39,7 @@ if TYPE_CHECKING:
 
 def order(
     side: Annotated[Side, typer.Argument(metavar="SIDE", help="buy or sell.")],
-    symbol: Annotated[
-        str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")
-    ],
+    symbol: SymbolArg,
     quantity: Annotated[
         str | None,
         typer.Argument(metavar="QTY", help="Base-currency amount (omit: the sizing rule)."),
@@ -112,9 +112,7 @@ def cancel(
 
 
 def set_leverage(
-    symbol: Annotated[
-        str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")
-    ],
+    symbol: SymbolArg,
     leverage: Annotated[int, typer.Argument(metavar="N", min=1, help="Leverage, e.g. 5.")],
     margin_mode: Annotated[MarginChoice | None, typer.Option(help="cross or isolated.")] = None,
     account: AccountOpt = None,
@@ -150,9 +148,7 @@ def set_leverage(
 
 
 def close(
-    symbol: Annotated[
-        str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")
-    ],
+    symbol: SymbolArg,
     account: AccountOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -204,18 +200,7 @@ def resume(
 ) -> None:
     """Allow trading again after `halt` (or a REDUCING state set by reconciliation)."""
 
-    async def go() -> list[dict[str, Any]]:
-        async with service_for(load_config(config)) as service:
-            service.manager.account_config(account)  # an unknown name is an error
-            await service.resume(account, reason="resumed (cli)")
-            names = [account] if account else service.manager.names
-            return [(await service.state(n)).to_dict() for n in names]
-
-    states = run(go())
-    if as_json:
-        render.print_json(states)
-    else:
-        render.show(render.states_table(states))
+    _show_states(config, account, as_json, resume_first=True)
 
 
 def state(
@@ -227,17 +212,7 @@ def state(
 ) -> None:
     """Show each account's trading state: ACTIVE, REDUCING or HALTED, and why."""
 
-    async def go() -> list[dict[str, Any]]:
-        async with service_for(load_config(config)) as service:
-            service.manager.account_config(account)  # an unknown name is an error
-            names = [account] if account else service.manager.names
-            return [(await service.state(n)).to_dict() for n in names]
-
-    states = run(go())
-    if as_json:
-        render.print_json(states)
-    else:
-        render.show(render.states_table(states))
+    _show_states(config, account, as_json)
 
 
 def reconcile(
@@ -291,3 +266,23 @@ def signal_show(
         render.print_json(timeline)
     else:
         render.timeline_print(timeline)
+
+
+def _show_states(
+    config: Path | None, account: str | None, as_json: bool, *, resume_first: bool = False
+) -> None:
+    """Each account's trading state (after resuming it, for `resume`)."""
+
+    async def go() -> list[dict[str, Any]]:
+        async with service_for(load_config(config)) as service:
+            service.manager.account_config(account)  # an unknown name is an error
+            if resume_first:
+                await service.resume(account, reason="resumed (cli)")
+            names = [account] if account else service.manager.names
+            return [(await service.state(n)).to_dict() for n in names]
+
+    states = run(go())
+    if as_json:
+        render.print_json(states)
+    else:
+        render.show(render.states_table(states))

@@ -264,47 +264,53 @@ class Pipeline:
         self, trader: ExchangeTrader, request: OrderRequest, order_id: int, signal_id: int | None
     ) -> Order:
         """Send a recorded intent. A refusal or an unknown outcome is recorded, then raised."""
-        account = trader.account
         try:
             return await trader.create_order(request)
         except errors.OrderOutcomeUnknown as exc:
-            await self.write(
-                partial(
-                    self.store.update_order,
-                    order_id,
-                    status=OrderStatus.UNKNOWN.value,
-                    event="timed_out",
-                    detail=str(exc),
-                ),
-                partial(
-                    self.store.append_event,
-                    "order_outcome_unknown",
-                    account,
-                    {"client_order_id": request.client_order_id},
-                    signal_id=signal_id,
-                    order_id=order_id,
-                ),
+            await self._record_failure(
+                trader.account,
+                order_id,
+                signal_id,
+                OrderStatus.UNKNOWN,
+                exc,
+                event="timed_out",
+                kind="order_outcome_unknown",
+                data={"client_order_id": request.client_order_id},
             )
             raise
         except errors.ExchangeError as exc:
-            await self.write(
-                partial(
-                    self.store.update_order,
-                    order_id,
-                    status=OrderStatus.REJECTED.value,
-                    event="rejected",
-                    detail=str(exc),
-                ),
-                partial(
-                    self.store.append_event,
-                    "order_rejected",
-                    account,
-                    {"error": exc.to_dict()},
-                    signal_id=signal_id,
-                    order_id=order_id,
-                ),
+            await self._record_failure(
+                trader.account,
+                order_id,
+                signal_id,
+                OrderStatus.REJECTED,
+                exc,
+                event="rejected",
+                kind="order_rejected",
+                data={"error": exc.to_dict()},
             )
             raise
+
+    async def _record_failure(
+        self,
+        account: str,
+        order_id: int,
+        signal_id: int | None,
+        status: OrderStatus,
+        exc: errors.ExchangeError,
+        *,
+        event: str,
+        kind: str,
+        data: dict[str, Any],
+    ) -> None:
+        await self.write(
+            partial(
+                self.store.update_order, order_id, status=status.value, event=event, detail=str(exc)
+            ),
+            partial(
+                self.store.append_event, kind, account, data, signal_id=signal_id, order_id=order_id
+            ),
+        )
 
     async def place(
         self, trader: ExchangeTrader, request: OrderRequest, role: str, signal_id: int | None

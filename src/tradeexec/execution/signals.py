@@ -159,14 +159,7 @@ class Signal:
             side=parse_side(data.get("side"), "side"),
             target_position=parse_number(data.get("target_position"), "target_position"),
             quantity=parse_positive(data.get("quantity"), "quantity"),
-            notional=parse_positive(data.get("notional"), "notional"),
-            sizing_mode=parse_sizing_mode(data.get("sizing_mode"), "sizing_mode"),
-            order_type=parse_order_type(data.get("order_type"), "order_type"),
-            price=parse_positive(data.get("price"), "price"),
-            stop_loss=parse_positive(data.get("stop_loss"), "stop_loss"),
-            take_profit=parse_positive(data.get("take_profit"), "take_profit"),
-            leverage=parse_leverage(data.get("leverage"), "leverage"),
-            confidence=parse_confidence(data.get("confidence"), "confidence"),
+            **parse_order_fields(data),
             reduce_only=parse_bool(data.get("reduce_only"), "reduce_only"),
             comment=parse_text(data.get("comment"), "comment"),
             raw=scrub(data),
@@ -287,6 +280,20 @@ def _protective_problem(s: Signal) -> str | None:
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def parse_order_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional order fields every source shares, parsed the same way everywhere."""
+    return {
+        "notional": parse_positive(data.get("notional"), "notional"),
+        "sizing_mode": parse_sizing_mode(data.get("sizing_mode"), "sizing_mode"),
+        "order_type": parse_order_type(data.get("order_type"), "order_type"),
+        "price": parse_positive(data.get("price"), "price"),
+        "stop_loss": parse_positive(data.get("stop_loss"), "stop_loss"),
+        "take_profit": parse_positive(data.get("take_profit"), "take_profit"),
+        "leverage": parse_leverage(data.get("leverage"), "leverage"),
+        "confidence": parse_confidence(data.get("confidence"), "confidence"),
+    }
 
 
 def parse_number(value: object, name: str) -> Decimal | None:
