@@ -9,6 +9,13 @@ The store records; it does not judge. Order status transitions are validated by
 does enforce is what must hold even across crashes and concurrent deliveries: one signal per
 idempotency key, one order per (account, client order id), one fill per (account, exchange
 trade id), exact money, aware UTC timestamps.
+
+The writes of the order path and the reads the risk gate makes per signal are SQLAlchemy Core
+statements on the tables' `Table` objects, built once at import and executed on a plain
+`Connection`: no unit of work, no identity map, and no statement construction or cache-key
+generation per call (SQLAlchemy caches the compiled form of each). They go through the same
+column types (`DecimalString`, `UTCDateTime`, JSON) as the ORM, so money stays exact and
+times aware UTC. Reads that build records for operators still use the ORM.
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Executable
 
 from tradeexec.store.db import DEFAULT_URL, WRITE_OPTIONS, create_engine_for, session_factory
 from tradeexec.store.db import upgrade as upgrade_schema
@@ -33,6 +41,7 @@ from tradeexec.store.models import (
     ORDER_ROLES,
     TRADING_STATES,
     AccountStateRow,
+    Base,
     EventRow,
     FillRow,
     OrderRow,
@@ -84,13 +93,89 @@ class DuplicateClientOrderId(ValueError):
         self.order_id = order_id
 
 
+# -- statements built once (see the module docstring) -------------------------------------------
+#
+# Parameters are passed at execution. An INSERT or UPDATE without `.values()` takes its columns
+# from the parameter names; the WHERE clause's parameters are named `b_*` so they never collide
+# with a column. A new row's id comes from `inserted_primary_key`: the cursor's lastrowid on
+# SQLite (what the ORM used; cheaper than reading a RETURNING row), RETURNING on PostgreSQL.
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_SIGNALS = _table(SignalRow)
+_DECISIONS = _table(RiskDecisionRow)
+_ORDERS = _table(OrderRow)
+_HISTORY = _table(OrderStateHistoryRow)
+_FILLS = _table(FillRow)
+_POSITIONS = _table(PositionSnapshotRow)
+_EVENTS = _table(EventRow)
+_ACCOUNT_STATE = _table(AccountStateRow)
+
+_INSERT_SIGNAL = insert(_SIGNALS)
+_SIGNAL_ID_BY_KEY = select(_SIGNALS.c.id).where(_SIGNALS.c.idempotency_key == bindparam("b_key"))
+_UPDATE_SIGNAL = update(_SIGNALS).where(_SIGNALS.c.id == bindparam("b_id"))
+_INSERT_DECISION = insert(_DECISIONS)
+
+_INSERT_ORDER = insert(_ORDERS)
+# The current row under the write lock: FOR UPDATE on PostgreSQL; SQLite renders no clause, its
+# write transactions (BEGIN IMMEDIATE) already hold the database's single write lock.
+_ORDER_FOR_UPDATE = select(_ORDERS).where(_ORDERS.c.id == bindparam("b_id")).with_for_update()
+_UPDATE_ORDER = update(_ORDERS).where(_ORDERS.c.id == bindparam("b_id"))
+_INSERT_HISTORY = insert(_HISTORY)
+_ORDER_ID_BY_CLIENT_ID = select(_ORDERS.c.id).where(
+    _ORDERS.c.account == bindparam("b_account"),
+    _ORDERS.c.client_order_id == bindparam("b_client_order_id"),
+)
+_COUNT_ORDERS = (
+    select(func.count())
+    .select_from(_ORDERS)
+    .where(
+        _ORDERS.c.account == bindparam("b_account"), _ORDERS.c.created_at >= bindparam("b_since")
+    )
+)
+_COUNT_ORDERS_OF_ROLES = _COUNT_ORDERS.where(
+    _ORDERS.c.role.in_(bindparam("b_roles", expanding=True))
+)
+
+_INSERT_FILL = insert(_FILLS)
+_FILL_ID_BY_TRADE = select(_FILLS.c.id).where(
+    _FILLS.c.account == bindparam("b_account"),
+    _FILLS.c.exchange_trade_id == bindparam("b_trade_id"),
+)
+_PNL_AND_FEES_SINCE = select(_FILLS.c.realized_pnl, _FILLS.c.fee).where(
+    _FILLS.c.account == bindparam("b_account"), _FILLS.c.at >= bindparam("b_since")
+)
+_INSERT_POSITION = insert(_POSITIONS)
+_INSERT_EVENT = insert(_EVENTS)
+
+_TRADING_STATE = select(_ACCOUNT_STATE.c.trading_state, _ACCOUNT_STATE.c.reason).where(
+    _ACCOUNT_STATE.c.account == bindparam("b_account")
+)
+_UPDATE_TRADING_STATE = update(_ACCOUNT_STATE).where(
+    _ACCOUNT_STATE.c.account == bindparam("b_account")
+)
+_INSERT_TRADING_STATE = insert(_ACCOUNT_STATE)
+
+
+def _insert(connection: Connection, statement: Executable, values: Mapping[str, Any]) -> int:
+    """Execute a single-row INSERT; the new row's id."""
+    key = connection.execute(statement, values).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 class Store:
     """The durable store. Build one with `Store.from_url(url)` or `Store(engine)`."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._read = session_factory(engine)
-        self._write = session_factory(engine.execution_options(**WRITE_OPTIONS))
+        self._write_engine = engine.execution_options(**WRITE_OPTIONS)
         # A private in-memory SQLite database is one shared connection: one transaction at a time.
         self._serial: AbstractContextManager[Any] = (
             threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
@@ -121,30 +206,79 @@ class Store:
         visible to other connections until the block ends, and an exception rolls back all
         of it. The batch belongs to the calling thread: call it from one synchronous
         function (e.g. inside one ``asyncio.to_thread``). Nested batches join the outer one.
+        The transaction begins with the block (on SQLite it takes the write lock then).
+
+        A duplicate that a method answers without raising (`record_signal` of a key seen
+        before, `record_fill` of a trade recorded before) undoes only its own insert, by a
+        savepoint: the rest of the batch still commits. A write that raises (e.g.
+        `DuplicateClientOrderId`, `RecordNotFound`) is meant to end the batch: let the
+        exception leave the block, which rolls all of it back.
         """
-        if getattr(self._batch, "session", None) is not None:
+        if self._batch_connection() is not None:
             yield
             return
-        with self._serial, self._write() as session, session.begin():
-            self._batch.session = session
+        with self._serial, self._write_engine.begin() as connection:
+            self._batch.connection = connection
             try:
                 yield
             finally:
-                self._batch.session = None
+                self._batch.connection = None
+
+    def _batch_connection(self) -> Connection | None:
+        """The calling thread's open batch, if any."""
+        current: Connection | None = getattr(self._batch, "connection", None)
+        return current
 
     @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        current: Session | None = getattr(self._batch, "session", None)
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction (`BEGIN IMMEDIATE` on SQLite), or the open batch's."""
+        current = self._batch_connection()
         if current is not None:  # inside batch(): join its transaction
             yield current
             return
-        with self._serial, self._write() as session, session.begin():
-            yield session
+        with self._serial, self._write_engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
         with self._serial, self._read() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _querying(self) -> Iterator[Connection]:
+        """One read transaction for Core statements."""
+        with self._serial, self._engine.connect() as connection, connection.begin():
+            yield connection
+
+    def _insert_once(
+        self,
+        statement: Executable,
+        values: Mapping[str, Any],
+        existing: Executable,
+        key: Mapping[str, Any],
+    ) -> tuple[int, bool]:
+        """Insert a row a unique constraint may already hold: `(new id, True)`, or the id of
+        the row already there (`existing` with `key` finds it) and False.
+
+        Concurrent inserts of one key are decided by the constraint; the losers read the
+        winner. Any other IntegrityError (a foreign key, a NOT NULL) is raised.
+        """
+        batch = self._batch_connection()
+        try:
+            if batch is None:
+                with self._writing() as connection:
+                    return _insert(connection, statement, values), True
+            with batch.begin_nested():  # a duplicate undoes this insert, not the whole batch
+                return _insert(batch, statement, values), True
+        except IntegrityError:
+            if batch is None:  # our transaction is over (rolled back): read what won
+                with self._querying() as connection:
+                    found = connection.execute(existing, key).scalar()
+            else:  # the batch's own earlier writes count too
+                found = batch.execute(existing, key).scalar()
+            if found is None:
+                raise
+            return int(found), False
 
     # -- signals and decisions -----------------------------------------------------------
 
@@ -165,29 +299,19 @@ class Store:
         A key seen before returns the existing signal's id with `created=False`, also when
         concurrent deliveries race (the unique constraint decides, the losers read the winner).
         """
-        row = SignalRow(
-            idempotency_key=idempotency_key,
-            account=account,
-            symbol=symbol,
-            source=source,
-            payload=_json_object(payload),
-            confidence=_confidence(confidence),
-            status=_text(status),
-            created_at=_aware(created_at, "created_at"),
+        values = {
+            "idempotency_key": idempotency_key,
+            "account": account,
+            "symbol": symbol,
+            "source": source,
+            "payload": _json_object(payload),
+            "confidence": _confidence(confidence),
+            "status": _text(status),
+            "created_at": _aware(created_at, "created_at"),
+        }
+        return self._insert_once(
+            _INSERT_SIGNAL, values, _SIGNAL_ID_BY_KEY, {"b_key": idempotency_key}
         )
-        try:
-            with self._writing() as session:
-                session.add(row)
-                session.flush()
-                return row.id, True
-        except IntegrityError:
-            with self._reading() as session:
-                existing = session.scalar(
-                    select(SignalRow.id).where(SignalRow.idempotency_key == idempotency_key)
-                )
-            if existing is None:  # some other constraint failed
-                raise
-            return existing, False
 
     def get_signal(self, signal_id: int) -> SignalRecord | None:
         with self._reading() as session:
@@ -202,11 +326,10 @@ class Store:
             return None if row is None else _record(SignalRecord, row)
 
     def set_signal_status(self, signal_id: int, status: str) -> None:
-        with self._writing() as session:
-            row = session.get(SignalRow, signal_id, with_for_update=True)
-            if row is None:
+        values = {"b_id": signal_id, "status": _text(status)}
+        with self._writing() as connection:
+            if connection.execute(_UPDATE_SIGNAL, values).rowcount == 0:
                 raise RecordNotFound(f"no signal {signal_id}")
-            row.status = _text(status)
 
     def record_decision(
         self,
@@ -219,18 +342,16 @@ class Store:
         at: datetime | None = None,
     ) -> int:
         """Record the risk verdict on a signal (with the reason code when refused)."""
-        row = RiskDecisionRow(
-            signal_id=signal_id,
-            approved=approved,
-            reason_code=None if reason_code is None else _text(reason_code),
-            detail=detail,
-            sizing=None if sizing is None else _json_object(sizing),
-            created_at=_aware(at, "at"),
-        )
-        with self._writing() as session:
-            session.add(row)
-            session.flush()
-            return row.id
+        values = {
+            "signal_id": signal_id,
+            "approved": approved,
+            "reason_code": None if reason_code is None else _text(reason_code),
+            "detail": detail,
+            "sizing": None if sizing is None else _json_object(sizing),
+            "created_at": _aware(at, "at"),
+        }
+        with self._writing() as connection:
+            return _insert(connection, _INSERT_DECISION, values)
 
     def decisions_for_signal(self, signal_id: int) -> list[DecisionRecord]:
         with self._reading() as session:
@@ -267,45 +388,51 @@ class Store:
         if role not in ORDER_ROLES:
             raise ValueError(f"unknown order role {role!r}; expected one of {ORDER_ROLES}")
         when = _aware(at, "at")
-        row = OrderRow(
-            signal_id=signal_id,
-            account=account,
-            symbol=symbol,
-            client_order_id=client_order_id,
-            exchange_order_id=exchange_order_id,
-            role=role,
-            side=_text(side),
-            order_type=_text(order_type),
-            quantity=_decimal(quantity, "quantity"),
-            price=_decimal_or_none(price, "price"),
-            trigger_price=_decimal_or_none(trigger_price, "trigger_price"),
-            reduce_only=reduce_only,
-            status=_text(status),
-            filled_quantity=Decimal(0),
-            average_price=None,
-            created_at=when,
-            updated_at=when,
-        )
+        values = {
+            "signal_id": signal_id,
+            "account": account,
+            "symbol": symbol,
+            "client_order_id": client_order_id,
+            "exchange_order_id": exchange_order_id,
+            "role": role,
+            "side": _text(side),
+            "order_type": _text(order_type),
+            "quantity": _decimal(quantity, "quantity"),
+            "price": _decimal_or_none(price, "price"),
+            "trigger_price": _decimal_or_none(trigger_price, "trigger_price"),
+            "reduce_only": reduce_only,
+            "status": _text(status),
+            "filled_quantity": Decimal(0),
+            "average_price": None,
+            "created_at": when,
+            "updated_at": when,
+        }
+        first = {
+            "from_status": None,
+            "to_status": values["status"],
+            "event": _text(event),
+            "at": when,
+            "detail": detail,
+        }
         try:
-            with self._writing() as session:
-                session.add(row)
-                session.flush()
-                session.add(
-                    OrderStateHistoryRow(
-                        order_id=row.id,
-                        from_status=None,
-                        to_status=row.status,
-                        event=_text(event),
-                        at=when,
-                        detail=detail,
-                    )
-                )
-                return row.id
+            # No savepoint: a duplicate raises, and inside a batch that ends the batch.
+            with self._writing() as connection:
+                order_id = _insert(connection, _INSERT_ORDER, values)
+                connection.execute(_INSERT_HISTORY, {"order_id": order_id, **first})
+                return order_id
         except IntegrityError as exc:
-            existing = self.get_order_by_client_id(account, client_order_id)
+            key = {"b_account": account, "b_client_order_id": client_order_id}
+            batch = self._batch_connection()
+            if batch is not None and batch.dialect.name == "sqlite":
+                # SQLite undid only the failed INSERT, so the batch can still read (and it is
+                # the only connection to an in-memory database); it sees its own rows too.
+                existing = batch.execute(_ORDER_ID_BY_CLIENT_ID, key).scalar()
+            else:  # PostgreSQL aborts the whole transaction: read what is committed
+                with self._querying() as connection:
+                    existing = connection.execute(_ORDER_ID_BY_CLIENT_ID, key).scalar()
             if existing is None:
                 raise
-            raise DuplicateClientOrderId(account, client_order_id, existing.id) from exc
+            raise DuplicateClientOrderId(account, client_order_id, int(existing)) from exc
 
     def update_order(
         self,
@@ -324,32 +451,37 @@ class Store:
         A status different from the recorded one appends a state-history row
         (`event` names the cause, default "update"). The transition is not validated here.
         """
-        with self._writing() as session:
-            row = session.get(OrderRow, order_id, with_for_update=True)
+        changes: dict[str, Any] = {}
+        if exchange_order_id is not None:
+            changes["exchange_order_id"] = exchange_order_id
+        if filled_quantity is not None:
+            changes["filled_quantity"] = _decimal(filled_quantity, "filled_quantity")
+        if average_price is not None:
+            changes["average_price"] = _decimal(average_price, "average_price")
+        new_status = None if status is None else _text(status)
+        with self._writing() as connection:
+            row = connection.execute(_ORDER_FOR_UPDATE, {"b_id": order_id}).one_or_none()
             when = _aware(at, "at")  # after the lock, so default times follow the history
             if row is None:
                 raise RecordNotFound(f"no order {order_id}")
-            if status is not None and _text(status) != row.status:
-                session.add(
-                    OrderStateHistoryRow(
-                        order_id=row.id,
-                        from_status=row.status,
-                        to_status=_text(status),
-                        event=_text(event) if event is not None else "update",
-                        at=when,
-                        detail=detail,
-                    )
+            current = row._asdict()
+            if new_status is not None and new_status != current["status"]:
+                changes["status"] = new_status
+            changes["updated_at"] = when
+            connection.execute(_UPDATE_ORDER, {"b_id": order_id, **changes})
+            if "status" in changes:
+                connection.execute(
+                    _INSERT_HISTORY,
+                    {
+                        "order_id": order_id,
+                        "from_status": current["status"],
+                        "to_status": new_status,
+                        "event": _text(event) if event is not None else "update",
+                        "at": when,
+                        "detail": detail,
+                    },
                 )
-                row.status = _text(status)
-            if exchange_order_id is not None:
-                row.exchange_order_id = exchange_order_id
-            if filled_quantity is not None:
-                row.filled_quantity = _decimal(filled_quantity, "filled_quantity")
-            if average_price is not None:
-                row.average_price = _decimal(average_price, "average_price")
-            row.updated_at = when
-            session.flush()
-            return _record(OrderRecord, row)
+        return OrderRecord(**{**current, **changes})
 
     def get_order(self, order_id: int) -> OrderRecord | None:
         with self._reading() as session:
@@ -398,15 +530,13 @@ class Store:
         self, account: str, since: datetime, roles: Iterable[str] | None = None
     ) -> int:
         """How many orders (of these roles) the account recorded since a time (rate limits)."""
-        stmt = (
-            select(func.count())
-            .select_from(OrderRow)
-            .where(OrderRow.account == account, OrderRow.created_at >= _aware(since, "since"))
-        )
+        params: dict[str, Any] = {"b_account": account, "b_since": _aware(since, "since")}
+        stmt = _COUNT_ORDERS
         if roles is not None:
-            stmt = stmt.where(OrderRow.role.in_(_texts(roles)))
-        with self._reading() as session:
-            return int(session.scalar(stmt) or 0)
+            stmt = _COUNT_ORDERS_OF_ROLES
+            params["b_roles"] = _texts(roles)
+        with self._querying() as connection:
+            return int(connection.execute(stmt, params).scalar() or 0)
 
     def orders_in_flight(
         self, account: str, statuses: Iterable[str] | None = None
@@ -445,33 +575,22 @@ class Store:
         at: datetime | None = None,
     ) -> bool:
         """Record a fill; False (and nothing written) if this trade id is already recorded."""
-        row = FillRow(
-            order_id=order_id,
-            account=account,
-            symbol=symbol,
-            exchange_trade_id=exchange_trade_id,
-            side=_text(side),
-            quantity=_decimal(quantity, "quantity"),
-            price=_decimal(price, "price"),
-            fee=_decimal_or_none(fee, "fee"),
-            fee_currency=fee_currency,
-            realized_pnl=_decimal_or_none(realized_pnl, "realized_pnl"),
-            at=_aware(at, "at"),
-        )
-        try:
-            with self._writing() as session:
-                session.add(row)
-            return True
-        except IntegrityError:
-            with self._reading() as session:
-                existing = session.scalar(
-                    select(FillRow.id).where(
-                        FillRow.account == account, FillRow.exchange_trade_id == exchange_trade_id
-                    )
-                )
-            if existing is None:  # not a duplicate: e.g. an unknown order id
-                raise
-            return False
+        values = {
+            "order_id": order_id,
+            "account": account,
+            "symbol": symbol,
+            "exchange_trade_id": exchange_trade_id,
+            "side": _text(side),
+            "quantity": _decimal(quantity, "quantity"),
+            "price": _decimal(price, "price"),
+            "fee": _decimal_or_none(fee, "fee"),
+            "fee_currency": fee_currency,
+            "realized_pnl": _decimal_or_none(realized_pnl, "realized_pnl"),
+            "at": _aware(at, "at"),
+        }
+        key = {"b_account": account, "b_trade_id": exchange_trade_id}
+        _, created = self._insert_once(_INSERT_FILL, values, _FILL_ID_BY_TRADE, key)
+        return created
 
     def fills_for_order(self, order_id: int) -> list[FillRecord]:
         """The order's fills, oldest first."""
@@ -484,12 +603,10 @@ class Store:
         Fees are assumed to be in the PnL currency (USDT on Binance USD-M, USDC on
         Hyperliquid); a fee paid in another asset (BNB) would need converting first.
         """
-        stmt = select(FillRow.realized_pnl, FillRow.fee).where(
-            FillRow.account == account, FillRow.at >= _aware(day_start_utc, "day_start_utc")
-        )
+        params = {"b_account": account, "b_since": _aware(day_start_utc, "day_start_utc")}
         total = Decimal(0)
-        with self._reading() as session:
-            for pnl, fee in session.execute(stmt):
+        with self._querying() as connection:
+            for pnl, fee in connection.execute(_PNL_AND_FEES_SINCE, params):
                 total += (pnl or Decimal(0)) - (fee or Decimal(0))
         return total
 
@@ -505,19 +622,17 @@ class Store:
         at: datetime | None = None,
     ) -> int:
         """Record a position as seen now; `quantity` is signed (negative is short)."""
-        row = PositionSnapshotRow(
-            account=account,
-            symbol=symbol,
-            quantity=_decimal(quantity, "quantity"),
-            entry_price=_decimal_or_none(entry_price, "entry_price"),
-            mark_price=_decimal_or_none(mark_price, "mark_price"),
-            unrealized_pnl=_decimal_or_none(unrealized_pnl, "unrealized_pnl"),
-            at=_aware(at, "at"),
-        )
-        with self._writing() as session:
-            session.add(row)
-            session.flush()
-            return row.id
+        values = {
+            "account": account,
+            "symbol": symbol,
+            "quantity": _decimal(quantity, "quantity"),
+            "entry_price": _decimal_or_none(entry_price, "entry_price"),
+            "mark_price": _decimal_or_none(mark_price, "mark_price"),
+            "unrealized_pnl": _decimal_or_none(unrealized_pnl, "unrealized_pnl"),
+            "at": _aware(at, "at"),
+        }
+        with self._writing() as connection:
+            return _insert(connection, _INSERT_POSITION, values)
 
     def latest_positions(
         self, account: str, *, include_flat: bool = False
@@ -556,18 +671,16 @@ class Store:
     ) -> int:
         """Append to the event log (never updated or deleted). Decimals in `data` become
         strings and datetimes ISO-8601 strings, so the JSON stays exact."""
-        row = EventRow(
-            at=_aware(at, "at"),
-            account=account,
-            kind=_text(kind),
-            signal_id=signal_id,
-            order_id=order_id,
-            data=_json_object(data or {}),
-        )
-        with self._writing() as session:
-            session.add(row)
-            session.flush()
-            return row.id
+        values = {
+            "at": _aware(at, "at"),
+            "account": account,
+            "kind": _text(kind),
+            "signal_id": signal_id,
+            "order_id": order_id,
+            "data": _json_object(data or {}),
+        }
+        with self._writing() as connection:
+            return _insert(connection, _INSERT_EVENT, values)
 
     def events(
         self,
@@ -633,11 +746,11 @@ class Store:
 
     def get_trading_state(self, account: str) -> tuple[str, str | None]:
         """`(state, reason)`; an account never set is ACTIVE with no reason."""
-        with self._reading() as session:
-            row = session.get(AccountStateRow, account)
-            if row is None:
-                return DEFAULT_TRADING_STATE, None
-            return row.trading_state, row.reason
+        with self._querying() as connection:
+            row = connection.execute(_TRADING_STATE, {"b_account": account}).one_or_none()
+        if row is None:
+            return DEFAULT_TRADING_STATE, None
+        return row.trading_state, row.reason
 
     def set_trading_state(self, account: str, state: str, reason: str | None = None) -> None:
         """Set the account's state; any case is accepted ("halted", `TradingState.HALTED`),
@@ -645,27 +758,19 @@ class Store:
         state = _text(state).strip().upper()
         if state not in TRADING_STATES:
             raise ValueError(f"unknown trading state {state!r}; expected one of {TRADING_STATES}")
-        for attempt in range(2):
-            try:
-                with self._writing() as session:
-                    row = session.get(AccountStateRow, account, with_for_update=True)
-                    if row is None:
-                        session.add(
-                            AccountStateRow(
-                                account=account,
-                                trading_state=state,
-                                reason=reason,
-                                updated_at=utcnow(),
-                            )
-                        )
-                    else:
-                        row.trading_state = state
-                        row.reason = reason
-                        row.updated_at = utcnow()
+        with self._writing() as connection:
+            changed = {"trading_state": state, "reason": reason, "updated_at": utcnow()}
+            updating = {"b_account": account, **changed}
+            if connection.execute(_UPDATE_TRADING_STATE, updating).rowcount:
                 return
+            # The account's first state. On PostgreSQL another writer may create the row first
+            # (SQLite serialises writers): then update that row. The savepoint keeps this
+            # transaction, or the batch it belongs to, usable after the duplicate.
+            try:
+                with connection.begin_nested():
+                    connection.execute(_INSERT_TRADING_STATE, {"account": account, **changed})
             except IntegrityError:
-                # Another writer created the row between our read and insert: update it instead.
-                if attempt == 1:
+                if not connection.execute(_UPDATE_TRADING_STATE, updating).rowcount:
                     raise
 
 
