@@ -78,7 +78,7 @@ def sim(
     try:
         serve(port, host=host, config=SimConfig(seed=seed, tick_ms=tick_ms))
     except KeyboardInterrupt:
-        pass
+        return  # Ctrl-C is how the simulator is stopped: no traceback
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "sim_error") from None
 

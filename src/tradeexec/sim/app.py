@@ -345,7 +345,7 @@ class Simulator:
 
 
 class _BadRequest(Exception):
-    pass
+    """Bad input to the control API (answered 400 with the message)."""
 
 
 async def _control_error(_request: Request, exc: Exception) -> JSONResponse:
