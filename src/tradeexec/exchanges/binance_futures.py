@@ -68,7 +68,8 @@ class BinanceFuturesTrader(CCXTTrader):
 
     async def _after_connect(self) -> None:
         ex = self._require()
-        await self._read(ex.load_time_difference)
+        if self.markets_from_cache:  # ccxt syncs the clock inside load_markets otherwise
+            await self._read(ex.load_time_difference)
         if self.hedge_mode:
             await self._write_setting(lambda: ex.set_position_mode(True))
 

@@ -103,6 +103,7 @@ class CCXTTrader(ExchangeTrader):
         self._trigger_refs: set[str] = set()  # ids / client ids of trigger orders we placed
         self._last_price: dict[str, Decimal] = {}
         self._price_seen_at: dict[str, float] = {}  # time.monotonic() of _last_price
+        self.markets_from_cache = False  # the last load_markets came from the disk cache
 
     # ------------------------------------------------------------ venue hooks
     def _exchange_class(self) -> Any:
@@ -188,6 +189,7 @@ class CCXTTrader(ExchangeTrader):
             if reload or self.market_cache is None
             else self.market_cache.load(self.exchange_id, self._endpoint())
         )
+        self.markets_from_cache = cached is not None
         if cached is not None:
             ex.set_markets(cached["markets"], cached.get("currencies"))
         else:
