@@ -85,3 +85,25 @@ async def test_a_rule_sized_order_over_the_limit_is_capped_and_says_so(
     assert report.success, report
     assert report.quantity is not None and report.quantity * Decimal(67500) <= Decimal(30000)
     assert any("capped by max_order_notional" in w for w in report.warnings), report.warnings
+
+
+async def test_legs_gone_around_us_are_settled_once_not_retried(venue: VenueHarness) -> None:
+    """Legs cancelled on the venue behind tradeexec's back are still 'open' in the store;
+    the next close settles them from the venue's answer, so no later close retries them."""
+    opened = await venue.submit(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
+    trader = await venue.trader()
+    for leg in ("stop_loss", "take_profit"):  # cancelled directly on the venue
+        order = opened.orders[leg]
+        await trader.cancel_order(order.symbol, order.id, order.client_order_id)
+    account = venue.service.manager.default_name()
+
+    await venue.service.close_position(venue.symbol, account=account)
+
+    timeline = await venue.service.signal_timeline(opened.idempotency_key)
+    legs = {o.order.role: o.order.status for o in timeline.orders if o.order.role != "entry"}
+    assert legs == {"stop_loss": "canceled", "take_profit": "canceled"}
+    open_statuses = ["submitted", "partially_filled"]
+    still_open = await venue.service.pipeline.db(
+        venue.service.store.list_orders, account, open_statuses, 200
+    )
+    assert still_open == []  # nothing left for a later close to try again

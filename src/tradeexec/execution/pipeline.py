@@ -31,6 +31,7 @@ from tradeexec.execution.planning import plan_entries
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal
+from tradeexec.store.records import OrderRecord
 from tradeexec.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -327,8 +328,8 @@ class Pipeline:
 
         Called once a close has filled: left alone, they would rest until the next
         reconciliation (a reduce-only leg cannot open a position, but it clutters the book
-        and counts against the venue's stop-order limit). A leg already gone is left to the
-        reconciler, which can tell filled from cancelled.
+        and counts against the venue's stop-order limit). A leg already gone is settled from
+        the venue's answer (filled or cancelled), once.
         """
         open_statuses = [OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value]
         records = await self.db(self.store.list_orders, trader.account, open_statuses, 200)
@@ -342,20 +343,35 @@ class Pipeline:
             cancelled = await brackets.cancel_quietly(
                 trader, symbol, record.exchange_order_id, record.client_order_id
             )
-            if cancelled is not None:
-                await self.record_order(
-                    record.id,
-                    cancelled,
-                    "canceled",
-                    partial(
-                        self.store.append_event,
-                        "stale_leg_cancelled",
-                        trader.account,
-                        {"client_order_id": record.client_order_id},
-                        signal_id=signal_id,
-                        order_id=record.id,
-                    ),
-                )
+            if cancelled is None:
+                # already gone (fired, or cancelled around us): settle it once, as the
+                # reconciler would, so no later close tries to cancel it again
+                await self._settle_gone_leg(trader, record)
+                continue
+            await self.record_order(
+                record.id,
+                cancelled,
+                "canceled",
+                partial(
+                    self.store.append_event,
+                    "stale_leg_cancelled",
+                    trader.account,
+                    {"client_order_id": record.client_order_id},
+                    signal_id=signal_id,
+                    order_id=record.id,
+                ),
+            )
+
+    async def _settle_gone_leg(self, trader: ExchangeTrader, record: OrderRecord) -> None:
+        from tradeexec.execution.reconcile import Reconciler, ReconcileReport
+
+        try:
+            order: Order | None = await trader.fetch_order(
+                record.symbol, record.exchange_order_id, record.client_order_id
+            )
+        except errors.OrderNotFound:
+            order = None
+        await Reconciler(self).apply(trader, record, order, ReconcileReport(trader.account))
 
     def _legs(self, trader: ExchangeTrader, signal: Signal, entry: Order) -> list[BracketLeg]:
         quantity = entry.filled_quantity if entry.filled_quantity > 0 else entry.quantity
