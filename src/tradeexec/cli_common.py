@@ -71,6 +71,9 @@ ConfigOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AllAccountsOpt = Annotated[
+    str | None, typer.Option("--account", "-a", help="One account (default: all).")
+]
 SymbolArg = Annotated[str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")]
 
 
@@ -170,8 +173,7 @@ async def service_for(config: AppConfig) -> AsyncIterator[TradingService]:
         await service.start(reconcile=False)  # `tradeexec reconcile` does that on request
         yield service
     finally:
-        await service.stop()
-        service.store.close()
+        await service.stop()  # closes the store it opened
 
 
 def finish_report(report: ExecutionReport, as_json: bool) -> None:

@@ -17,6 +17,7 @@ from tradeexec import cli_render as render
 from tradeexec import errors
 from tradeexec.cli_common import (
     AccountOpt,
+    AllAccountsOpt,
     ConfigOpt,
     EntryType,
     JsonOpt,
@@ -28,7 +29,6 @@ from tradeexec.cli_common import (
     load_config,
     run,
     service_for,
-    trader_for,
 )
 
 if TYPE_CHECKING:
@@ -122,19 +122,13 @@ def set_leverage(
     """Set a symbol's leverage (and margin mode), within risk.max_leverage."""
     from tradeexec.domain import MarginMode
 
-    cfg = load_config(config)
-    limit = cfg.risk_for(account).max_leverage
-    if leverage > limit:
-        raise errors.RiskRejected(
-            "max_leverage", f"{leverage}x is above the configured max_leverage of {limit}x"
-        )
     mode = MarginMode(margin_mode.value) if margin_mode else None
 
     async def go() -> tuple[str, str]:
-        async with trader_for(cfg, account) as trader:
-            resolved = trader.resolve_symbol(symbol)
-            await trader.set_leverage(resolved, leverage, mode)
-            return trader.account, resolved
+        # through the service: the account's max_leverage applies, as on every surface
+        async with service_for(load_config(config)) as service:
+            resolved = await service.set_leverage(symbol, leverage, mode, account=account)
+            return account or service.manager.default_name(), resolved
 
     name, resolved = run(go())
     result = {"account": name, "symbol": resolved, "leverage": leverage,
@@ -169,9 +163,7 @@ def halt(
     reason: Annotated[str, typer.Option(help="Recorded with the halt.")] = "kill switch (cli)",
     cancel_orders: Annotated[bool, typer.Option(help="Also cancel open orders.")] = False,
     flatten: Annotated[bool, typer.Option(help="Also cancel orders and close positions.")] = False,
-    account: Annotated[
-        str | None, typer.Option("--account", "-a", help="One account (default: all).")
-    ] = None,
+    account: AllAccountsOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -192,9 +184,7 @@ def halt(
 
 
 def resume(
-    account: Annotated[
-        str | None, typer.Option("--account", "-a", help="One account (default: all).")
-    ] = None,
+    account: AllAccountsOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -204,9 +194,7 @@ def resume(
 
 
 def state(
-    account: Annotated[
-        str | None, typer.Option("--account", "-a", help="One account (default: all).")
-    ] = None,
+    account: AllAccountsOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -216,9 +204,7 @@ def state(
 
 
 def reconcile(
-    account: Annotated[
-        str | None, typer.Option("--account", "-a", help="One account (default: all).")
-    ] = None,
+    account: AllAccountsOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -94,7 +94,7 @@ class TradingService:
     async def _reconcile_forever(self) -> None:
         while True:
             await asyncio.sleep(self.reconcile_interval_s)
-            for account in list(self.manager._traders):
+            for account in self.manager.connected:
                 try:
                     await self.reconcile(account)
                 except errors.TradeExecError as exc:  # keep the loop alive; say why

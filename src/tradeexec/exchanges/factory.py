@@ -205,6 +205,11 @@ class ExchangeManager:
                 self._traders[key] = trader
         return self._traders[key]
 
+    @property
+    def connected(self) -> list[str]:
+        """The accounts whose traders are live (connected on first use)."""
+        return list(self._traders)
+
     def add(self, trader: ExchangeTrader) -> None:
         """Adopt an already built trader (tests, embedding)."""
         self._traders[trader.account] = trader

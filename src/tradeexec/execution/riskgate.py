@@ -60,8 +60,10 @@ class RiskGate:
         self._day_start_equity: dict[tuple[str, str], Decimal] = {}
 
     def risk_config(self, account: str) -> RiskConfig:
-        account_cfg = self.config.accounts.get(account)
-        return self.config.risk.merged(account_cfg.risk if account_cfg else None)
+        # a trader adopted into the manager without a config entry gets the defaults
+        if account in self.config.accounts:
+            return self.config.risk_for(account)
+        return self.config.risk
 
     def _allowed(self, account: str) -> frozenset[str] | None:
         account_cfg = self.config.accounts.get(account)
