@@ -1,4 +1,4 @@
-"""Align the store with the exchange: at start-up and on an interval.
+"""Align the store with the exchange: at start-up, on request, and on an interval if set.
 
 For each account, under the same per-account lock as the pipeline:
 1. Orders in flight (pending submit, unknown, open, cancel pending) are looked up by client
