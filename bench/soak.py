@@ -1,0 +1,60 @@
+"""The long crash-and-fault soak (issue 7), for ``make soak``.
+
+    python bench/soak.py [--seed 1] [--seeds 3] [--signals 2000] [--kills 8] [--batch 15]
+                         [--fault-rate 1.0] [--workdir DIR] [--show 60]
+
+Runs `tests/reliability/soak.py` once per seed (``--seed``, ``--seed + 1``, ... ``--seeds``
+of them), prints each run's counts and violations, and exits 1 if any run had a violation.
+Each run's worker logs, answers file and SQLite store stay in its work directory (printed),
+so a finding can be inspected with ``tradeexec signal show`` against that store. The same
+seed replays the same signals, prices, fault rolls and kill points (what the interleaving of
+two processes makes of them can differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from reliability.soak import SoakConfig, run_soak
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds from --seed on")
+    parser.add_argument("--signals", type=int, default=2000)
+    parser.add_argument("--kills", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=15)
+    parser.add_argument("--fault-rate", type=float, default=1.0)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--show", type=int, default=60, help="violations to list per run")
+    args = parser.parse_args(argv)
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="tradeexec-soak-"))
+    failed = 0
+    for seed in range(args.seed, args.seed + args.seeds):
+        config = SoakConfig(
+            seed=seed,
+            signals=args.signals,
+            kills=args.kills,
+            batch=args.batch,
+            fault_rate=args.fault_rate,
+        )
+        result = run_soak(config, root / f"seed-{seed}")
+        print(result.failure_text(args.show) if not result.ok else result.summary(), flush=True)
+        print(
+            f"  replay: python bench/soak.py --seed {seed} --seeds 1 --signals {args.signals} "
+            f"--kills {args.kills} --batch {args.batch} --fault-rate {args.fault_rate}",
+            flush=True,
+        )
+        failed += not result.ok
+    print(f"{args.seeds - failed}/{args.seeds} seeds without a violation")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
