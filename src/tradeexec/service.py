@@ -30,6 +30,7 @@ from tradeexec.execution.reconcile import Reconciler, ReconcileReport
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal, new_idempotency_key
+from tradeexec.signal_state import NON_TERMINAL
 from tradeexec.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class TradingService:
         self.pipeline = Pipeline(self.manager, self.store, self.gate)
         self.reconciler = Reconciler(self.pipeline)
         self.reconcile_interval_s = reconcile_interval_s
+        self.retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+        self.last_start: dict[str, Any] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -69,17 +72,54 @@ class TradingService:
         return cls(load_config(path), **kwargs)
 
     # -------------------------------------------------------------- lifecycle
-    async def start(self, *, reconcile: bool = True) -> None:
-        """Reconcile every account the store has orders for, then start the interval loop.
+    async def start(self, *, reconcile: bool = True) -> dict[str, Any]:
+        """Reconcile every account (resuming signals a crash left unfinished), then start the
+        interval loop. Returns each account's result: its report, or the error that stopped it.
 
-        Not only those with orders in flight: a crash after an entry was recorded as filled
-        and before its stop was sent leaves nothing in flight and an unprotected position."""
+        Accounts are reconciled concurrently and independently: one venue down does not stop
+        the others; a failing account is retried with backoff here, then by the loop (when an
+        interval is set) or the next ``reconcile``. Not only accounts with orders in flight: a
+        crash after an entry was recorded as filled and before its stop was sent leaves nothing
+        in flight and an unprotected position."""
+        results: dict[str, Any] = {}
         if reconcile:
-            for account in self.manager.names:
-                if await self.pipeline.db(self.store.list_orders, account, None, 1):
-                    await self.reconcile(account)
+            names = [name for name in self.manager.names if await self._has_records(name)]
+            outcomes = await asyncio.gather(*(self._reconcile_with_retries(n) for n in names))
+            results = dict(zip(names, outcomes, strict=True))
+        self.last_start = results
         if self.reconcile_interval_s > 0 and self._loop_task is None:
             self._loop_task = asyncio.create_task(self._reconcile_forever())
+        return results
+
+    async def _has_records(self, account: str) -> bool:
+        if await self.pipeline.db(self.store.list_orders, account, None, 1):
+            return True
+        unfinished = [s.value for s in NON_TERMINAL]
+        return bool(await self.pipeline.db(self.store.unfinished_signals, unfinished, account, 1))
+
+    async def _reconcile_with_retries(self, account: str) -> Any:
+        """One account's reconcile, retried on transient errors; the report, or the error."""
+        error: errors.TradeExecError | None = None
+        last: Any = None
+        for delay in (0.0, *self.retry_delays):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                report = await self.reconcile(account)
+            except errors.TradeExecError as exc:
+                error = exc
+                if not errors.is_retryable_read(exc):
+                    break
+                continue
+            if not report.incomplete:
+                return report
+            error = None
+            last = report
+        if error is None:
+            return last
+        log.warning("start-up reconcile of %s failed: %s", account, error)
+        await self.pipeline.event("reconcile_failed", account, error=error.to_dict())
+        return error
 
     async def stop(self) -> None:
         if self._loop_task is not None:
@@ -94,13 +134,16 @@ class TradingService:
     async def _reconcile_forever(self) -> None:
         while True:
             await asyncio.sleep(self.reconcile_interval_s)
-            for account in self.manager.connected:
-                try:
-                    await self.reconcile(account)
-                except errors.TradeExecError as exc:  # keep the loop alive; say why
-                    log.warning("reconcile %s failed: %s", account, exc)
-                except Exception:  # a bug must not end reconciliation for good either
-                    log.exception("reconcile %s failed unexpectedly", account)
+            names = [name for name in self.manager.names if await self._has_records(name)]
+            await asyncio.gather(*(self._reconcile_quietly(name) for name in names))
+
+    async def _reconcile_quietly(self, account: str) -> None:
+        try:
+            await self.reconcile(account)
+        except errors.TradeExecError as exc:  # keep the loop alive; say why
+            log.warning("reconcile %s failed: %s", account, exc)
+        except Exception:  # a bug must not end reconciliation for good either
+            log.exception("reconcile %s failed unexpectedly", account)
 
     async def reconcile(self, account: str | None = None) -> ReconcileReport:
         return await self.reconciler.run(account or self.manager.default_name())

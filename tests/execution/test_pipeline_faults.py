@@ -176,17 +176,22 @@ async def test_killed_between_entry_and_stop_places_the_stop_on_restart(
     ]
     assert all(o.status is OrderStatus.NEW and o.spec.qty == Q for o in legs)
     timeline = await restarted.signal_timeline(signal.idempotency_key)
-    stops = [o for o in timeline.orders if o.order.role == "stop_loss"]
-    # the intent that never left stays on record as such; the stop placed on restart has
-    # its own client id (the first is taken) and rests on the venue
-    assert [o.history[-1].event for o in stops] == ["never_sent", "acknowledged"]
-    assert stops[0].order.client_order_id != stops[1].order.client_order_id
-    assert stops[1].order.status == "submitted"
+    (stop,) = [o for o in timeline.orders if o.order.role == "stop_loss"]
+    # the signal is resumed from the step it reached: the stop the venue never saw is sent
+    # with the client id it was recorded under, and rests on the venue
+    assert [h.event for h in stop.history] == ["intent", "acknowledged"]
+    assert stop.order.client_order_id == legs_by_kind(venue)["STOP_MARKET"].spec.client_id
+    assert stop.order.status == "submitted"
+    assert timeline.signal.status == "filled"
     assert sorted({o.order.role for o in timeline.orders}) == [
         "entry",
         "stop_loss",
         "take_profit",
     ]
+
+
+def legs_by_kind(venue: VenueHarness) -> dict[str, Any]:
+    return {o.spec.kind.value: o for o in venue.engine_orders() if o.spec.kind.is_trigger}
 
 
 # ------------------------------------------------------ stop refused after entry
@@ -247,11 +252,37 @@ async def test_stop_refused_with_keep_policy_keeps_and_reconcile_reduces(
     kinds = [e.kind for e in timeline.events]
     assert "stop_loss_failed" in kinds and "position_flattened" not in kinds
 
-    # the unprotected position is a mismatch: no new exposure until it is dealt with
+    # the reconciler tries to put the stop back; while the venue keeps refusing it, the
+    # unprotected position is a mismatch: no new exposure until it is dealt with
+    if venue.sim is not None:
+        rule = venue.add_fault("any_create", kind="status", status=429)
     result = await venue.service.reconcile("acct")
     assert any("no resting stop-loss" in m for m in result.mismatches), result
     assert (await venue.service.state("acct")).state is TradingState.REDUCING
+    if venue.sim is not None:
+        assert rule.fired >= 1
+        venue.sim.simulator.ctx.faults.rules.remove(rule)
     refused = await venue.submit(side="buy", quantity=Q)
     assert refused.reason == "reducing_only"
     closed = await venue.service.close_position("BTC/USDT", account="acct")
     assert closed.status == "filled" and venue.engine_position() == 0
+
+
+async def test_a_stop_refused_for_a_moment_is_put_back_by_the_reconciler(
+    sim_venue: VenueHarness,
+) -> None:
+    """Kept without a stop (policy keep) after a passing refusal: the next reconcile places
+    the stop for the whole position and the account stays ACTIVE."""
+    venue = sim_venue
+    venue.service = await venue.new_service(
+        risk=venue.risk.model_copy(update={"on_stop_failure": "keep"})
+    )
+    report = await venue.submit(side="buy", quantity=Q, **refuse_the_stop(venue))
+    assert report.status == "filled" and report.warnings, report
+
+    result = await venue.service.reconcile("acct")
+
+    assert result.mismatches == [] and len(result.legs_placed) == 1, result
+    (stop,) = [o for o in venue.open_engine_orders() if o.spec.kind is OrderKind.STOP_MARKET]
+    assert stop.spec.qty == Q and stop.spec.reduce_only and stop.spec.trigger_price == STOP
+    assert (await venue.service.state("acct")).state is TradingState.ACTIVE

@@ -122,7 +122,7 @@ async def test_init_without_credentials_gives_market_data_only(
 async def test_init_with_credentials_and_balance(plugin_venue: PluginHarness) -> None:
     plugin = await plugin_venue.start(balance=Decimal(2500))
     assert plugin.initialized
-    assert (await plugin.health_check())["healthy"] is True
+    assert await plugin.health_check() is True
     balance = await plugin.fetch_balance()
     settle = SETTLE[plugin_venue.name]
     assert balance["success"] is True
@@ -169,7 +169,9 @@ async def test_init_failure_bad_credentials_raises(plugin_harness: MakePlugin) -
     with pytest.raises(errors.AuthenticationError):
         await plugin.init()
     assert not plugin.initialized
-    assert (await plugin.health_check())["healthy"] is False
+    assert await plugin.health_check() is False
+    report = await plugin.health_report()
+    assert report["reason"] == "not_initialized" and "init()" in report["error"]
 
 
 def test_convenience_constructor() -> None:
@@ -214,20 +216,27 @@ async def test_limit_order_with_take_profit_and_stop_loss(plugin_venue: PluginHa
     )
     assert result["success"] is True and result["status"] == "accepted", result
     assert result["filled_quantity"] == 0.0 and result["average_price"] is None
-    entry, stop, target = plugin_venue.engine_orders()
+    # a resting entry gets its stop and target when (and for as much as) it fills: legs
+    # placed beside it could expire or be cancelled before the fill, unseen
+    (entry,) = plugin_venue.engine_orders()
     assert entry.spec.kind is OrderKind.LIMIT and entry.spec.price == Decimal(67000)
     assert entry.status is OrderStatus.NEW
+    assert "stop_loss_order_id" not in result and "take_profit_order_id" not in result
+
+    plugin_venue.set_mark(66900)  # the limit fills; the next reconcile protects it
+    assert entry.status is OrderStatus.FILLED and plugin_venue.engine_position() == Decimal("0.1")
+    await plugin.service.reconcile()
+    legs = {o.spec.kind: o for o in plugin_venue.engine_orders() if o.spec.kind.is_trigger}
+    stop, target = legs[OrderKind.STOP_MARKET], legs[OrderKind.TAKE_PROFIT_MARKET]
     assert (stop.spec.kind, stop.spec.trigger_price) == (OrderKind.STOP_MARKET, Decimal(66000))
     assert (target.spec.kind, target.spec.trigger_price) == (
         OrderKind.TAKE_PROFIT_MARKET,
         Decimal(69000),
     )
-    assert result["stop_loss_order_id"] == str(stop.order_id)
-    assert result["take_profit_order_id"] == str(target.order_id)
-
-    plugin_venue.set_mark(66900)  # the limit fills; the position is protected at once
-    assert entry.status is OrderStatus.FILLED and plugin_venue.engine_position() == Decimal("0.1")
     assert stop.status is OrderStatus.NEW and target.status is OrderStatus.NEW
+    assert stop.spec.qty == target.spec.qty == Decimal("0.1")
+    timeline = await plugin.service.signal_timeline(result["signal_id"])
+    assert timeline.signal.status == "filled"
     fetched = await plugin.fetch_order(result["order_id"], "BTC/USDT")
     assert fetched["status"] == "filled" and fetched["filled_quantity"] == 0.1
 
@@ -279,8 +288,7 @@ async def test_execute_before_init_is_a_structured_failure(exchange_id: str) -> 
     assert (await plugin.fetch_balance())["reason"] == "not_initialized"
     assert (await plugin.cancel_order("1", "BTC/USDT"))["reason"] == "not_initialized"
     assert (await plugin.fetch_order("1", "BTC/USDT"))["reason"] == "not_initialized"
-    health = await plugin.health_check()
-    assert health["healthy"] is False and health["error"] == "not initialised"
+    assert await plugin.health_check() is False  # a bool, as the original plan has it
 
 
 async def test_exchange_refusal_is_a_structured_failure(plugin_venue: PluginHarness) -> None:
@@ -397,18 +405,40 @@ def test_name() -> None:
 
 
 async def test_health_check_success_and_failure(plugin_venue: PluginHarness) -> None:
+    """``is_healthy = await plugin.health_check()`` is a bool (a dict was always truthy);
+    `health_report` has the details, with the failure's reason code."""
     plugin = await plugin_venue.start()
-    healthy = await plugin.health_check()
+    assert await plugin.health_check() is True
+    healthy = await plugin.health_report()
     assert healthy["healthy"] is True and healthy["exchange"] == plugin_venue.name
     assert healthy["error"] is None and healthy["latency_ms"] >= 0
+    assert healthy["credentials"] == ("not needed" if plugin_venue.sim is None else "accepted")
 
     if plugin_venue.sim is not None:  # the venue answers 503 to everything
         plugin_venue.add_fault(f"{plugin_venue.name}.*", kind="status", status=503)
     else:  # the paper venue has no wire: its trader is disconnected instead
         await (await plugin.service.manager.get(plugin.account)).close()
-    sick = await plugin.health_check()
+    assert await plugin.health_check() is False
+    sick = await plugin.health_report()
     assert sick["healthy"] is False and sick["exchange"] == plugin_venue.name
-    assert sick["error"]
+    assert sick["error"] and sick["reason"] in ("exchange_unavailable", "not_initialized")
+
+
+async def test_health_check_is_false_when_the_venue_refuses_the_keys(
+    plugin_harness: MakePlugin,
+) -> None:
+    """The balance read is signed: the simulator verifies the signature, so keys revoked
+    after init (here: a simulator reset forgets every key) make the plugin unhealthy with
+    the venue's authentication refusal, not a healthy public ping."""
+    harness = plugin_harness("binance")
+    plugin = await harness.start()
+    assert await plugin.health_check() is True
+    assert harness.sim is not None
+    harness.sim.simulator.binance.keys.clear()  # the venue no longer knows this key
+    assert await plugin.health_check() is False
+    report = await plugin.health_report()
+    assert report["reason"] == "authentication_failed", report
+    assert report["credentials"] == "refused"
 
 
 async def test_close(plugin_venue: PluginHarness) -> None:
@@ -419,7 +449,7 @@ async def test_close(plugin_venue: PluginHarness) -> None:
     assert (await trader.health_check()).ok is False  # the connection is closed
     result = await plugin.execute_order(order())
     assert result["success"] is False and result["reason"] == "not_initialized"
-    assert (await plugin.health_check())["healthy"] is False
+    assert await plugin.health_check() is False
     await plugin.close()  # idempotent
     assert plugin_venue.engine_orders() == []
 

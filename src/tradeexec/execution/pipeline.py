@@ -5,6 +5,12 @@ the store before anything is sent; acknowledgements, fills and positions after. 
 idempotency key is unique in the store and every exchange client order id is derived from
 it, so a re-delivered signal finds its first record and sends nothing.
 
+Every signal moves through the lifecycle of `signal_state` and ends in a terminal status with
+a reason. One interrupted by a crash is *resumed* by the same code (`resume`): the approved
+decision's plan is stored with it, so the same orders are rebuilt with the same client ids;
+an order already recorded is looked up by its client id (never sent twice), one never
+reached is sent, and nothing new is sent for a signal older than ``max_signal_age_s``.
+
 Per account, signals are executed one at a time (an asyncio lock), so risk checks that look
 at positions and order rates see the effects of the previous signal.
 """
@@ -13,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
@@ -24,84 +30,260 @@ from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, Position, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
-from tradeexec.execution import brackets
-from tradeexec.execution.brackets import BracketLeg
+from tradeexec.execution import protection
+from tradeexec.execution.brackets import BracketLeg, bracket_legs
 from tradeexec.execution.ids import derive_client_order_id
-from tradeexec.execution.planning import plan_entries
+from tradeexec.execution.journal import Journal, order_from_record
+from tradeexec.execution.planning import EntryPlan, plan_entries
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal
-from tradeexec.store.records import OrderRecord
+from tradeexec.signal_state import SignalStatus
+from tradeexec.store.records import SignalRecord
 from tradeexec.store.repository import Store
 
 log = logging.getLogger(__name__)
 
+ST = SignalStatus
+
 
 @dataclass
-class Pipeline:
-    manager: ExchangeManager
-    store: Store
-    gate: RiskGate
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    _leverage_applied: set[tuple[str, str, int, str | None]] = field(default_factory=set)
+class _Run:
+    """One execution (or resumption) of one signal."""
 
-    async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Store calls are synchronous SQLAlchemy; run them off the event loop."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+    signal: Signal
+    signal_id: int
+    trader: ExchangeTrader
+    symbol: str
+    resumed: bool
+    report: ExecutionReport
+    position: Decimal = Decimal(0)  # the signed position before this signal (its plan's)
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+
+    @property
+    def filled_any(self) -> bool:
+        return any(o.filled_quantity > 0 for o in self.report.orders.values())
+
+
+class Pipeline(Journal):
+    #: pauses between attempts to flatten a position whose stop was refused (then: HALTED)
+    retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)
+
+    def __init__(self, manager: ExchangeManager, store: Store, gate: RiskGate) -> None:
+        super().__init__(store)
+        self.manager = manager
+        self.gate = gate
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._leverage_applied: set[tuple[str, str, int, str | None]] = set()
+        # idempotency keys being executed or resumed in this process: a re-delivery waits
+        # for the first to finish, then answers with what it came to
+        self._running: dict[str, asyncio.Future[None]] = {}
 
     def lock(self, account: str) -> asyncio.Lock:
         """One signal (or reconciliation) at a time per account."""
         return self._locks.setdefault(account, asyncio.Lock())
 
+    def is_running(self, idempotency_key: str) -> bool:
+        return idempotency_key in self._running
+
     # ------------------------------------------------------------------ entry
     async def execute(self, signal: Signal) -> ExecutionReport:
         account = signal.account or self.manager.default_name()
         signal = replace(signal, account=account) if signal.account is None else signal
-        signal_id, created = await self.db(
-            self.store.record_signal,
-            idempotency_key=signal.idempotency_key,
-            account=account,
-            symbol=signal.symbol,
-            source=signal.source.value,
-            payload=signal.to_record(),
-            confidence=signal.confidence,
-        )
-        if not created:
-            return await self._duplicate(signal, signal_id)
-        async with self.lock(account):
-            try:
-                return await self._execute(signal, signal_id, account)
-            except errors.TradeExecError as exc:
-                await self.db(self.store.set_signal_status, signal_id, "failed")
-                await self.event("signal_failed", account, signal_id, error=exc.to_dict())
-                return ExecutionReport.failure(signal, signal_id, exc)
+        key = signal.idempotency_key
+        running = self._running.get(key)
+        if running is not None:  # the same key is being worked on here: wait, then answer
+            await asyncio.wait({running})
+            return await self._answer_duplicate(signal)
+        with self._claim(key):
+            signal_id, created = await self.db(
+                self.store.record_signal,
+                idempotency_key=key,
+                account=account,
+                symbol=signal.symbol,
+                source=signal.source.value,
+                payload=signal.to_record(),
+                confidence=signal.confidence,
+            )
+            if created:
+                return await self._run_locked(signal, signal_id, resumed=False)
+            record = await self.db(self.store.get_signal, signal_id)
+            assert record is not None
+            conflict = _conflict(signal, record)
+            if conflict is not None:
+                await self.event(
+                    "idempotency_conflict", account, signal_id, idempotency_key=key, diff=conflict
+                )
+                return ExecutionReport.conflict(signal, signal_id, conflict)
+            if not SignalStatus(record.status).is_terminal:
+                # left unfinished by an earlier process (a crash): finish it now
+                await self._resume(record)
+            return await self._answer_duplicate(signal)
 
-    async def _duplicate(self, signal: Signal, signal_id: int) -> ExecutionReport:
-        orders = await self.db(self.store.orders_for_signal, signal_id)
-        entry = next((o for o in orders if o.role in ("entry", "close")), None)
-        first = await self.db(self.store.get_signal, signal_id)
+    def _claim(self, key: str) -> _Claim:
+        return _Claim(self._running, key)
+
+    async def resume(self, record: SignalRecord) -> ExecutionReport | None:
+        """Finish a signal an earlier process left unfinished (None: it is running here)."""
+        if record.idempotency_key in self._running:
+            return None
+        with self._claim(record.idempotency_key):
+            return await self._resume(record)
+
+    async def _resume(self, record: SignalRecord) -> ExecutionReport:
+        signal = Signal.from_record(record.payload)
+        signal = replace(signal, account=record.account)
+        return await self._run_locked(signal, record.id, resumed=True)
+
+    async def _answer_duplicate(self, signal: Signal) -> ExecutionReport:
+        """A re-delivered key: the original's true status and outcome, as the store holds it."""
+        record = await self.db(self.store.get_signal_by_key, signal.idempotency_key)
+        assert record is not None
+        orders = await self.db(self.store.orders_for_signal, record.id)
         await self.event(
-            "signal_duplicate", signal.account, signal_id, idempotency_key=signal.idempotency_key
+            "signal_duplicate", record.account, record.id, idempotency_key=signal.idempotency_key
         )
-        return ExecutionReport.duplicate(signal, signal_id, entry, first.status if first else None)
+        return ExecutionReport.duplicate(signal, record, orders)
 
-    async def event(
-        self,
-        kind: str,
-        account: str | None,
-        signal_id: int | None = None,
-        order_id: int | None = None,
-        **data: Any,
-    ) -> None:
-        await self.db(
-            self.store.append_event, kind, account, data, signal_id=signal_id, order_id=order_id
-        )
+    async def _run_locked(
+        self, signal: Signal, signal_id: int, *, resumed: bool
+    ) -> ExecutionReport:
+        assert signal.account is not None
+        async with self.lock(signal.account):
+            if resumed:  # it may have ended while we waited for the lock
+                current = await self.db(self.store.get_signal, signal_id)
+                if current is None or SignalStatus(current.status) in (
+                    ST.FILLED,
+                    ST.PARTIALLY_DONE,
+                    ST.REJECTED,
+                    ST.FAILED,
+                    ST.FLATTENED,
+                    ST.EXPIRED,
+                    ST.NOOP,
+                ):
+                    orders = await self.db(self.store.orders_for_signal, signal_id)
+                    assert current is not None
+                    return ExecutionReport.duplicate(signal, current, orders).as_original()
+                if current.status == ST.RECEIVED and self._too_old(signal):
+                    return await self._expire(signal, signal_id, current.status)
+            return await self._run(signal, signal_id, resumed)
 
-    async def _execute(self, signal: Signal, signal_id: int, account: str) -> ExecutionReport:
-        trader = await self.manager.get(account)
-        symbol = trader.resolve_symbol(signal.symbol)
-        decision = await self.gate.decide(trader, signal, symbol)
+    def _too_old(self, signal: Signal) -> bool:
+        assert signal.account is not None
+        limit = self.gate.risk_config(signal.account).max_signal_age_s
+        return (self.now() - signal.created_at).total_seconds() > limit
+
+    async def _expire(self, signal: Signal, signal_id: int, current: str) -> ExecutionReport:
+        reason = "interrupted: not decided before a restart, and now too old to decide"
+        await self.set_status(signal_id, ST.EXPIRED, reason)
+        await self.event("signal_expired", signal.account, signal_id, reason="interrupted")
+        return ExecutionReport.ended(signal, signal_id, ST.EXPIRED, "interrupted", reason)
+
+    async def _run(self, signal: Signal, signal_id: int, resumed: bool) -> ExecutionReport:
+        run: _Run | None = None
+        try:
+            trader = await self.manager.get(signal.account)
+            run = _Run(
+                signal,
+                signal_id,
+                trader,
+                trader.resolve_symbol(signal.symbol),
+                resumed,
+                ExecutionReport.begun(signal, signal_id),
+            )
+            return await self._execute(run)
+        except errors.OrderOutcomeUnknown as exc:
+            # it may exist on the venue: the signal stays `executing`; the reconcile loop (or a
+            # re-delivery) resolves it by client id, never by sending it again
+            reason = f"order_outcome_unknown: {exc.client_order_id or ''}".strip()
+            await self.set_status(signal_id, ST.EXECUTING, reason)
+            await self.event("signal_in_progress", signal.account, signal_id, error=exc.to_dict())
+            report = run.report if run is not None else ExecutionReport.begun(signal, signal_id)
+            return report.in_progress(exc)
+        except errors.TradeExecError as exc:
+            partly = run is not None and run.filled_any
+            status = ST.PARTIALLY_DONE if partly else ST.FAILED
+            await self.write(
+                self.status_step(signal_id, status, f"{exc.code}: {exc}"),
+                partial(
+                    self.store.append_event,
+                    "signal_failed",
+                    signal.account,
+                    {"error": exc.to_dict(), "status": status.value},
+                    signal_id=signal_id,
+                ),
+            )
+            report = run.report if run is not None else ExecutionReport.begun(signal, signal_id)
+            return report.failed(exc, status)
+
+    async def _execute(self, run: _Run) -> ExecutionReport:
+        signal, signal_id = run.signal, run.signal_id
+        plan = await self._stored_plan(signal_id) if run.resumed else None
+        first_id: int | None = None
+        if plan is None:
+            decided = await self._decide(run)
+            if decided is None:
+                return run.report
+            plans, first_id = decided
+        else:
+            quantity, run.position, run.stop_loss, run.take_profit = plan
+            run.report = run.report.with_quantity(quantity)
+            plans = plan_entries(signal, run.symbol, quantity, run.position)
+            if not plans:
+                await self.set_status(signal_id, ST.NOOP, "nothing to do: already at the target")
+                return run.report
+        requests = [
+            (p.role, replace(p.request, client_order_id=self._cid(run.trader, signal, p.role)))
+            for p in plans
+        ]
+        await self._apply_leverage(run.trader, run.symbol, signal.leverage)
+        order_id = first_id  # the fresh path records each intent in the commit before it
+        for index, (role, request) in enumerate(requests):
+            sent = await self._order_step(run, role, request, order_id)
+            if sent is None:  # not sent on resume: too old, or the account was halted since
+                return await self._end_unsent(run, role)
+            order, order_id, fresh = sent
+            run.report = run.report.with_order(role, order)
+            # refused, or ended with nothing filled (IOC expired / cancelled): stop here
+            stop_here = run.report.status == "rejected"
+            last = stop_here or index + 1 == len(requests)
+            legs = self._legs(run, order) if last and not stop_here and plans[-1].opens else []
+            # in the same commit as this answer: the next intent, or the legs' intents, or
+            # the signal's end (on resume each order is looked up or recorded on its own)
+            then: list[Callable[[], Any]] = []
+            if not last and not run.resumed:
+                next_role, next_request = requests[index + 1]
+                then = [self.intent_step(run.trader.account, next_request, next_role, signal_id)]
+            elif legs and not run.resumed:
+                then = [self.intent_step(run.trader.account, leg.request, leg.role, signal_id)
+                        for leg in legs]  # fmt: skip
+            elif last and not legs:
+                then = [self._final_status_step(run)]
+            results = await self._record_step(order_id, order, fresh, then)
+            if role == "close" and order.filled_quantity > 0:
+                await self._after_close(run, order)
+            if not last:
+                order_id = results[0] if results else None
+                continue
+            if not legs:
+                return run.report
+            return await self._protect(run, order, legs, results or [None] * len(legs))
+        raise AssertionError("unreachable: the loop returns on its last order")
+
+    async def _decide(self, run: _Run) -> tuple[list[EntryPlan], int] | None:
+        """Decide and record; returns the plan and the first intent's id (None: ended)."""
+        signal, signal_id, trader = run.signal, run.signal_id, run.trader
+        decision = await self.gate.decide(trader, signal, run.symbol)
+        run.stop_loss = getattr(decision, "stop_loss", None) or signal.stop_loss
+        run.take_profit = getattr(decision, "take_profit", None) or signal.take_profit
+        plan_record = {
+            "quantity": decision.quantity,
+            "position": decision.position,
+            "stop_loss": run.stop_loss,
+            "take_profit": run.take_profit,
+        }
         decided = partial(
             self.store.record_decision,
             signal_id,
@@ -109,77 +291,174 @@ class Pipeline:
             decision.reason_code,
             decision.detail,
             decision.sizing,
+            plan=plan_record if decision.approved else None,
         )
         if not decision.approved:
-            steps: list[Callable[[], Any]] = [decided, self._status_step(signal_id, "rejected")]
+            run.report = ExecutionReport.rejected(signal, signal_id, decision)
+            steps: list[Callable[[], Any]] = [
+                decided,
+                self.status_step(signal_id, ST.REJECTED, decision.reason_code or "rejected"),
+            ]
             if decision.halt_account:
                 steps += [
                     partial(
                         self.store.set_trading_state,
-                        account,
+                        trader.account,
                         TradingState.HALTED.value,
                         decision.detail,
                     ),
                     partial(
                         self.store.append_event,
                         "account_halted",
-                        account,
+                        trader.account,
                         {"reason": decision.detail},
                         signal_id=signal_id,
                     ),
                 ]
             await self.write(*steps)
-            return ExecutionReport.rejected(signal, signal_id, decision)
-
-        plans = plan_entries(signal, symbol, decision.quantity, decision.position)
-        report = ExecutionReport.started(signal, signal_id, decision)
+            return None
+        plans = plan_entries(signal, run.symbol, decision.quantity, decision.position)
+        run.position = decision.position
+        run.report = ExecutionReport.started(signal, signal_id, decision)
         capped = (decision.sizing or {}).get("capped_by") or []
         if capped:  # only mode-derived sizes are capped; say so rather than shrink quietly
-            report = report.with_warning(f"size {decision.quantity} capped by {', '.join(capped)}")
-        if not plans:
-            await self.write(decided, self._status_step(signal_id, report.status))
-            return report
-        requests = [
-            (p.role, replace(p.request, client_order_id=self._cid(trader, signal, p.role)))
-            for p in plans
-        ]
-        # write before you act: the decision and the first order's intent, in one commit
-        _, order_id = await self.write(
-            decided, self._intent_step(account, requests[0][1], requests[0][0], signal_id)
-        )
-        await self._apply_leverage(trader, symbol, signal.leverage)
-        for index, (role, request) in enumerate(requests):
-            order = await self.send(trader, request, order_id, signal_id)
-            report = report.with_order(role, order)
-            if role == "close" and order.status is OrderStatus.FILLED:
-                # the position these legs protected is gone (closed, or flipped next)
-                await self._cancel_stale_legs(trader, symbol, signal_id)
-            # refused, or ended with nothing filled (IOC expired / cancelled): stop here
-            stop_here = order.status is OrderStatus.UNKNOWN or report.status == "rejected"
-            if not stop_here and index + 1 < len(requests):
-                next_role, next_request = requests[index + 1]
-                (order_id,) = await self.record_order(
-                    order_id,
-                    order,
-                    "acknowledged",
-                    self._intent_step(account, next_request, next_role, signal_id),
-                )
-                continue
-            legs = [] if stop_here or not plans[-1].opens else self._legs(trader, signal, order)
-            if not legs:
-                await self.record_order(
-                    order_id, order, "acknowledged", self._status_step(signal_id, report.status)
-                )
-                return report
-            # the entry's acknowledgement and both legs' intents, in one commit
-            leg_ids = await self.record_order(
-                order_id,
-                order,
-                "acknowledged",
-                *(self._intent_step(account, leg.request, leg.role, signal_id) for leg in legs),
+            run.report = run.report.with_warning(
+                f"size {decision.quantity} capped by {', '.join(capped)}"
             )
-            return await self._protect(trader, signal_id, symbol, order, legs, leg_ids, report)
-        raise AssertionError("unreachable: the loop returns on its last order")
+        for warning in getattr(decision, "warnings", ()) or ():
+            run.report = run.report.with_warning(warning)
+        if not plans:
+            await self.write(
+                decided, self.status_step(signal_id, ST.NOOP, decision.detail or "noop")
+            )
+            return None
+        first = plans[0]
+        request = replace(first.request, client_order_id=self._cid(trader, signal, first.role))
+        # write before you act: the decision, the status and the first intent, in one commit
+        _, _, order_id = await self.write(
+            decided,
+            self.status_step(signal_id, ST.EXECUTING, "sending"),
+            self.intent_step(trader.account, request, first.role, signal_id),
+        )
+        return plans, int(order_id)
+
+    async def _stored_plan(
+        self, signal_id: int
+    ) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None] | None:
+        decisions = await self.db(self.store.decisions_for_signal, signal_id)
+        approved = [d for d in decisions if d.approved and d.plan]
+        if not approved:
+            return None
+        plan = approved[-1].plan or {}
+
+        def dec(name: str) -> Decimal | None:
+            value = plan.get(name)
+            return None if value is None else Decimal(str(value))
+
+        return (
+            dec("quantity") or Decimal(0),
+            dec("position") or Decimal(0),
+            dec("stop_loss"),
+            dec("take_profit"),
+        )
+
+    # ------------------------------------------------------------- one order
+    async def _order_step(
+        self,
+        run: _Run,
+        role: str,
+        request: OrderRequest,
+        order_id: int | None,
+        *,
+        protective: bool = False,
+    ) -> tuple[Order, int, bool] | None:
+        """Send one planned order: (answer, its store id, whether its answer is unrecorded).
+
+        On the fresh path the intent is already recorded (``order_id``). On resume the order
+        is looked up by its client id (`ensure`); one never reached is sent only while the
+        signal is young enough and the account allows it - unless it is ``protective`` (a
+        stop or target for what already filled), which is always sent."""
+        if order_id is not None:
+            return await self.send(run.trader, request, order_id, run.signal_id), order_id, True
+
+        async def may_send() -> bool:
+            return protective or await self._may_send(run, request)
+
+        return await self.ensure(run.trader, request, role, run.signal_id, may_send=may_send)
+
+    async def ensure(
+        self,
+        trader: ExchangeTrader,
+        request: OrderRequest,
+        role: str,
+        signal_id: int | None,
+        *,
+        may_send: Callable[[], Awaitable[bool]] | None = None,
+    ) -> tuple[Order, int, bool] | None:
+        """The order with ``request``'s client id, placed once: one the store holds is looked
+        up on the venue (never sent twice); one the venue never saw is sent with the same id;
+        one never recorded is recorded, then sent. None: ``may_send`` said no."""
+        assert request.client_order_id is not None
+        account = trader.account
+        record = await self.db(self.store.get_order_by_client_id, account, request.client_order_id)
+        if record is not None:
+            found = await self.lookup(trader, record)
+            if found is None and OrderStatus(record.status) is OrderStatus.PENDING_SUBMIT:
+                if may_send is not None and not await may_send():
+                    return None
+                return await self.send(trader, request, record.id, signal_id), record.id, True
+            status = await self.observe(record, found)
+            return replace(found or order_from_record(record), status=status), record.id, False
+        if may_send is not None and not await may_send():
+            return None
+        new_id = await self.record_intent(account, request, role, signal_id)
+        return await self.send(trader, request, new_id, signal_id), new_id, True
+
+    async def _may_send(self, run: _Run, request: OrderRequest) -> bool:
+        """On resume: nothing new for a signal past its age limit, nor into a halted account
+        (a reducing one still takes reduce-only orders)."""
+        if self._too_old(run.signal):
+            return False
+        state, _ = await self.db(self.store.get_trading_state, run.trader.account)
+        state = TradingState(state)
+        if state is TradingState.HALTED:
+            return False
+        return state is TradingState.ACTIVE or request.reduce_only
+
+    async def _end_unsent(self, run: _Run, role: str) -> ExecutionReport:
+        if run.filled_any:
+            status, reason = ST.PARTIALLY_DONE, f"interrupted: the {role} order was not sent"
+        else:
+            status, reason = ST.EXPIRED, "interrupted"
+        await self.set_status(run.signal_id, status, reason)
+        await self.event("signal_ended_unsent", run.trader.account, run.signal_id, role=role)
+        return run.report.ended_as(status, "interrupted", reason)
+
+    async def _record_step(
+        self, order_id: int, order: Order, fresh: bool, then: list[Callable[[], Any]]
+    ) -> list[Any]:
+        if fresh:
+            return await self.record_order(order_id, order, "acknowledged", *then)
+        return await self.write(*then) if then else []
+
+    def _final_status_step(self, run: _Run) -> Callable[[], Any]:
+        """The signal's end, from the report (which says what the venue answered)."""
+        if run.report.status == "rejected" and run.filled_any:
+            # a flip's close filled and its opening order did not: half done, and said so
+            run.report = run.report.partly("the opening order ended with nothing filled")
+        status = SignalStatus(run.report.status)
+        return self.status_step(run.signal_id, status, run.report.reason or status.value)
+
+    async def _after_close(self, run: _Run, close: Order) -> None:
+        """A close filled (its answer is recorded): the resting legs of earlier signals now
+        protect a smaller position, or none. Best-effort: a failure is an event, and the
+        reconciler finishes the job; it never undoes what the close did."""
+        before = run.position
+        moved = close.filled_quantity if close.side is OrderSide.BUY else -close.filled_quantity
+        remaining = before + moved
+        if before != 0 and (remaining == 0 or (remaining > 0) != (before > 0)):
+            remaining = Decimal(0)
+        await protection.fit_resting_legs(self, run.trader, run.symbol, run.signal_id, remaining)
 
     async def _apply_leverage(
         self, trader: ExchangeTrader, symbol: str, requested: int | None
@@ -203,116 +482,6 @@ class Pipeline:
     def _cid(self, trader: ExchangeTrader, signal: Signal, role: str) -> str:
         return self.client_id(trader, signal.idempotency_key, role)
 
-    async def write(self, *steps: Callable[[], Any]) -> list[Any]:
-        """Run store writes as ONE transaction (one commit), off the event loop."""
-
-        def run() -> list[Any]:
-            with self.store.batch():
-                return [step() for step in steps]
-
-        return await asyncio.to_thread(run)
-
-    def _status_step(self, signal_id: int, status: str) -> Callable[[], Any]:
-        return partial(self.store.set_signal_status, signal_id, status)
-
-    def _intent_step(
-        self, account: str, request: OrderRequest, role: str, signal_id: int | None
-    ) -> Callable[[], int]:
-        assert request.client_order_id is not None
-        return partial(
-            self.store.record_order_intent,
-            account=account,
-            symbol=request.symbol,
-            client_order_id=request.client_order_id,
-            role=role,
-            side=request.side.value,
-            order_type=request.type.value,
-            quantity=request.quantity,
-            signal_id=signal_id,
-            price=request.price,
-            trigger_price=request.trigger_price,
-            reduce_only=request.reduce_only,
-            status=OrderStatus.PENDING_SUBMIT.value,
-        )
-
-    def _ack_step(self, order_id: int, order: Order, event: str) -> Callable[[], Any]:
-        return partial(
-            self.store.update_order,
-            order_id,
-            status=order.status.value,
-            exchange_order_id=order.id,
-            filled_quantity=order.filled_quantity,
-            average_price=order.average_price,
-            event=event,
-        )
-
-    async def record_intent(
-        self, account: str, request: OrderRequest, role: str, signal_id: int | None
-    ) -> int:
-        """Write before you act: the order as we are about to send it."""
-        (order_id,) = await self.write(self._intent_step(account, request, role, signal_id))
-        return int(order_id)
-
-    async def record_order(
-        self, order_id: int, order: Order, event: str, *then: Callable[[], Any]
-    ) -> list[Any]:
-        """Record what the venue answered for an order, plus ``then`` steps in the same
-        commit (the next order's intent, the signal's status); returns their results."""
-        results = await self.write(self._ack_step(order_id, order, event), *then)
-        return results[1:]
-
-    async def send(
-        self, trader: ExchangeTrader, request: OrderRequest, order_id: int, signal_id: int | None
-    ) -> Order:
-        """Send a recorded intent. A refusal or an unknown outcome is recorded, then raised."""
-        try:
-            return await trader.create_order(request)
-        except errors.OrderOutcomeUnknown as exc:
-            await self._record_failure(
-                trader.account,
-                order_id,
-                signal_id,
-                OrderStatus.UNKNOWN,
-                exc,
-                event="timed_out",
-                kind="order_outcome_unknown",
-                data={"client_order_id": request.client_order_id},
-            )
-            raise
-        except errors.ExchangeError as exc:
-            await self._record_failure(
-                trader.account,
-                order_id,
-                signal_id,
-                OrderStatus.REJECTED,
-                exc,
-                event="rejected",
-                kind="order_rejected",
-                data={"error": exc.to_dict()},
-            )
-            raise
-
-    async def _record_failure(
-        self,
-        account: str,
-        order_id: int,
-        signal_id: int | None,
-        status: OrderStatus,
-        exc: errors.ExchangeError,
-        *,
-        event: str,
-        kind: str,
-        data: dict[str, Any],
-    ) -> None:
-        await self.write(
-            partial(
-                self.store.update_order, order_id, status=status.value, event=event, detail=str(exc)
-            ),
-            partial(
-                self.store.append_event, kind, account, data, signal_id=signal_id, order_id=order_id
-            ),
-        )
-
     async def place(
         self, trader: ExchangeTrader, request: OrderRequest, role: str, signal_id: int | None
     ) -> Order:
@@ -323,147 +492,111 @@ class Pipeline:
         return order
 
     # --------------------------------------------------------------- brackets
-    async def _cancel_stale_legs(self, trader: ExchangeTrader, symbol: str, signal_id: int) -> None:
-        """Cancel the resting stop / target legs of earlier signals on ``symbol``.
-
-        Called once a close has filled: left alone, they would rest until the next
-        reconciliation (a reduce-only leg cannot open a position, but it clutters the book
-        and counts against the venue's stop-order limit). A leg already gone is settled from
-        the venue's answer (filled or cancelled), once.
-        """
-        open_statuses = [OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value]
-        records = await self.db(self.store.list_orders, trader.account, open_statuses, 200)
-        for record in records:
-            if (
-                record.symbol != symbol
-                or record.role not in brackets.BRACKET_ROLES
-                or record.signal_id == signal_id
-            ):
-                continue
-            cancelled = await brackets.cancel_quietly(
-                trader, symbol, record.exchange_order_id, record.client_order_id
-            )
-            if cancelled is None:
-                # already gone (fired, or cancelled around us): settle it once, as the
-                # reconciler would, so no later close tries to cancel it again
-                await self._settle_gone_leg(trader, record)
-                continue
-            await self.record_order(
-                record.id,
-                cancelled,
-                "canceled",
-                partial(
-                    self.store.append_event,
-                    "stale_leg_cancelled",
-                    trader.account,
-                    {"client_order_id": record.client_order_id},
-                    signal_id=signal_id,
-                    order_id=record.id,
-                ),
-            )
-
-    async def _settle_gone_leg(self, trader: ExchangeTrader, record: OrderRecord) -> None:
-        from tradeexec.execution.reconcile import Reconciler, ReconcileReport
-
-        try:
-            order: Order | None = await trader.fetch_order(
-                record.symbol, record.exchange_order_id, record.client_order_id
-            )
-        except errors.OrderNotFound:
-            order = None
-        await Reconciler(self).apply(trader, record, order, ReconcileReport(trader.account))
-
-    def _legs(self, trader: ExchangeTrader, signal: Signal, entry: Order) -> list[BracketLeg]:
+    def _legs(self, run: _Run, entry: Order) -> list[BracketLeg]:
+        if entry.filled_quantity <= 0 and entry.status is not OrderStatus.FILLED:
+            return []  # a resting entry: its legs follow its fills (the reconciler)
         quantity = entry.filled_quantity if entry.filled_quantity > 0 else entry.quantity
-        return brackets.bracket_legs(
+        return bracket_legs(
             entry.symbol,
             entry.side,
             quantity,
-            stop_loss=signal.stop_loss,
-            take_profit=signal.take_profit,
-            client_id=lambda role: self._cid(trader, signal, role),
+            stop_loss=run.stop_loss,
+            take_profit=run.take_profit,
+            client_id=lambda role: self._cid(run.trader, run.signal, role),
         )
 
     async def _protect(
-        self,
-        trader: ExchangeTrader,
-        signal_id: int,
-        symbol: str,
-        entry: Order,
-        legs: list[BracketLeg],
-        leg_ids: list[Any],
-        report: ExecutionReport,
+        self, run: _Run, entry: Order, legs: list[BracketLeg], leg_ids: list[Any]
     ) -> ExecutionReport:
         """Send the stop and the target together; record both answers and the outcome."""
         outcomes = await asyncio.gather(
             *(
-                self.send(trader, leg.request, oid, signal_id)
-                for leg, oid in zip(legs, leg_ids, strict=True)
+                self._leg_step(run, leg, oid)
+                for leg, oid in zip(legs, leg_ids or [None] * len(legs), strict=True)
             ),
             return_exceptions=True,
         )
         acks: list[Callable[[], Any]] = []
         stop_error: errors.ExchangeError | None = None
-        for leg, oid, outcome in zip(legs, leg_ids, outcomes, strict=True):
+        for leg, outcome in zip(legs, outcomes, strict=True):
             if isinstance(outcome, errors.ExchangeError):
-                if leg.role == brackets.ROLE_STOP:
+                if leg.role == protection.ROLE_STOP:
                     stop_error = outcome
                 else:
-                    report = report.with_warning(f"take-profit not placed: {outcome}")
+                    run.report = run.report.with_warning(f"take-profit not placed: {outcome}")
                 continue
             if isinstance(outcome, BaseException):
                 raise outcome
-            acks.append(self._ack_step(oid, outcome, "acknowledged"))
-            report = report.with_order(leg.role, outcome)
+            order, oid, fresh = outcome
+            if fresh:
+                acks.append(self.ack_step(oid, order, "acknowledged"))
+            run.report = run.report.with_order(leg.role, order)
         if stop_error is None:
-            await self.write(*acks, self._status_step(signal_id, report.status))
-            return report
+            await self.write(*acks, self._final_status_step(run))
+            return run.report
         if acks:
             await self.write(*acks)
-        report = await self._stop_failed(trader, signal_id, symbol, entry, report, stop_error)
-        await self.write(self._status_step(signal_id, report.status))
-        return report
+        run.report = await protection.stop_failed(
+            self, run.trader, run.signal_id, run.symbol, entry, run.report, stop_error
+        )
+        await self.write(self._final_status_step(run))
+        return run.report
 
-    async def _stop_failed(
-        self,
-        trader: ExchangeTrader,
-        signal_id: int,
-        symbol: str,
-        entry: Order,
-        report: ExecutionReport,
-        exc: errors.ExchangeError,
-    ) -> ExecutionReport:
-        """The entry is on, its stop is not: flatten now (default) or keep and say so."""
-        policy = self.gate.risk_config(trader.account).on_stop_failure
-        await self.event(
-            "stop_loss_failed", trader.account, signal_id, error=exc.to_dict(), policy=policy
-        )
-        if policy != "flatten":
-            return report.with_warning(f"stop-loss not placed ({exc}); position kept as configured")
-        request = brackets.flatten_request(
-            await trader.fetch_positions([symbol]),
-            symbol,
-            self.client_id(trader, report.idempotency_key, "flatten"),
-        )
-        if request is not None:
-            # stored as a close (the store's roles); its client id still says "flatten"
-            order = await self.place(trader, request, "close", signal_id)
-            report = report.with_order("flatten", order)
-        target = report.orders.get(brackets.ROLE_TAKE)
-        if target is not None:  # placed alongside the failed stop: nothing left to take profit on
-            await brackets.cancel_quietly(trader, symbol, target.id, target.client_order_id)
-        await self.event(
-            "position_flattened",
-            trader.account,
-            signal_id,
-            reason="stop_loss_failed",
-            entry_order_id=entry.id,
-        )
-        return report.flattened(exc)
+    async def _leg_step(
+        self, run: _Run, leg: BracketLeg, order_id: int | None
+    ) -> tuple[Order, int, bool]:
+        sent = await self._order_step(run, leg.role, leg.request, order_id, protective=True)
+        assert sent is not None  # protective orders are always sent
+        order, oid, fresh = sent
+        if order.status in (OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED):
+            # on resume: a leg that was refused, or never left; it does not rest
+            raise errors.InvalidOrder(f"{leg.role} is not resting ({order.status.value})")
+        return order, oid, fresh
+
+
+class _Claim:
+    """Marks an idempotency key as being worked on in this process (a context manager)."""
+
+    def __init__(self, running: dict[str, asyncio.Future[None]], key: str) -> None:
+        self.running, self.key = running, key
+
+    def __enter__(self) -> None:
+        self.running[self.key] = asyncio.get_running_loop().create_future()
+
+    def __exit__(self, *_exc: object) -> None:
+        future = self.running.pop(self.key)
+        future.set_result(None)
+
+
+def _conflict(signal: Signal, record: SignalRecord) -> dict[str, Any] | None:
+    """Fields that differ between a re-delivery and the first delivery of its key."""
+    first = record.payload
+    again = signal.to_record()
+    watched = (
+        "symbol",
+        "side",
+        "target_position",
+        "quantity",
+        "notional",
+        "order_type",
+        "price",
+        "stop_loss",
+        "take_profit",
+        "reduce_only",
+        "leverage",
+    )
+    diff = {
+        name: {"first": first.get(name), "again": again.get(name)}
+        for name in watched
+        if name in first and first.get(name) != again.get(name)
+    }
+    if record.account != signal.account:
+        diff["account"] = {"first": record.account, "again": signal.account}
+    return diff or None
 
 
 def position_for(positions: list[Position], symbol: str) -> Decimal:
     return sum((p.quantity for p in positions if p.symbol == symbol), Decimal(0))
 
 
-__all__ = ["ExecutionReport", "OrderSide", "Pipeline", "position_for"]
+__all__ = ["ExecutionReport", "OrderSide", "Pipeline", "order_from_record", "position_for"]

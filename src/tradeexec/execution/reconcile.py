@@ -22,10 +22,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderSide, OrderStatus, Position, TradingState
+from tradeexec.domain import Order, OrderSide, OrderStatus, OrderType, Position, TradingState
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
-from tradeexec.order_state import OrderEvent, apply_observation, transition
+from tradeexec.execution.journal import NEVER_SENT
+from tradeexec.execution.protection import next_role
+from tradeexec.signal_state import NON_TERMINAL
 from tradeexec.store.records import OrderRecord
 
 if TYPE_CHECKING:
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NEVER_SENT = "never_sent"
+#: trading-state reasons written by the reconciler start so (and only those it lifts again)
+REASON_PREFIX = "reconcile: "
+
 TERMINAL_UNFILLED = frozenset(
     {OrderStatus.REJECTED.value, OrderStatus.CANCELED.value, OrderStatus.EXPIRED.value}
 )
@@ -56,6 +60,13 @@ class ReconcileReport:
     legs_placed: list[str] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
+    signals_resumed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # what could not be done
+    incomplete: bool = False  # a step failed on a transient error: worth another pass soon
+
+    def failed(self, what: str, exc: errors.TradeExecError) -> None:
+        self.errors.append(f"{what}: {exc.code}: {exc}")
+        self.incomplete = self.incomplete or errors.is_retryable_read(exc)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -67,23 +78,67 @@ class Reconciler:
         self.store = pipeline.store
 
     async def run(self, account: str) -> ReconcileReport:
+        """One pass over one account. A step that fails (the venue down for a read) is
+        reported in ``errors`` and the other steps still run; nothing gives up half way."""
         report = ReconcileReport(account)
         trader = await self.pipeline.manager.get(account)
+        await self._recover_signals(account, report)
         async with self.pipeline.lock(account):
-            await self._resolve_in_flight(trader, report)
-            await self._record_missing_fills(trader, report)
-            await self._settle_brackets(trader, report)
-            await self._adopt_unknown_orders(trader, report)
-            await self._check_positions(trader, report)
+            for name, step in (
+                ("resolve_in_flight", self._resolve_in_flight),
+                ("record_fills", self._record_missing_fills),
+                ("settle_brackets", self._settle_brackets),
+                ("adopt_unknown_orders", self._adopt_unknown_orders),
+                ("check_positions", self._check_positions),
+            ):
+                try:
+                    await step(trader, report)
+                except errors.TradeExecError as exc:
+                    report.failed(name, exc)
+        await self._update_state(account, report)
+        return report
+
+    async def _update_state(self, account: str, report: ReconcileReport) -> None:
+        """Mismatches move an ACTIVE account to REDUCING (never lowering HALTED); once a
+        clean pass finds the cause gone, a REDUCING this reconciler set is lifted again."""
+        state, reason = await self.pipeline.db(self.store.get_trading_state, account)
+        current = TradingState(state)
         if report.mismatches:
-            reason = "; ".join(report.mismatches)
-            state, _ = await self.pipeline.db(self.store.get_trading_state, account)
-            if TradingState(state) is not TradingState.HALTED:  # never lift the kill switch
+            text = REASON_PREFIX + "; ".join(report.mismatches)
+            if current is not TradingState.HALTED and (current, reason) != (
+                TradingState.REDUCING,
+                text,
+            ):
                 await self.pipeline.db(
-                    self.store.set_trading_state, account, TradingState.REDUCING.value, reason
+                    self.store.set_trading_state, account, TradingState.REDUCING.value, text
                 )
             await self.pipeline.event("reconcile_mismatch", account, reasons=report.mismatches)
-        return report
+            return
+        cause_gone = not report.errors and current is TradingState.REDUCING
+        if cause_gone and (reason or "").startswith(REASON_PREFIX):
+            await self.pipeline.db(
+                self.store.set_trading_state,
+                account,
+                TradingState.ACTIVE.value,
+                "reconcile: the cause is gone",
+            )
+            await self.pipeline.event("account_resumed", account, reason="reconcile", was=reason)
+
+    async def _recover_signals(self, account: str, report: ReconcileReport) -> None:
+        """Resume every signal an earlier process left unfinished (and follow resting entries)."""
+        unfinished = await self.pipeline.db(
+            self.store.unfinished_signals, [s.value for s in NON_TERMINAL], account
+        )
+        for record in unfinished:
+            try:
+                result = await self.pipeline.resume(record)
+            except errors.TradeExecError as exc:
+                report.failed(f"resume {record.idempotency_key}", exc)
+                continue
+            if result is not None and result.status != record.status:
+                report.signals_resumed.append(
+                    f"{record.idempotency_key}: {record.status} -> {result.status}"
+                )
 
     # ------------------------------------------------------------ 1 + 2
     async def _resolve_in_flight(self, trader: ExchangeTrader, report: ReconcileReport) -> None:
@@ -97,6 +152,9 @@ class Reconciler:
                 )
             except errors.OrderNotFound:
                 order = None
+            except errors.TradeExecError as exc:  # this one later; the others now
+                report.failed(f"lookup {record.client_order_id}", exc)
+                continue
             await self.apply(trader, record, order, report)
 
     async def _record_missing_fills(self, trader: ExchangeTrader, report: ReconcileReport) -> None:
@@ -125,32 +183,8 @@ class Reconciler:
         report: ReconcileReport,
     ) -> OrderStatus:
         """Move one stored order to what the exchange reports; record its fills."""
-        current = OrderStatus(record.status)
-        never_sent = order is None and current is OrderStatus.PENDING_SUBMIT
-        if order is None:
-            if current is OrderStatus.PENDING_SUBMIT:
-                current = transition(current, OrderEvent.TIMED_OUT)
-            if current.is_open:  # live for us, unknown to the venue (archived, venue reset):
-                new = transition(current, OrderEvent.CANCELED)  # it cannot fill any more
-            else:
-                new = apply_observation(current, None)
-        else:
-            new = apply_observation(current, order.status, order.filled_quantity, record.quantity)
-        if new.value != record.status or (
-            order and order.filled_quantity != record.filled_quantity
-        ):
-            await self.pipeline.db(
-                self.store.update_order,
-                record.id,
-                status=new.value,
-                exchange_order_id=order.id if order else None,
-                filled_quantity=order.filled_quantity if order else None,
-                average_price=order.average_price if order else None,
-                # an intent the venue never saw was never sent (a crash before sending):
-                # say so, so a missing bracket leg can be placed again
-                event=NEVER_SENT if never_sent else "reconciled",
-                detail="not found on the exchange" if order is None else None,
-            )
+        new = await self.pipeline.observe(record, order)
+        if new.value != record.status:
             report.resolved.append(f"{record.client_order_id}: {record.status} -> {new.value}")
         if order is not None and order.filled_quantity > 0:
             report.fills_recorded += await self.record_fills(trader, record, order.id)
@@ -340,12 +374,10 @@ class Reconciler:
 
     # ---------------------------------------------------------------- 5
     async def _check_positions(self, trader: ExchangeTrader, report: ReconcileReport) -> None:
+        """Snapshot positions; judge protection by what really rests on the venue: a stop
+        that covers less than the position is a mismatch (after one try to top it up)."""
         positions = await trader.fetch_positions()
-        open_orders = await self.pipeline.db(
-            self.store.orders_in_flight,
-            trader.account,
-            [OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value],
-        )
+        resting = await trader.fetch_open_orders()
         recent = await self.pipeline.db(self.store.list_orders, trader.account, None, 500)
         for position in positions:
             await self.pipeline.db(
@@ -363,19 +395,87 @@ class Reconciler:
                     f"untracked position {position.symbol} {position.quantity}"
                 )
                 continue
-            wants_stop = await self._wants_stop(ours)
-            has_stop = any(
-                r.symbol == position.symbol and r.role == brackets.ROLE_STOP for r in open_orders
-            )
-            if wants_stop and not has_stop:
-                report.mismatches.append(f"position {position.symbol} has no resting stop-loss")
+            stop_price = await self._wanted_stop(ours)
+            if stop_price is None:
+                continue
+            uncovered = abs(position.quantity) - _stop_cover(resting, position)
+            if uncovered > 0:
+                uncovered = await self._top_up_stop(trader, position, ours, uncovered, report)
+            if uncovered > 0:
+                covered = abs(position.quantity) - uncovered
+                report.mismatches.append(
+                    f"position {position.symbol} {position.quantity} has no resting stop-loss"
+                    if covered == 0
+                    else f"position {position.symbol} {position.quantity} is covered by resting "
+                    f"stop-losses for only {covered}"
+                )
 
-    async def _wants_stop(self, records: list[OrderRecord]) -> bool:
-        entries = [r for r in records if r.role == "entry" and r.status == OrderStatus.FILLED.value]
-        if not entries:
-            return False
-        latest = max(entries, key=lambda r: r.created_at)
-        if latest.signal_id is None:
-            return False
+    async def _top_up_stop(
+        self,
+        trader: ExchangeTrader,
+        position: Position,
+        ours: list[OrderRecord],
+        uncovered: Decimal,
+        report: ReconcileReport,
+    ) -> Decimal:
+        """Place a stop for the uncovered part under the latest entry's signal (its stop
+        price, a fresh derived id); returns what is still uncovered."""
+        state, _ = await self.pipeline.db(self.store.get_trading_state, trader.account)
+        latest = _latest_entry(ours)
+        if TradingState(state) is TradingState.HALTED or latest is None:
+            return uncovered
         signal = await self.pipeline.db(self.store.get_signal, latest.signal_id)
-        return bool(signal and signal.payload.get("stop_loss") is not None)
+        stop = signal.payload.get("stop_loss") if signal is not None else None
+        if signal is None or stop is None:
+            return uncovered
+        records = [r for r in ours if r.signal_id == latest.signal_id]
+        leg = brackets.bracket_legs(
+            position.symbol,
+            OrderSide.BUY if position.quantity > 0 else OrderSide.SELL,
+            uncovered,
+            stop_loss=Decimal(str(stop)),
+            take_profit=None,
+            client_id=lambda role: self.pipeline.client_id(
+                trader, signal.idempotency_key, next_role(role, records)
+            ),
+        )[0]
+        try:
+            await self.pipeline.place(trader, leg.request, leg.role, signal.id)
+        except errors.TradeExecError as exc:
+            report.failed(f"top-up stop {position.symbol}", exc)
+            return uncovered
+        report.legs_placed.append(leg.request.client_order_id or leg.role)
+        return Decimal(0)
+
+    async def _wanted_stop(self, records: list[OrderRecord]) -> Decimal | None:
+        """The stop price the latest filled entry's signal asked for (None: none asked)."""
+        latest = _latest_entry(records)
+        if latest is None:
+            return None
+        signal = await self.pipeline.db(self.store.get_signal, latest.signal_id)
+        stop = signal.payload.get("stop_loss") if signal is not None else None
+        return None if stop is None else Decimal(str(stop))
+
+
+def _latest_entry(records: list[OrderRecord]) -> OrderRecord | None:
+    entries = [
+        r
+        for r in records
+        if r.role == "entry" and r.filled_quantity > 0 and r.signal_id is not None
+    ]
+    return max(entries, key=lambda r: r.id) if entries else None
+
+
+def _stop_cover(resting: list[Order], position: Position) -> Decimal:
+    """How much of ``position`` the stops resting on the venue would close."""
+    closing = OrderSide.SELL if position.quantity > 0 else OrderSide.BUY
+    return sum(
+        (
+            o.quantity - o.filled_quantity
+            for o in resting
+            if o.symbol == position.symbol
+            and o.side is closing
+            and o.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+        ),
+        Decimal(0),
+    )

@@ -17,14 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from tradeexec import errors
 from tradeexec.domain import Order, OrderStatus
+from tradeexec.execution.journal import order_from_record
+from tradeexec.signal_state import SUCCESSFUL, SignalStatus
 
 if TYPE_CHECKING:
     from tradeexec.execution.riskgate import Decision
     from tradeexec.execution.signals import Signal
-    from tradeexec.store.records import OrderRecord
+    from tradeexec.store.records import OrderRecord, SignalRecord
 
-SUCCESS = frozenset({"filled", "accepted", "duplicate", "noop"})
-FAILED = frozenset({"rejected", "failed", "unknown", "flattened"})
+#: report statuses that mean the request was carried out (a signal status, or a duplicate's
+#: answer, whose success is the original's)
+SUCCESS = frozenset(s.value for s in SUCCESSFUL)
 
 
 def _now_ms() -> int:
@@ -33,7 +36,11 @@ def _now_ms() -> int:
 
 @dataclass(frozen=True)
 class ExecutionReport:
-    status: str  # filled | accepted | noop | duplicate | rejected | failed | unknown | flattened
+    # a signal status (signal_state.SignalStatus: filled, accepted, partially_done, rejected,
+    # failed, flattened, expired, noop), or ``in_progress`` (not ended yet: an order's outcome
+    # is being resolved), or ``duplicate`` (a re-delivery: ``original_status`` says what the
+    # first delivery came to)
+    status: str
     idempotency_key: str
     symbol: str
     account: str | None = None
@@ -47,6 +54,7 @@ class ExecutionReport:
     confidence: float | None = None
     min_confidence: float | None = None
     original_status: str | None = None  # a duplicate: what the first delivery came to
+    original_reason: str | None = None  # ... and why
     timestamp: int = field(default_factory=_now_ms)
 
     # ------------------------------------------------------------ builders
@@ -91,21 +99,84 @@ class ExecutionReport:
         return cls._base(signal, signal_id, status=status, reason=reason, error=str(exc))
 
     @classmethod
-    def duplicate(
-        cls,
-        signal: Signal,
-        signal_id: int,
-        entry: OrderRecord | None,
-        original_status: str | None = None,
+    def begun(cls, signal: Signal, signal_id: int) -> ExecutionReport:
+        return cls._base(signal, signal_id, status="in_progress")
+
+    @classmethod
+    def ended(
+        cls, signal: Signal, signal_id: int, status: SignalStatus, reason: str, detail: str
     ) -> ExecutionReport:
+        return cls._base(signal, signal_id, status=status.value, reason=reason, error=detail)
+
+    @classmethod
+    def conflict(cls, signal: Signal, signal_id: int, diff: Mapping[str, Any]) -> ExecutionReport:
+        fields = ", ".join(sorted(diff))
         return cls._base(
             signal,
             signal_id,
-            status="duplicate",
+            status="rejected",
+            reason="idempotency_conflict",
+            error=f"this idempotency key was first used for a different signal ({fields} "
+            "differ); nothing was sent. Use a new key for a new signal",
+        )
+
+    @classmethod
+    def duplicate(
+        cls, signal: Signal, record: SignalRecord, orders: list[OrderRecord]
+    ) -> ExecutionReport:
+        """A re-delivered key, answered from the store: the first delivery's true status,
+        reason and orders (``in_progress`` while it has not ended)."""
+        by_role: dict[str, Order] = {}
+        for order in orders:  # the newest per role ("flatten" is stored as a close)
+            by_role[order.role] = order_from_record(order)
+        entry = next((o for o in orders if o.role in ("entry", "close")), None)
+        ended = SignalStatus(record.status).is_terminal or record.status == "accepted"
+        what = f"first delivery came to {record.status}" if ended else "first delivery is running"
+        return cls._base(
+            signal,
+            record.id,
+            status="duplicate" if ended else "in_progress",
             reason="duplicate_signal",
+            orders=by_role,
             duplicate_order_id=entry.exchange_order_id if entry else None,
-            error="this idempotency key was already executed; nothing was sent",
-            original_status=original_status,
+            error=f"this idempotency key was already received ({what}); nothing was sent",
+            original_status=record.status,
+            original_reason=record.status_reason,
+        )
+
+    def as_original(self) -> ExecutionReport:
+        """A duplicate-shaped answer as the original's own (a resume that found it ended)."""
+        return replace(
+            self,
+            status=self.original_status or self.status,
+            reason=self.original_reason,
+            error=None,
+            original_status=None,
+            original_reason=None,
+        )
+
+    def with_quantity(self, quantity: Decimal) -> ExecutionReport:
+        return replace(self, quantity=quantity)
+
+    def in_progress(self, exc: errors.TradeExecError) -> ExecutionReport:
+        return replace(
+            self,
+            status="in_progress",
+            reason=exc.code,
+            error=f"{exc}. The order MAY have been placed: tradeexec resolves it by client "
+            "id and finishes the signal; re-send the same idempotency key for the outcome",
+        )
+
+    def failed(self, exc: errors.TradeExecError, status: SignalStatus) -> ExecutionReport:
+        reason = getattr(exc, "reason_code", None) or exc.code
+        return replace(self, status=status.value, reason=reason, error=str(exc))
+
+    def ended_as(self, status: SignalStatus, reason: str, detail: str) -> ExecutionReport:
+        return replace(self, status=status.value, reason=reason, error=detail)
+
+    def partly(self, detail: str) -> ExecutionReport:
+        return replace(
+            self, status=SignalStatus.PARTIALLY_DONE.value, reason="partially_done", error=detail
         )
 
     def with_order(self, role: str, order: Order | None) -> ExecutionReport:
@@ -134,8 +205,10 @@ class ExecutionReport:
     # -------------------------------------------------------------- views
     @property
     def success(self) -> bool:
-        """A duplicate of a refused or failed signal is no success either."""
-        return self.status in SUCCESS and self.original_status not in FAILED
+        """True only if the request was carried out; a duplicate's is the original's."""
+        if self.original_status is not None:
+            return self.original_status in SUCCESS
+        return self.status in SUCCESS
 
     @property
     def entry(self) -> Order | None:
@@ -170,6 +243,7 @@ class ExecutionReport:
             out["order_id"] = self.duplicate_order_id
         if self.original_status is not None:
             out["original_status"] = self.original_status
+            out["original_reason"] = self.original_reason
         for role in ("stop_loss", "take_profit"):
             if role in self.orders:
                 out[f"{role}_order_id"] = self.orders[role].id

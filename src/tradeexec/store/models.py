@@ -130,7 +130,7 @@ class SignalRow(Base):
     """A received trading intent; `idempotency_key` makes a re-delivery the same signal."""
 
     __tablename__ = "signals"
-    __table_args__ = (Index(None, "account", "created_at"),)
+    __table_args__ = (Index(None, "account", "created_at"), Index(None, "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -141,6 +141,8 @@ class SignalRow(Base):
     confidence: Mapped[Decimal | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(32))
+    # why it is in its status (a terminal status always has one; see signal_state.py)
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class RiskDecisionRow(Base):
@@ -154,6 +156,9 @@ class RiskDecisionRow(Base):
     reason_code: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
     sizing: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # what an approved decision asked for (quantity, position before, stop, target): enough to
+    # rebuild the same orders, with the same client ids, when the signal is resumed
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

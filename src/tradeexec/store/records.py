@@ -24,6 +24,7 @@ class SignalRecord:
     confidence: Decimal | None
     status: str
     created_at: datetime
+    status_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +36,7 @@ class DecisionRecord:
     detail: str
     sizing: dict[str, Any] | None
     created_at: datetime
+    plan: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,7 +21,7 @@ times aware UTC. Reads that build records for operators still use the ORM.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import fields
 from datetime import UTC, date, datetime
@@ -119,6 +119,7 @@ _ACCOUNT_STATE = _table(AccountStateRow)
 _INSERT_SIGNAL = insert(_SIGNALS)
 _SIGNAL_ID_BY_KEY = select(_SIGNALS.c.id).where(_SIGNALS.c.idempotency_key == bindparam("b_key"))
 _UPDATE_SIGNAL = update(_SIGNALS).where(_SIGNALS.c.id == bindparam("b_id"))
+_SIGNAL_EXISTS = select(_SIGNALS.c.id).where(_SIGNALS.c.id == bindparam("b_id"))
 _INSERT_DECISION = insert(_DECISIONS)
 
 _INSERT_ORDER = insert(_ORDERS)
@@ -325,11 +326,43 @@ class Store:
             )
             return None if row is None else _record(SignalRecord, row)
 
-    def set_signal_status(self, signal_id: int, status: str) -> None:
-        values = {"b_id": signal_id, "status": _text(status)}
+    def set_signal_status(
+        self,
+        signal_id: int,
+        status: str,
+        reason: str | None = None,
+        *,
+        expect: Collection[str] | None = None,
+    ) -> bool:
+        """Move a signal to ``status`` with its ``reason``.
+
+        With ``expect`` (the statuses it may be in now; see `signal_state.predecessors`) the
+        update is conditional, in the same statement: False when the signal was elsewhere
+        (already ended by another path), so two writers can never both end one signal.
+        """
+        values = {"b_id": signal_id, "status": _text(status), "status_reason": reason}
         with self._writing() as connection:
-            if connection.execute(_UPDATE_SIGNAL, values).rowcount == 0:
+            if expect is None:
+                if connection.execute(_UPDATE_SIGNAL, values).rowcount == 0:
+                    raise RecordNotFound(f"no signal {signal_id}")
+                return True
+            guarded = _UPDATE_SIGNAL.where(_SIGNALS.c.status.in_(_texts(expect)))
+            if connection.execute(guarded, values).rowcount == 1:
+                return True
+            if connection.execute(_SIGNAL_EXISTS, {"b_id": signal_id}).first() is None:
                 raise RecordNotFound(f"no signal {signal_id}")
+            return False
+
+    def unfinished_signals(
+        self, statuses: Collection[str], account: str | None = None, limit: int = 500
+    ) -> list[SignalRecord]:
+        """Signals in one of ``statuses`` (the non-terminal ones), oldest first."""
+        query = select(SignalRow).where(SignalRow.status.in_(_texts(statuses)))
+        if account is not None:
+            query = query.where(SignalRow.account == account)
+        with self._reading() as session:
+            rows = session.scalars(query.order_by(SignalRow.id).limit(limit))
+            return [_record(SignalRecord, r) for r in rows]
 
     def record_decision(
         self,
@@ -340,14 +373,17 @@ class Store:
         sizing: Mapping[str, Any] | None = None,
         *,
         at: datetime | None = None,
+        plan: Mapping[str, Any] | None = None,
     ) -> int:
-        """Record the risk verdict on a signal (with the reason code when refused)."""
+        """Record the risk verdict on a signal (with the reason code when refused); ``plan``
+        is what an approved verdict asked for, kept so an interrupted signal can resume."""
         values = {
             "signal_id": signal_id,
             "approved": approved,
             "reason_code": None if reason_code is None else _text(reason_code),
             "detail": detail,
             "sizing": None if sizing is None else _json_object(sizing),
+            "plan": None if plan is None else _json_object(plan),
             "created_at": _aware(at, "at"),
         }
         with self._writing() as connection:

@@ -1,0 +1,232 @@
+"""Write before you act: the store writes shared by the pipeline, protection and the reconciler.
+
+Every order is recorded as an intent before it is sent, and its answer (or its failure)
+after; what the exchange later reports about an order moves it through the order-state table
+(`observe`). Writes that belong together are one transaction (`write`), run off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from tradeexec import errors
+from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus
+from tradeexec.exchanges.interface import ExchangeTrader
+from tradeexec.order_state import OrderEvent, apply_observation, transition
+from tradeexec.signal_state import SignalStatus, predecessors
+from tradeexec.store.records import OrderRecord
+from tradeexec.store.repository import Store
+
+#: the history event of an intent the venue never saw (a crash before it was sent)
+NEVER_SENT = "never_sent"
+
+
+class Journal:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Store calls are synchronous SQLAlchemy; run them off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def write(self, *steps: Callable[[], Any]) -> list[Any]:
+        """Run store writes as ONE transaction (one commit), off the event loop."""
+
+        def run() -> list[Any]:
+            with self.store.batch():
+                return [step() for step in steps]
+
+        return await asyncio.to_thread(run)
+
+    async def event(
+        self,
+        kind: str,
+        account: str | None,
+        signal_id: int | None = None,
+        order_id: int | None = None,
+        **data: Any,
+    ) -> None:
+        await self.db(
+            self.store.append_event, kind, account, data, signal_id=signal_id, order_id=order_id
+        )
+
+    # ------------------------------------------------------------- signals
+    def status_step(
+        self, signal_id: int, status: SignalStatus, reason: str | None
+    ) -> Callable[[], Any]:
+        """Move a signal along the lifecycle table; a signal already elsewhere (ended by
+        another path) is left as it is."""
+        expect = set(predecessors(status))
+        if status is SignalStatus.EXECUTING:
+            expect.add(status)  # a new reason (e.g. an order's outcome is unknown)
+        return partial(
+            self.store.set_signal_status,
+            signal_id,
+            status.value,
+            reason,
+            expect=[s.value for s in expect],
+        )
+
+    async def set_status(self, signal_id: int, status: SignalStatus, reason: str | None) -> None:
+        await self.write(self.status_step(signal_id, status, reason))
+
+    # -------------------------------------------------------------- orders
+    def intent_step(
+        self, account: str, request: OrderRequest, role: str, signal_id: int | None
+    ) -> Callable[[], int]:
+        assert request.client_order_id is not None
+        return partial(
+            self.store.record_order_intent,
+            account=account,
+            symbol=request.symbol,
+            client_order_id=request.client_order_id,
+            role=role,
+            side=request.side.value,
+            order_type=request.type.value,
+            quantity=request.quantity,
+            signal_id=signal_id,
+            price=request.price,
+            trigger_price=request.trigger_price,
+            reduce_only=request.reduce_only,
+            status=OrderStatus.PENDING_SUBMIT.value,
+        )
+
+    def ack_step(self, order_id: int, order: Order, event: str) -> Callable[[], Any]:
+        return partial(
+            self.store.update_order,
+            order_id,
+            status=order.status.value,
+            exchange_order_id=order.id,
+            filled_quantity=order.filled_quantity,
+            average_price=order.average_price,
+            event=event,
+        )
+
+    async def record_intent(
+        self, account: str, request: OrderRequest, role: str, signal_id: int | None
+    ) -> int:
+        """Write before you act: the order as we are about to send it."""
+        (order_id,) = await self.write(self.intent_step(account, request, role, signal_id))
+        return int(order_id)
+
+    async def record_order(
+        self, order_id: int, order: Order, event: str, *then: Callable[[], Any]
+    ) -> list[Any]:
+        """Record what the venue answered for an order, plus ``then`` steps in the same
+        commit (the next order's intent, the signal's status); returns their results."""
+        results = await self.write(self.ack_step(order_id, order, event), *then)
+        return results[1:]
+
+    async def send(
+        self, trader: ExchangeTrader, request: OrderRequest, order_id: int, signal_id: int | None
+    ) -> Order:
+        """Send a recorded intent. A refusal or an unknown outcome is recorded, then raised."""
+        try:
+            return await trader.create_order(request)
+        except errors.OrderOutcomeUnknown as exc:
+            await self._record_failure(
+                trader.account,
+                order_id,
+                signal_id,
+                OrderStatus.UNKNOWN,
+                exc,
+                event="timed_out",
+                kind="order_outcome_unknown",
+                data={"client_order_id": request.client_order_id},
+            )
+            raise
+        except errors.ExchangeError as exc:
+            await self._record_failure(
+                trader.account,
+                order_id,
+                signal_id,
+                OrderStatus.REJECTED,
+                exc,
+                event="rejected",
+                kind="order_rejected",
+                data={"error": exc.to_dict()},
+            )
+            raise
+
+    async def _record_failure(
+        self,
+        account: str,
+        order_id: int,
+        signal_id: int | None,
+        status: OrderStatus,
+        exc: errors.ExchangeError,
+        *,
+        event: str,
+        kind: str,
+        data: dict[str, Any],
+    ) -> None:
+        await self.write(
+            partial(
+                self.store.update_order, order_id, status=status.value, event=event, detail=str(exc)
+            ),
+            partial(
+                self.store.append_event, kind, account, data, signal_id=signal_id, order_id=order_id
+            ),
+        )
+
+    # ------------------------------------------------------ what the venue says
+    async def lookup(self, trader: ExchangeTrader, record: OrderRecord) -> Order | None:
+        """The order as the venue has it, by client id (and exchange id); None: not known."""
+        try:
+            return await trader.fetch_order(
+                record.symbol, record.exchange_order_id, record.client_order_id
+            )
+        except errors.OrderNotFound:
+            return None
+
+    async def observe(self, record: OrderRecord, order: Order | None) -> OrderStatus:
+        """Move one stored order to what the exchange reports (None: it does not know it)."""
+        current = OrderStatus(record.status)
+        never_sent = order is None and current is OrderStatus.PENDING_SUBMIT
+        if order is None:
+            if current is OrderStatus.PENDING_SUBMIT:
+                current = transition(current, OrderEvent.TIMED_OUT)
+            if current.is_open:  # live for us, unknown to the venue (archived, venue reset):
+                new = transition(current, OrderEvent.CANCELED)  # it cannot fill any more
+            else:
+                new = apply_observation(current, None)
+        else:
+            new = apply_observation(current, order.status, order.filled_quantity, record.quantity)
+        if new.value != record.status or (
+            order and order.filled_quantity != record.filled_quantity
+        ):
+            await self.db(
+                self.store.update_order,
+                record.id,
+                status=new.value,
+                exchange_order_id=order.id if order else None,
+                filled_quantity=order.filled_quantity if order else None,
+                average_price=order.average_price if order else None,
+                # an intent the venue never saw was never sent (a crash before sending):
+                # say so, so a missing bracket leg can be placed again
+                event=NEVER_SENT if never_sent else "reconciled",
+                detail="not found on the exchange" if order is None else None,
+            )
+        return new
+
+
+def order_from_record(record: OrderRecord) -> Order:
+    """What the store knows of an order, as an Order (for answers built from the store)."""
+    return Order(
+        id=record.exchange_order_id or "",
+        client_order_id=record.client_order_id,
+        symbol=record.symbol,
+        side=OrderSide(record.side),
+        type=record.order_type,  # type: ignore[arg-type]
+        status=OrderStatus(record.status),
+        quantity=record.quantity,
+        filled_quantity=record.filled_quantity,
+        average_price=record.average_price,
+        price=record.price,
+        trigger_price=record.trigger_price,
+        reduce_only=record.reduce_only,
+        timestamp=int(record.updated_at.timestamp() * 1000),
+    )

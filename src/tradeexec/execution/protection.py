@@ -1,0 +1,291 @@
+"""Keeping every position protected: what happens when a stop cannot be placed, and how the
+resting stops and targets follow a position that shrinks.
+
+- **Stop refused** (`stop_failed`): what *this signal added* is closed with a reduce-only
+  market order (an earlier, already protected part of the position keeps its own stop). A
+  flatten refused or unanswered is looked up by its client id and retried with backoff, a
+  bounded number of times; if the position still cannot be closed, the account is HALTED with
+  the reason and an event an operator sees. The take-profit beside the stop is cancelled.
+- **Position shrinks** (`fit_resting_legs`): after a close fills, the resting legs of earlier
+  signals are fitted to what remains, per role: the oldest keep their size, the newest are
+  shrunk (a new leg under a fresh derived client id is placed first, then the old one is
+  cancelled, so protection never lapses) or cancelled when nothing remains. Best-effort: a
+  failure is recorded as an event and left to the reconciler; it never aborts the signal
+  whose close already filled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from tradeexec import errors
+from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, TradingState
+from tradeexec.exchanges.interface import ExchangeTrader
+from tradeexec.execution.brackets import BRACKET_ROLES, ROLE_STOP, ROLE_TAKE, cancel_quietly
+from tradeexec.execution.report import ExecutionReport
+from tradeexec.store.records import OrderRecord
+
+if TYPE_CHECKING:
+    from tradeexec.execution.pipeline import Pipeline
+
+__all__ = ["ROLE_STOP", "ROLE_TAKE", "fit_resting_legs", "next_role", "stop_failed"]
+
+_OPEN = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
+
+
+def next_role(role: str, records: list[OrderRecord]) -> str:
+    """The client-id role of the next attempt at ``role`` for one signal (the first id is
+    taken in the store): ``stop_loss``, then ``stop_loss-2``, ``stop_loss-3``..."""
+    attempts = sum(1 for r in records if r.role == role)
+    return f"{role}-{attempts + 1}" if attempts else role
+
+
+# ------------------------------------------------------------------ stop refused
+async def stop_failed(
+    pipeline: Pipeline,
+    trader: ExchangeTrader,
+    signal_id: int,
+    symbol: str,
+    entry: Order,
+    report: ExecutionReport,
+    exc: errors.ExchangeError,
+) -> ExecutionReport:
+    """The entry is on, its stop is not: flatten what it added (default), else keep and say so."""
+    policy = pipeline.gate.risk_config(trader.account).on_stop_failure
+    await pipeline.event(
+        "stop_loss_failed", trader.account, signal_id, error=exc.to_dict(), policy=policy
+    )
+    if policy != "flatten":
+        return report.with_warning(f"stop-loss not placed ({exc}); position kept as configured")
+    flattened, why = await _flatten_added(pipeline, trader, signal_id, report, entry)
+    target = report.orders.get(ROLE_TAKE)
+    if target is not None:  # placed alongside the failed stop: nothing left to take profit on
+        await _retire_by_order(pipeline, trader, signal_id, target)
+    if flattened is not None:
+        await pipeline.event(
+            "position_flattened",
+            trader.account,
+            signal_id,
+            reason="stop_loss_failed",
+            entry_order_id=entry.id,
+            quantity=str(flattened.filled_quantity),
+        )
+        return report.with_order("flatten", flattened).flattened(exc)
+    reason = (
+        f"{symbol}: stop-loss refused ({exc.code}) and the flatten failed ({why}); "
+        "the position is unprotected"
+    )
+    await halt_account(pipeline, trader.account, reason, signal_id)
+    return report.partly(reason)
+
+
+async def halt_account(
+    pipeline: Pipeline, account: str, reason: str, signal_id: int | None
+) -> None:
+    """HALTED with the reason, durably, and an event an operator sees."""
+    await pipeline.db(pipeline.store.set_trading_state, account, TradingState.HALTED.value, reason)
+    await pipeline.event("account_halted", account, signal_id, reason=reason)
+    await pipeline.event("protection_failed", account, signal_id, reason=reason)
+
+
+async def _flatten_added(
+    pipeline: Pipeline,
+    trader: ExchangeTrader,
+    signal_id: int,
+    report: ExecutionReport,
+    entry: Order,
+) -> tuple[Order | None, str]:
+    """Close what ``entry`` added; (the closing order, or None and why not)."""
+    symbol = entry.symbol
+    left = entry.filled_quantity if entry.filled_quantity > 0 else entry.quantity
+    last: Order | None = None
+    why = ""
+    for attempt, delay in enumerate((0.0, *pipeline.retry_delays)):
+        if delay:
+            await asyncio.sleep(delay)
+        role = "flatten" if attempt == 0 else f"flatten-{attempt + 1}"
+        request = OrderRequest(
+            symbol=symbol,
+            side=entry.side.opposite,
+            type=OrderType.MARKET,
+            quantity=left,
+            reduce_only=True,
+            client_order_id=pipeline.client_id(trader, report.idempotency_key, role),
+        )
+        try:
+            # stored as a close (the store's roles); its client id says "flatten"
+            sent = await pipeline.ensure(trader, request, "close", signal_id)
+            assert sent is not None
+            order, order_id, fresh = sent
+            if fresh:
+                await pipeline.record_order(order_id, order, "acknowledged")
+        except errors.OrderOutcomeUnknown as exc:
+            # it may have filled: ask again after the pause; never send another blindly
+            why = str(exc)
+            found = await _settle_unknown(pipeline, trader, request)
+            if found is None:
+                return None, f"flatten outcome unknown: {why}"
+            order = found
+        except errors.NetworkError as exc:  # not sent (connect refused, 5xx, 429): try again
+            why = str(exc)
+            continue
+        except errors.ExchangeError as exc:  # refused: do not send the same again
+            why = f"{exc.code}: {exc}"
+            if await _flat_already(trader, symbol, entry.side):
+                return last, why
+            return None, why
+        last = order
+        left -= order.filled_quantity
+        if left <= 0:
+            return order, ""
+        why = f"only {order.filled_quantity} of {request.quantity} filled"
+    return None, why or "attempts exhausted"
+
+
+async def _settle_unknown(
+    pipeline: Pipeline, trader: ExchangeTrader, request: OrderRequest
+) -> Order | None:
+    """Look an unanswered flatten up by its client id after a pause (None: still unknown or
+    never placed, which the caller treats alike: it does not send another)."""
+    await asyncio.sleep(pipeline.retry_delays[0] if pipeline.retry_delays else 0)
+    assert request.client_order_id is not None
+    record = await pipeline.db(
+        pipeline.store.get_order_by_client_id, trader.account, request.client_order_id
+    )
+    if record is None:
+        return None
+    try:
+        found = await pipeline.lookup(trader, record)
+    except errors.TradeExecError:
+        return None
+    if found is None:
+        return None
+    await pipeline.observe(record, found)
+    return found if found.filled_quantity > 0 else None
+
+
+async def _flat_already(trader: ExchangeTrader, symbol: str, entry_side: OrderSide) -> bool:
+    """A reduce-only flatten refused because nothing is left on the entry's side."""
+    try:
+        positions = await trader.fetch_positions([symbol])
+    except errors.TradeExecError:
+        return False
+    held = sum((p.quantity for p in positions if p.symbol == symbol), Decimal(0))
+    return held == 0 or (held > 0) != (entry_side is OrderSide.BUY)
+
+
+async def _retire_by_order(
+    pipeline: Pipeline, trader: ExchangeTrader, signal_id: int, order: Order
+) -> None:
+    if order.client_order_id is None:
+        return
+    record = await pipeline.db(
+        pipeline.store.get_order_by_client_id, trader.account, order.client_order_id
+    )
+    if record is not None:
+        await _retire(pipeline, trader, record, signal_id)
+
+
+# ------------------------------------------------------------- position shrinks
+async def fit_resting_legs(
+    pipeline: Pipeline,
+    trader: ExchangeTrader,
+    symbol: str,
+    signal_id: int,
+    remaining: Decimal,
+) -> None:
+    """Fit the resting legs of earlier signals on ``symbol`` to the signed ``remaining``
+    position (0: retire them all). Each failure is an event; the reconciler retries."""
+    records = await pipeline.db(pipeline.store.list_orders, trader.account, _OPEN, 500)
+    legs = [
+        r
+        for r in records
+        if r.symbol == symbol and r.role in BRACKET_ROLES and r.signal_id != signal_id
+    ]
+    for role in BRACKET_ROLES:
+        budget = abs(remaining)
+        for record in sorted((r for r in legs if r.role == role), key=lambda r: r.id):
+            protects_long = record.side == OrderSide.SELL.value
+            size = record.quantity - record.filled_quantity
+            same_side = remaining != 0 and (remaining > 0) == protects_long
+            keep = min(size, budget) if same_side else Decimal(0)
+            budget -= keep
+            if keep == size:
+                continue
+            try:
+                if keep > 0:
+                    await _resize(pipeline, trader, record, keep, signal_id)
+                else:
+                    await _retire(pipeline, trader, record, signal_id)
+            except errors.TradeExecError as exc:
+                await pipeline.event(
+                    "leg_not_fitted",
+                    trader.account,
+                    signal_id,
+                    record.id,
+                    client_order_id=record.client_order_id,
+                    wanted=str(keep),
+                    error=exc.to_dict(),
+                )
+
+
+async def _retire(
+    pipeline: Pipeline, trader: ExchangeTrader, record: OrderRecord, signal_id: int | None
+) -> None:
+    """Cancel a leg; one already gone (fired, cancelled around us) is settled from the
+    venue's answer, once, so no later close tries to cancel it again."""
+    cancelled = await cancel_quietly(
+        trader, record.symbol, record.exchange_order_id, record.client_order_id
+    )
+    if cancelled is None:
+        await pipeline.observe(record, await pipeline.lookup(trader, record))
+        return
+    await pipeline.observe(record, cancelled)
+    await pipeline.event(
+        "stale_leg_cancelled",
+        trader.account,
+        signal_id,
+        record.id,
+        client_order_id=record.client_order_id,
+    )
+
+
+async def _resize(
+    pipeline: Pipeline,
+    trader: ExchangeTrader,
+    record: OrderRecord,
+    quantity: Decimal,
+    signal_id: int,
+) -> None:
+    """Replace a leg by one of ``quantity``: the new one first, then the old one cancelled."""
+    owner = (
+        await pipeline.db(pipeline.store.get_signal, record.signal_id) if record.signal_id else None
+    )
+    key = owner.idempotency_key if owner is not None else f"order-{record.id}"
+    siblings = (
+        await pipeline.db(pipeline.store.orders_for_signal, record.signal_id) if owner else []
+    )
+    request = OrderRequest(
+        symbol=record.symbol,
+        side=OrderSide(record.side),
+        type=OrderType(record.order_type),
+        quantity=quantity,
+        price=record.price,
+        trigger_price=record.trigger_price,
+        reduce_only=True,
+        client_order_id=pipeline.client_id(trader, key, next_role(record.role, siblings)),
+    )
+    placed = await pipeline.place(trader, request, record.role, record.signal_id)
+    await _retire(pipeline, trader, record, signal_id)
+    await pipeline.event(
+        "leg_resized",
+        trader.account,
+        signal_id,
+        record.id,
+        role=record.role,
+        old_quantity=str(record.quantity),
+        new_quantity=str(quantity),
+        client_order_id=placed.client_order_id,
+    )
