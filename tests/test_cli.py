@@ -354,8 +354,9 @@ def test_cancel_by_id_and_by_client_id(setup: Setup) -> None:
     assert done["cancelled"] is True
     assert setup.bn_engine.open_orders(setup.bn_account) == []
 
-    again = setup.json("cancel", "BTC", "--id", one["order_id"])
-    assert again == {"cancelled": False, "order": None}
+    again = setup.json("cancel", "BTC", "--id", one["order_id"])  # already closed: exit 0
+    assert again["cancelled"] is False and again["status"] == "canceled"
+    assert again["order"]["id"] == one["order_id"]
 
     assert setup.run("cancel", "BTC").exit_code == 2  # neither id
     assert setup.run("cancel", "BTC", "--id", "1", "--client-id", "x").exit_code == 2
@@ -453,7 +454,7 @@ def test_a_store_that_cannot_be_opened_is_a_config_error(setup: Setup, tmp_path:
         f"sqlite:///{tmp_path}/store.db", f"sqlite:///{blocker}/store.db"
     )
     setup.config.write_text(text)
-    result = setup.run("state")
+    result = setup.run("halt")  # a command that writes (reading never creates a store)
     assert result.exit_code == 1
     assert result.stderr.startswith("error [config_error]: cannot open the store")
     assert len(result.stderr.strip().splitlines()) == 1

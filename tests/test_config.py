@@ -8,6 +8,7 @@ import warnings
 from decimal import Decimal
 from pathlib import Path
 
+import platformdirs
 import pytest
 from pydantic import ValidationError
 
@@ -62,8 +63,9 @@ def test_default_is_one_paper_account(empty_dir: Path) -> None:
     assert list(config.accounts) == ["paper"]
     assert config.default_account == "paper"
     assert config.account().type == "paper"
-    assert config.store_url == "sqlite:///.tradeexec/tradeexec.db"
-    assert config.market_cache_dir == ".tradeexec/markets"
+    data = platformdirs.user_data_path("tradeexec", appauthor=False)
+    assert config.store_url == f"sqlite:///{data / 'tradeexec.db'}"
+    assert config.market_cache_dir == str(data / "markets")
     assert config.market_cache_ttl_s == 3600
     assert config.service.host == "127.0.0.1" and config.service.port == 8000
     assert config == default_config({})
@@ -139,7 +141,7 @@ def test_env_interpolation() -> None:
             testnet: ${TESTNET:-true}
             leverage: ${LEV:-7}
             api_url: ${URL:-}
-        store_url: $${NOT_A_VAR}
+        service: {host: "$${NOT_A_VAR}"}
         """,
         {"KEY": "k1", "SECRET": "s1"},
     )
@@ -150,7 +152,7 @@ def test_env_interpolation() -> None:
     assert account.testnet is True
     assert account.leverage == 7
     assert account.api_url is None  # empty default means unset
-    assert config.store_url == "${NOT_A_VAR}"
+    assert config.service.host == "${NOT_A_VAR}"
 
 
 def test_env_value_beats_default() -> None:
@@ -538,25 +540,48 @@ def test_blank_secret_means_unset() -> None:
 
 
 def test_shipped_example_loads_without_credentials() -> None:
+    """A fresh clone has no keys: the live accounts are commented out, paper remains."""
     config = load_config(REPO / "config" / "exchange.yaml", env={})
     assert config.default_account == "paper"
-    assert {"binance-main", "hl-main", "paper"} <= set(config.accounts)
-    assert config.accounts["binance-main"].type == "binance"
-    assert config.accounts["hl-main"].type == "hyperliquid"
+    assert set(config.accounts) == {"paper"}
     assert config.risk == RiskConfig()  # the example documents the defaults, unchanged
-    assert config.risk_for("hl-main").max_leverage == 10
 
 
-def test_shipped_example_with_credentials() -> None:
+def _uncommented(text: str, *accounts: str) -> str:
+    """The example with the named commented-out account blocks switched on."""
+    lines, out, active = text.splitlines(), [], False
+    for line in lines:
+        if any(line == f"  # {name}:" for name in accounts):
+            active = True
+        elif active and not line.startswith("  #"):
+            active = False
+        out.append(line.replace("# ", "", 1) if active else line)
+    return "\n".join(out) + "\n"
+
+
+def test_shipped_example_live_accounts_are_valid_when_switched_on(tmp_path: Path) -> None:
+    text = (REPO / "config" / "exchange.yaml").read_text()
+    path = write(tmp_path, _uncommented(text, "binance-main", "hl-main", "okx", "sim-hl"))
     env = {
         "BINANCE_API_KEY": "k",
         "BINANCE_API_SECRET": "s",
         "HYPERLIQUID_WALLET_ADDRESS": "0x" + "a" * 40,
         "HYPERLIQUID_PRIVATE_KEY": "0x" + "b" * 64,
+        "OKX_API_KEY": "ok",
+        "OKX_API_SECRET": "os",
+        "OKX_PASSPHRASE": "op",
+        "SIM_HL_WALLET": "0x" + "c" * 40,
+        "SIM_HL_KEY": "0x" + "d" * 64,
     }
-    config = load_config(REPO / "config" / "exchange.yaml", env=env)
+    config = load_config(path, env=env)
+    assert {"binance-main", "hl-main", "okx", "sim-hl", "paper"} == set(config.accounts)
     assert config.accounts["binance-main"].has_credentials
     assert config.accounts["hl-main"].wallet_address == "0x" + "a" * 40
+    assert config.risk_for("hl-main").max_leverage == 10
+    okx = config.accounts["okx"]
+    assert okx.password is not None and okx.password.get_secret_value() == "op"
+    with pytest.raises(ConfigError, match="BINANCE_API_KEY"):  # required, not ":-"
+        load_config(path, env={k: v for k, v in env.items() if k != "BINANCE_API_KEY"})
 
 
 def test_shipped_example_documents_every_risk_setting() -> None:
@@ -575,3 +600,95 @@ def test_binance_only_example() -> None:
     assert account.margin_mode is MarginMode.ISOLATED
     assert account.demo is False
     assert config.risk_for().require_stop_loss is True
+
+
+# --------------------------------------------------------------------------- state location
+
+
+def test_state_defaults_do_not_depend_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRADEEXEC_HOME", raising=False)
+    monkeypatch.delenv("TRADEEXEC_STORE_URL", raising=False)
+    urls = set()
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        config = load_config(env={})
+        urls.add((config.store_url, config.market_cache_dir))
+    [(store, cache)] = urls
+    assert not cache.startswith(str(tmp_path))
+    assert store.startswith("sqlite:////") and str(tmp_path) not in store
+
+
+def test_tradeexec_home_and_store_url_env() -> None:
+    config = load("accounts: {p: {type: paper}}\n", {"TRADEEXEC_HOME": "/srv/te"})
+    assert config.store_url == "sqlite:////srv/te/tradeexec.db"
+    assert config.market_cache_dir == "/srv/te/markets"
+    env = {"TRADEEXEC_HOME": "/srv/te", "TRADEEXEC_STORE_URL": "postgresql://u:p@db/te"}
+    config = load("store_url: sqlite:////elsewhere.db\n", env)
+    assert config.store_url == "postgresql://u:p@db/te"  # the environment beats the file
+    assert config.market_cache_dir == "/srv/te/markets"
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("sqlite:///state/te.db", "sqlite:///{base}/state/te.db"),
+        ("state/te.db", "sqlite:///{base}/state/te.db"),
+        ("sqlite:////abs/te.db", "sqlite:////abs/te.db"),
+        ("sqlite://", "sqlite://"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        ("postgresql+psycopg://u:p@db:5432/te", "postgresql+psycopg://u:p@db:5432/te"),
+    ],
+)
+def test_relative_store_paths_are_relative_to_the_config_file(
+    tmp_path: Path, written: str, expected: str
+) -> None:
+    path = write(tmp_path, f"store_url: '{written}'\nmarket_cache_dir: mc\n")
+    config = load_config(path, env={})
+    assert config.store_url == expected.format(base=tmp_path)
+    assert config.market_cache_dir == str(tmp_path / "mc")
+
+
+# --------------------------------------------------------------------------- ccxt credentials
+
+
+def test_generic_ccxt_account_takes_every_ccxt_credential() -> None:
+    config = load(
+        """
+        accounts:
+          okx: {type: ccxt, exchange_id: okx, api_key: '${K}', api_secret: '${S}',
+                passphrase: '${P}'}
+          other: {type: ccxt, exchange_id: x, api_key: '${K}', api_secret: '${S}',
+                  password: '${P}', uid: '42', account_id: acc, login: me, twofa: '${T}',
+                  token: '${T}', wallet_address: 'not-evm', private_key: '${T}'}
+        """,
+        {"K": "key1", "S": "sec1", "P": "pass1", "T": "tok1"},
+    )
+    assert config.accounts["okx"].ccxt_credentials() == {
+        "apiKey": "key1",
+        "secret": "sec1",
+        "password": "pass1",
+    }
+    assert config.accounts["other"].ccxt_credentials() == {
+        "apiKey": "key1", "secret": "sec1", "uid": "42", "accountId": "acc", "login": "me",
+        "password": "pass1", "twofa": "tok1", "privateKey": "tok1", "walletAddress": "not-evm",
+        "token": "tok1",
+    }  # fmt: skip
+    redacted = config.redacted()["accounts"]["other"]
+    assert {redacted[k] for k in ("password", "twofa", "token", "private_key")} == {"***"}
+    assert redacted["uid"] == "42"
+    assert {"key1", "sec1", "pass1", "tok1"} <= set(config.secret_values())
+
+
+def test_ccxt_only_credentials_are_refused_elsewhere() -> None:
+    message = error_of("accounts:\n  b: {type: binance, passphrase: '${P:-x}'}\n")
+    assert "only type 'ccxt' accounts" in message and "cfg.yaml:2" in message
+
+
+def test_literal_passphrase_warns(caplog: pytest.LogCaptureFixture) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load("accounts: {o: {type: ccxt, exchange_id: okx, passphrase: hunter22}}\n")
+    assert "literal passphrase" in caplog.text and "hunter22" not in caplog.text

@@ -12,25 +12,27 @@ the command with one red line naming its reason code and exit status 1, never a 
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tradeexec import __version__, cli_ops, errors
+from tradeexec import __version__, cli_ops
 from tradeexec import cli_render as render
 from tradeexec.cli_common import (
     AccountOpt,
     ConfigOpt,
     JsonOpt,
+    StoreOpt,
     SymbolArg,
     app,
     config_app,
     fail,
     load_config,
-    manager_for,
     run,
-    setup_logging,
     signal_app,
+    store_exists,
     trader_for,
 )
 
@@ -45,15 +47,37 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class LogFormatChoice(StrEnum):
+    text = "text"
+    json = "json"
+
+
 @app.callback()
 def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Log debug details (-vv: libraries' too). Accepted anywhere on the line.",
+        ),
+    ] = 0,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(help="Also append the log, in full detail, to this file.", dir_okay=False),
+    ] = None,
+    log_format: Annotated[
+        LogFormatChoice, typer.Option(help="text (readable) or json (one object a line).")
+    ] = LogFormatChoice.text,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = None,
 ) -> None:
-    setup_logging(verbose)
+    from tradeexec.logging_setup import configure
+
+    configure(verbose, log_format.value, log_file)
 
 
 # --------------------------------------------------------------------------- simulator
@@ -86,7 +110,8 @@ def sim(
 @app.command()
 def demo(
     store: Annotated[
-        str | None, typer.Option(help="Store URL (default: sqlite:///.tradeexec/demo.db).")
+        str | None,
+        typer.Option(help="Store URL or SQLite file (default: demo.db in the data directory)."),
     ] = None,
     keep_running: Annotated[
         bool, typer.Option(help="Leave the simulator up afterwards and print its banner.")
@@ -98,9 +123,11 @@ def demo(
     A bracketed BTC long on Binance, Hyperliquid and paper accounts, the price falling
     through the stop, reconciliation cancelling the target, then each signal's timeline.
     """
-    from tradeexec.demo import DEFAULT_STORE_URL, run_demo
+    from tradeexec.config_paths import store_url_from
+    from tradeexec.demo import default_demo_store_url, run_demo
 
-    ok = run_demo(store or DEFAULT_STORE_URL, keep_running=keep_running, as_json=as_json)
+    url = store_url_from(store, Path.cwd()) if store else default_demo_store_url()
+    ok = run_demo(url, keep_running=keep_running, as_json=as_json)
     if not ok:
         raise typer.Exit(1)
 
@@ -216,21 +243,20 @@ signal_app.command("show")(cli_ops.signal_show)
 
 @app.command()
 def health(account: AccountOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Connect to each account (or one) and check it answers; exit 1 if one does not."""
+    """Connect to each account (or one), read its balance with its credentials, and say
+    which answer; exit 1 if one does not (wrong keys included)."""
 
     async def go() -> dict[str, dict[str, Any]]:
-        cfg = load_config(config)
-        async with manager_for(cfg) as manager:
+        from tradeexec.exchanges.factory import ExchangeManager
+
+        manager = ExchangeManager(load_config(config))
+        try:
+            names = [account] if account else manager.names
             manager.account_config(account)  # an unknown name is an error
-            out: dict[str, dict[str, Any]] = {}
-            for name in [account] if account else manager.names:
-                try:
-                    trader = await manager.get(name)
-                    out[name] = (await trader.health_check()).to_dict()
-                except errors.TradeExecError as exc:
-                    out[name] = {"ok": False, "venue": cfg.accounts[name].type,
-                                 "latency_ms": None, "error": str(exc)}  # fmt: skip
-            return out
+            checked = await manager.check_accounts(names)
+            return {name: health.to_dict() for name, health in checked.items()}
+        finally:
+            await manager.close_all()
 
     result = run(go())
     if as_json:
@@ -242,18 +268,35 @@ def health(account: AccountOpt = None, config: ConfigOpt = None, as_json: JsonOp
 
 
 @config_app.command("check")
-def config_check(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Load and validate the configuration; show the accounts with secrets masked."""
+def config_check(
+    config: ConfigOpt = None, store: StoreOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Load and validate the configuration; show the accounts with secrets masked, the
+    credentials each needs, and where the store and the market cache are."""
     from tradeexec.config import find_config_file
+    from tradeexec.exchanges.factory import credential_report
 
     found = find_config_file(config)
     source = str(found) if found else "(environment / built-in paper default)"
-    redacted = load_config(config).redacted()
+    loaded = load_config(config, store)
+    redacted = loaded.redacted()
+    state = {
+        "store": redacted["store_url"],
+        "store_exists": store_exists(loaded),
+        "market_cache": loaded.market_cache_dir,
+    }
+    credentials = {name: credential_report(a) for name, a in loaded.accounts.items()}
     if as_json:
-        render.print_json({"source": source, "config": redacted})
-    else:
-        render.show(render.config_table(source, redacted))
-        render.note("config ok", "green")
+        render.print_json(
+            {"source": source, "config": redacted, "state": state, "credentials": credentials}
+        )
+        return
+    render.show(render.config_table(source, redacted, credentials))
+    render.state_lines(state)
+    missing = [f"{n}: {', '.join(c['missing'])}" for n, c in credentials.items() if c["missing"]]
+    for line in missing:
+        render.warning(f"credentials missing for {line} (the account fails when used)")
+    render.note("config ok", "green")
 
 
 def main() -> None:

@@ -1,12 +1,15 @@
 """What every ``tradeexec`` command shares: the typer apps, options, error handling, and
 opening the config, traders and service (lazily: none of them is imported at start-up).
+
+``-v/--verbose``, ``--log-file`` and ``--log-format`` are global: accepted anywhere on the
+command line (``tradeexec order buy BTC 0.01 -v`` as well as ``tradeexec -v order ...``).
+Read-only commands open the store with `reader_for`, which never creates one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
+import re
 import warnings
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -19,6 +22,7 @@ from typer.core import TyperGroup
 
 from tradeexec import cli_render as render
 from tradeexec import errors
+from tradeexec.logging_setup import register_secrets
 
 if TYPE_CHECKING:
     from tradeexec.config import AppConfig
@@ -30,15 +34,56 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+_GLOBAL_FLAG = re.compile(r"^(-v+|--verbose)$")
+_GLOBAL_VALUED = ("--log-file", "--log-format")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """The global options moved to the front, wherever they were typed (before any ``--``)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if _GLOBAL_FLAG.match(arg) or (arg.split("=", 1)[0] in _GLOBAL_VALUED and "=" in arg):
+            front.append(arg)
+        elif arg in _GLOBAL_VALUED and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class ErrorLineGroup(TyperGroup):
     """Turns our errors into one red line and exit status 1, for every (sub)command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # the root command sees the whole command line
+            args = hoist_global_options(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context type is private
         try:
             return super().invoke(ctx)
         except errors.TradeExecError as exc:
-            render.error(str(exc), getattr(exc, "reason_code", None) or exc.code)
+            render.error(explain(exc), getattr(exc, "reason_code", None) or exc.code)
             raise typer.Exit(1) from None
+
+
+def explain(exc: errors.TradeExecError) -> str:
+    """The error's message, plus why the network failed when it did (refused, DNS...)."""
+    if isinstance(exc, errors.NetworkError):
+        from tradeexec.network_diagnosis import why_unreachable
+
+        why = why_unreachable(exc)
+        if why:
+            return f"{exc} ({why})"
+    return str(exc)
 
 
 app = typer.Typer(
@@ -75,6 +120,14 @@ AllAccountsOpt = Annotated[
     str | None, typer.Option("--account", "-a", help="One account (default: all).")
 ]
 SymbolArg = Annotated[str, typer.Argument(metavar="SYMBOL", help="BTC, BTCUSDT, BTC/USDT:USDT ...")]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Store URL or SQLite file (default: $TRADEEXEC_STORE_URL, the config's "
+        "store_url, else tradeexec.db in the user data directory or $TRADEEXEC_HOME).",
+    ),
+]
 
 
 class Side(StrEnum):
@@ -95,25 +148,6 @@ class MarginChoice(StrEnum):
 # --------------------------------------------------------------------------- plumbing
 
 
-class StderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except Exception:  # logging must never break the command
-            self.handleError(record)
-
-
-def setup_logging(verbose: bool) -> None:
-    logger = logging.getLogger("tradeexec")
-    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
-        handler = StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
-
-
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
@@ -123,13 +157,27 @@ def fail(message: str, code: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def load_config(path: Path | None) -> AppConfig:
+def load_config(path: Path | None, store: str | None = None) -> AppConfig:
+    """The configuration, with ``--store`` applied; its secrets are kept out of every log."""
     from tradeexec import config
+    from tradeexec.config_paths import store_url_from
 
     # a literal secret in the file is also logged (once, naming the key, never the value)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return config.load_config(path)
+        loaded = config.load_config(path)
+    if store:
+        loaded = loaded.model_copy(update={"store_url": store_url_from(store, Path.cwd())})
+    register_secrets(loaded.secret_values())
+    return loaded
+
+
+def store_exists(config: AppConfig) -> bool:
+    """False when the store is a SQLite file not created yet (a server database: True)."""
+    from tradeexec.config_paths import sqlite_file
+
+    path = sqlite_file(config.store_url)
+    return path is None or path.is_file()
 
 
 @asynccontextmanager
@@ -164,6 +212,17 @@ def open_service(config: AppConfig) -> TradingService:
         raise errors.ConfigError(
             f"cannot open the store {shown}: {type(exc).__name__}: {detail}"
         ) from None
+
+
+@asynccontextmanager
+async def reader_for(config: AppConfig) -> AsyncIterator[TradingService | None]:
+    """A service for commands that only read the store; None (nothing recorded yet) when
+    the store does not exist, which is never created by reading."""
+    if not store_exists(config):
+        yield None
+        return
+    async with service_for(config) as service:
+        yield service
 
 
 @asynccontextmanager

@@ -8,7 +8,6 @@ checks, kill switch and idempotency as the webhook, REST and MCP doors.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,15 +22,18 @@ from tradeexec.cli_common import (
     JsonOpt,
     MarginChoice,
     Side,
+    StoreOpt,
     SymbolArg,
     fail,
     finish_report,
     load_config,
+    reader_for,
     run,
     service_for,
 )
 
 if TYPE_CHECKING:
+    from tradeexec.config import AppConfig
     from tradeexec.execution.report import ExecutionReport
 
 # --------------------------------------------------------------------------- trading
@@ -59,13 +61,21 @@ def order(
     ] = None,
     account: AccountOpt = None,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Submit a buy/sell signal: risk-checked entry, then resting stop and target.
 
     Goes through the same gate and risk checks as every other door. Exit status 1, with
-    the reason, when it is refused or fails.
+    the reason, when it is refused or fails. `--price` needs `--type limit`: a market order
+    fills at the market, so a price there would be silently ignored.
     """
+    if price is not None and order_type is EntryType.market:
+        raise typer.BadParameter(
+            "a market order fills at the market price; for a limit order at this price add "
+            "--type limit",
+            param_hint="'--price'",
+        )
     from tradeexec.domain import SignalSource
     from tradeexec.execution.signals import Signal
 
@@ -78,7 +88,7 @@ def order(
     signal = Signal.from_request(request, source=SignalSource.CLI, now=datetime.now(UTC))
 
     async def go() -> ExecutionReport:
-        async with service_for(load_config(config)) as service:
+        async with service_for(load_config(config, store)) as service:
             return await service.submit_signal(signal)
 
     finish_report(run(go()), as_json)
@@ -90,23 +100,41 @@ def cancel(
     client_id: Annotated[str | None, typer.Option("--client-id", help="Client order id.")] = None,
     account: AccountOpt = None,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Cancel one order by exchange id or client id (allowed even when halted)."""
+    """Cancel one order by exchange id or client id (allowed even when halted).
+
+    Exit status 0 when it is cancelled or was already closed (filled, cancelled), 1 when
+    the venue does not know the order."""
     if (order_id is None) == (client_id is None):
         raise typer.BadParameter("give exactly one of them", param_hint="'--id' / '--client-id'")
 
-    async def go() -> Any:
-        async with service_for(load_config(config)) as service:
-            return await service.cancel(
+    async def go() -> tuple[Any, Any]:
+        async with service_for(load_config(config, store)) as service:
+            cancelled = await service.cancel(
                 symbol, order_id=order_id, client_order_id=client_id, account=account
             )
+            if cancelled is not None:
+                return cancelled, None
+            # nothing was cancelled: already closed, or an order the venue never had?
+            trader = await service.manager.get(account)
+            try:
+                return None, await trader.fetch_order(symbol, order_id, client_id)
+            except errors.OrderNotFound:
+                return None, None
 
-    cancelled = run(go())
+    cancelled, closed = run(go())
+    which = f"id {order_id}" if order_id else f"client id {client_id}"
+    if cancelled is None and closed is None:
+        raise fail(f"no order with {which} on {symbol}", "order_not_found")
     if as_json:
-        render.print_json({"cancelled": cancelled is not None, "order": cancelled})
+        render.print_json(
+            {"cancelled": cancelled is not None, "order": cancelled or closed,
+             "status": (cancelled or closed).status}
+        )  # fmt: skip
     elif cancelled is None:
-        render.note("nothing to cancel: the order is already filled, cancelled or unknown")
+        render.note(f"nothing to cancel: order {which} is already {closed.status.value}")
     else:
         render.show(render.orders_table("cancelled", [cancelled]))
 
@@ -117,6 +145,7 @@ def set_leverage(
     margin_mode: Annotated[MarginChoice | None, typer.Option(help="cross or isolated.")] = None,
     account: AccountOpt = None,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Set a symbol's leverage (and margin mode), within risk.max_leverage."""
@@ -126,7 +155,7 @@ def set_leverage(
 
     async def go() -> tuple[str, str]:
         # through the service: the account's max_leverage applies, as on every surface
-        async with service_for(load_config(config)) as service:
+        async with service_for(load_config(config, store)) as service:
             resolved = await service.set_leverage(symbol, leverage, mode, account=account)
             return account or service.manager.default_name(), resolved
 
@@ -145,12 +174,13 @@ def close(
     symbol: SymbolArg,
     account: AccountOpt = None,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Flatten one position with a reduce-only market order (allowed even when halted)."""
 
     async def go() -> ExecutionReport:
-        async with service_for(load_config(config)) as service:
+        async with service_for(load_config(config, store)) as service:
             return await service.close_position(symbol, account=account)
 
     finish_report(run(go()), as_json)
@@ -165,12 +195,13 @@ def halt(
     flatten: Annotated[bool, typer.Option(help="Also cancel orders and close positions.")] = False,
     account: AllAccountsOpt = None,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The kill switch: refuse every new order (cancels still pass) until `resume`."""
 
     async def go() -> dict[str, Any]:
-        async with service_for(load_config(config)) as service:
+        async with service_for(load_config(config, store)) as service:
             service.manager.account_config(account)  # an unknown name is an error
             return await service.halt(
                 account, reason=reason, cancel_orders=cancel_orders, flatten=flatten
@@ -186,32 +217,37 @@ def halt(
 def resume(
     account: AllAccountsOpt = None,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Allow trading again after `halt` (or a REDUCING state set by reconciliation)."""
 
-    _show_states(config, account, as_json, resume_first=True)
+    _show_states(load_config(config, store), account, as_json, resume_first=True)
 
 
 def state(
     account: AllAccountsOpt = None,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show each account's trading state: ACTIVE, REDUCING or HALTED, and why."""
 
-    _show_states(config, account, as_json)
+    _show_states(load_config(config, store), account, as_json)
 
 
 def reconcile(
     account: AllAccountsOpt = None,
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Align the store with the exchange: order states, fills, bracket siblings, positions."""
+    """Align the store with the exchange: order states, fills, bracket siblings, positions.
+
+    Exit status 1 when an account could not be reconciled or a mismatch was reported."""
 
     async def go() -> list[dict[str, Any]]:
-        async with service_for(load_config(config)) as service:
+        async with service_for(load_config(config, store)) as service:
             names = [account] if account else service.manager.names
             out = []
             for name in names:
@@ -228,7 +264,7 @@ def reconcile(
         render.print_json(reports)
     else:
         render.show(render.reconcile_table(reports))
-    if any("error" in r for r in reports):
+    if any("error" in r or r.get("mismatches") for r in reports):
         raise typer.Exit(1)
 
 
@@ -237,17 +273,22 @@ def signal_show(
         str, typer.Argument(metavar="KEY_OR_ID", help="The idempotency key or the signal id.")
     ],
     config: ConfigOpt = None,
+    store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what happened to a signal: decision, orders, state history, fills, events."""
+    """Show what happened to a signal: decision, orders, state history, fills, events.
+
+    `--store` reads another store, e.g. the demo's (`tradeexec demo` prints it)."""
+    loaded = load_config(config, store)
 
     async def go() -> Any:
-        async with service_for(load_config(config)) as service:
-            return await service.signal_timeline(key_or_id)
+        async with reader_for(loaded) as service:
+            return None if service is None else await service.signal_timeline(key_or_id)
 
     timeline = run(go())
     if timeline is None:
-        raise fail(f"no signal with idempotency key or id {key_or_id!r}", "not_found")
+        shown = loaded.redacted()["store_url"]
+        raise fail(f"no signal with idempotency key or id {key_or_id!r} in {shown}", "not_found")
     if as_json:
         render.print_json(timeline)
     else:
@@ -255,17 +296,22 @@ def signal_show(
 
 
 def _show_states(
-    config: Path | None, account: str | None, as_json: bool, *, resume_first: bool = False
+    config: AppConfig, account: str | None, as_json: bool, *, resume_first: bool = False
 ) -> None:
-    """Each account's trading state (after resuming it, for `resume`)."""
+    """Each account's trading state (after resuming it, for `resume`). Reading it never
+    creates the store: without one, nothing was ever halted."""
+    config.account(account)  # an unknown name is an error
+    names = [account] if account else list(config.accounts)
 
     async def go() -> list[dict[str, Any]]:
-        async with service_for(load_config(config)) as service:
-            service.manager.account_config(account)  # an unknown name is an error
-            if resume_first:
+        if resume_first:
+            async with service_for(config) as service:
                 await service.resume(account, reason="resumed (cli)")
-            names = [account] if account else service.manager.names
-            return [(await service.state(n)).to_dict() for n in names]
+                return [(await service.state(n)).to_dict() for n in names]
+        async with reader_for(config) as reader:
+            if reader is None:
+                return [{"account": n, "state": "active", "reason": None} for n in names]
+            return [(await reader.state(n)).to_dict() for n in names]
 
     states = run(go())
     if as_json:

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -135,7 +135,29 @@ def new_table(title: str | None, *columns: str) -> Table:
 
 
 def show(table: Table) -> None:
-    stdout().print(table)
+    """Print a table within the terminal's width: as a table when it fits unfolded, else as
+    one block of ``column: value`` lines per row (ids stay whole and copyable)."""
+    console = Console(file=sys.stdout, highlight=False)  # wraps titles to the width too
+    if console.measure(table).maximum <= console.width:
+        console.print(table)
+    else:
+        console.print(as_records(table))
+
+
+def as_records(table: Table) -> RenderableType:
+    """A table's rows as blocks of ``column: value`` lines, for narrow terminals."""
+    parts: list[RenderableType] = []
+    if table.title:
+        parts.append(Text(str(table.title), style="bold"))
+    columns = [(str(c.header), list(c.cells)) for c in table.columns]
+    for row in range(table.row_count):
+        block = Table.grid(padding=(0, 1))
+        block.add_column(style="bold", no_wrap=True)
+        block.add_column(overflow="fold")
+        for header, cells in columns:
+            block.add_row(f"{header}:", cells[row])
+        parts.append(block if row == 0 else Group(Text(""), block))
+    return Group(*parts)
 
 
 # --------------------------------------------------------------------------- market data
@@ -371,22 +393,37 @@ def reconcile_table(reports: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def health_table(health: Mapping[str, Mapping[str, Any]]) -> Table:
-    table = new_table("health", "account", "venue", "ok", "latency ms", "error")
+    table = new_table(
+        "health", "account", "venue", "ok", "credentials", "latency ms", "code", "error"
+    )
     for name, h in health.items():
         ok = Text("yes", "green") if h["ok"] else Text("NO", "bold red")
         latency = h.get("latency_ms")
         table.add_row(
-            name, h["venue"], ok, "-" if latency is None else f"{latency:.1f}", cell(h["error"])
-        )
+            name, h["venue"], ok, cell(h.get("credentials")),
+            "-" if latency is None else f"{latency:.1f}", cell(h.get("code")), cell(h["error"]),
+        )  # fmt: skip
     return table
 
 
-def config_table(source: str, redacted: Mapping[str, Any]) -> Table:
-    """The accounts of a loaded configuration, secrets already masked by ``redacted()``."""
+_SHOWN_CREDENTIALS = (
+    "api_key", "api_secret", "password", "uid", "account_id", "login", "twofa", "private_key",
+    "token",
+)  # fmt: skip
+_PUBLIC_CREDENTIALS = ("uid", "account_id", "login")
+
+
+def config_table(
+    source: str,
+    redacted: Mapping[str, Any],
+    needs: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+) -> Table:
+    """The accounts of a loaded configuration, secrets already masked by ``redacted()``;
+    ``needs`` (from ``credential_report``) adds what each exchange requires."""
     default = redacted.get("default_account") or next(iter(redacted["accounts"]), None)
     table = new_table(
-        f"{source}: {len(redacted['accounts'])} accounts, store {redacted['store_url']}",
-        "account", "type", "endpoint", "credentials", "symbols", "risk overrides",
+        f"{source}: {len(redacted['accounts'])} accounts",
+        "account", "type", "endpoint", "credentials", "requires", "symbols", "risk overrides",
     )  # fmt: skip
     for name, a in redacted["accounts"].items():
         endpoint = a.get("api_url") or (
@@ -394,14 +431,32 @@ def config_table(source: str, redacted: Mapping[str, Any]) -> Table:
         )
         if a["type"] == "paper":
             endpoint = f"in-process ({a.get('venue') or 'binance'} rules)"
-        creds = [f"{k}=***" for k in ("api_key", "api_secret", "private_key") if a.get(k)]
+        creds = [
+            f"{k}={a[k]}" if k in _PUBLIC_CREDENTIALS else f"{k}=***"
+            for k in _SHOWN_CREDENTIALS
+            if a.get(k)
+        ]
         if a.get("wallet_address"):
             creds.insert(0, f"wallet {a['wallet_address']}")
         label = f"{name} (default)" if name == default else name
+        report = (needs or {}).get(name)
+        requires = "-"
+        if report and report["needs"]:
+            requires = ", ".join(report["needs"])
+            if report["missing"]:
+                requires += f" (missing: {', '.join(report['missing'])})"
         table.add_row(
             label, a["type"] if a["type"] != "ccxt" else f"ccxt:{a.get('exchange_id')}",
-            endpoint, ", ".join(creds) or "none",
+            endpoint, ", ".join(creds) or "none", requires,
             ", ".join(a.get("symbols") or []) or "all",
             ", ".join(f"{k}={v}" for k, v in (a.get("risk") or {}).items()) or "-",
         )  # fmt: skip
     return table
+
+
+def state_lines(state: Mapping[str, Any]) -> None:
+    """Where the store and the market cache are (``config check``)."""
+    console = stdout()
+    exists = "" if state["store_exists"] else "  (not created yet)"
+    console.print(Text.assemble(("store: ", "bold"), f"{state['store']}{exists}"))
+    console.print(Text.assemble(("market cache: ", "bold"), str(state["market_cache"])))

@@ -19,6 +19,11 @@ Secrets are ``SecretStr`` (never shown by repr, str or logs). A secret written l
 the file is accepted with a warning that names the account and key, never the value.
 ``service.webhook_secret`` / ``service.api_token`` fall back to ``$TRADEEXEC_WEBHOOK_SECRET``
 / ``$TRADEEXEC_API_TOKEN`` when the configuration leaves them unset.
+
+The store and the market cache never depend on the current directory: by default they live
+in the user data directory (``$TRADEEXEC_HOME`` overrides it); ``$TRADEEXEC_STORE_URL``
+beats the file's ``store_url``; relative paths in a file are relative to that file (see
+``tradeexec.config_paths``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from tradeexec.config_models import (
     BUILTIN_ACCOUNT_TYPES,
+    CCXT_CREDENTIAL_FIELDS,
+    SECRET_FIELDS,
     AccountConfig,
     AppConfig,
     BuilderConfig,
@@ -48,10 +55,18 @@ from tradeexec.config_models import (
     SizingMode,
     SizingOverrides,
 )
+from tradeexec.config_paths import (
+    STORE_URL_ENV_VAR,
+    default_market_cache_dir,
+    default_store_url,
+    market_cache_dir_from,
+    store_url_from,
+)
 from tradeexec.errors import ConfigError
 
 __all__ = [
     "BUILTIN_ACCOUNT_TYPES",
+    "CCXT_CREDENTIAL_FIELDS",
     "CONFIG_ENV_VAR",
     "DEFAULT_CONFIG_PATH",
     "AccountConfig",
@@ -75,7 +90,7 @@ logger = logging.getLogger(__name__)
 CONFIG_ENV_VAR = "TRADEEXEC_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config/exchange.yaml")
 
-_SECRET_KEYS = ("api_key", "api_secret", "private_key")
+_SECRET_KEYS = (*SECRET_FIELDS, "passphrase")
 _SERVICE_SECRET_ENV = {
     "webhook_secret": "TRADEEXEC_WEBHOOK_SECRET",
     "api_token": "TRADEEXEC_API_TOKEN",
@@ -106,7 +121,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             text = found.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{found}: cannot read the config file: {exc.strerror}") from None
-        return load_config_text(text, env, source=str(found))
+        return load_config_text(text, env, source=str(found), base_dir=found.resolve().parent)
     legacy = _legacy_env_config(env)
     if legacy is not None:
         return legacy
@@ -131,9 +146,16 @@ def find_config_file(
 
 
 def load_config_text(
-    text: str, env: Mapping[str, str] | None = None, *, source: str = "<config>"
+    text: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    source: str = "<config>",
+    base_dir: Path | None = None,
 ) -> AppConfig:
-    """Parse, interpolate and validate YAML text; ``source`` names it in messages."""
+    """Parse, interpolate and validate YAML text; ``source`` names it in messages.
+
+    Relative paths in it (a SQLite ``store_url``, ``market_cache_dir``) are relative to
+    ``base_dir`` (the config file's directory; the current directory for text)."""
     env = os.environ if env is None else env
     data, lines = _parse_yaml(text, source)
     _warn_literal_secrets(data, lines, source)
@@ -143,6 +165,7 @@ def load_config_text(
         data["accounts"] = {"paper": {"type": "paper"}}
         data.setdefault("default_account", "paper")
     _service_secrets_from_env(data, env)
+    _place_state(data, env, base_dir or Path.cwd())
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
@@ -155,7 +178,9 @@ def default_config(env: Mapping[str, str] | None = None) -> AppConfig:
         "accounts": {"paper": {"type": "paper"}},
         "default_account": "paper",
     }
-    _service_secrets_from_env(data, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    _service_secrets_from_env(data, env)
+    _place_state(data, env, Path.cwd())
     return AppConfig.model_validate(data)
 
 
@@ -338,10 +363,27 @@ def _legacy_env_config(env: Mapping[str, str]) -> AppConfig | None:
         "default_account": "binance",
     }
     _service_secrets_from_env(data, env)
+    _place_state(data, env, Path.cwd())
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, {}, "environment")) from None
+
+
+def _place_state(data: dict[str, Any], env: Mapping[str, str], base: Path) -> None:
+    """The store and the market cache, never relative to the current directory (see
+    tradeexec.config_paths): ``$TRADEEXEC_STORE_URL`` beats the file's ``store_url``;
+    relative paths in the file are relative to the file."""
+    store = data.get("store_url")
+    if env.get(STORE_URL_ENV_VAR, "").strip() or not store:
+        data["store_url"] = default_store_url(env)
+    elif isinstance(store, str):
+        data["store_url"] = store_url_from(store, base)
+    cache = data.get("market_cache_dir")
+    if not cache:
+        data["market_cache_dir"] = default_market_cache_dir(env)
+    elif isinstance(cache, str):
+        data["market_cache_dir"] = market_cache_dir_from(cache, base)
 
 
 def _service_secrets_from_env(data: dict[str, Any], env: Mapping[str, str]) -> None:

@@ -15,21 +15,26 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from tradeexec.config_paths import default_market_cache_dir, default_store_url
 from tradeexec.domain import MarginMode
 from tradeexec.errors import ConfigError
 
 __all__ = [
     "BUILTIN_ACCOUNT_TYPES",
+    "CCXT_CREDENTIAL_FIELDS",
+    "SECRET_FIELDS",
     "AccountConfig",
     "AppConfig",
     "BuilderConfig",
@@ -45,6 +50,23 @@ __all__ = [
 # ``tradeexec.traders`` entry-point group (see tradeexec.exchanges.factory).
 BUILTIN_ACCOUNT_TYPES = ("binance", "hyperliquid", "paper", "ccxt")
 SizingMode = Literal["fixed_quantity", "fixed_notional", "percent_equity", "risk"]
+
+# ccxt's credential names (``Exchange.requiredCredentials``) -> our config keys
+CCXT_CREDENTIAL_FIELDS = {
+    "apiKey": "api_key",
+    "secret": "api_secret",
+    "uid": "uid",
+    "accountId": "account_id",
+    "login": "login",
+    "password": "password",
+    "twofa": "twofa",
+    "privateKey": "private_key",
+    "walletAddress": "wallet_address",
+    "token": "token",
+}
+# never printed or logged; shown as '***'
+SECRET_FIELDS = ("api_key", "api_secret", "private_key", "password", "twofa", "token")
+_CCXT_ONLY_FIELDS = ("password", "uid", "account_id", "login", "twofa", "token")
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -191,6 +213,16 @@ class AccountConfig(_Frozen):
     wallet_address: str | None = None  # Hyperliquid main account (public)
     private_key: SecretStr | None = None  # Hyperliquid (API-)wallet key
     vault_address: str | None = None
+    # the rest of ccxt's credentials (its ``requiredCredentials``), for type 'ccxt' accounts:
+    # OKX, KuCoin and Bitget need a passphrase (ccxt calls it ``password``), some an ``uid``
+    password: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("password", "passphrase")
+    )
+    uid: str | None = None
+    account_id: str | None = None
+    login: str | None = None
+    twofa: SecretStr | None = None
+    token: SecretStr | None = None
     testnet: bool = False
     demo: bool = False
     api_url: str | None = None  # base URL override, e.g. the simulator
@@ -208,14 +240,15 @@ class AccountConfig(_Frozen):
     seed: int = 0  # paper
     risk: RiskOverrides | None = None
 
-    @field_validator("api_key", "api_secret", "private_key", mode="before")
+    @field_validator(*SECRET_FIELDS, mode="before")
     @classmethod
     def _blank_secret(cls, value: Any) -> Any:
         return _blank_to_none(value)
 
     @field_validator(
-        "wallet_address", "vault_address", "exchange_id", "api_url", "referrer", mode="before"
-    )
+        "wallet_address", "vault_address", "exchange_id", "api_url", "referrer", "uid",
+        "account_id", "login", mode="before",
+    )  # fmt: skip
     @classmethod
     def _blank_text(cls, value: Any) -> Any:
         return _blank_to_none(value)
@@ -237,8 +270,10 @@ class AccountConfig(_Frozen):
 
     @field_validator("wallet_address", "vault_address")
     @classmethod
-    def _is_address(cls, value: str | None) -> str | None:
-        if value is not None and not _ADDRESS.match(value):
+    def _is_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # other ccxt venues have other address formats: ccxt checks those
+        generic = info.data.get("type") == "ccxt"
+        if value is not None and not generic and not _ADDRESS.match(value):
             raise ValueError("must be a 0x-prefixed 40-hex-digit address")
         return value
 
@@ -269,15 +304,32 @@ class AccountConfig(_Frozen):
             raise ValueError("choose one of 'testnet' and 'demo'")
         if (self.api_key is None) != (self.api_secret is None):
             raise ValueError("'api_key' and 'api_secret' go together; one is missing")
-        if self.private_key is not None and self.wallet_address is None:
+        if self.type == "hyperliquid" and self.private_key and not self.wallet_address:
             raise ValueError("'private_key' needs 'wallet_address' (the main account address)")
+        extra = [k for k in _CCXT_ONLY_FIELDS if getattr(self, k) is not None]
+        if extra and self.type != "ccxt":
+            raise ValueError(
+                f"{', '.join(map(repr, extra))}: only type 'ccxt' accounts use "
+                f"{'it' if len(extra) == 1 else 'them'}"
+            )
         if self.builder is not None and self.type != "hyperliquid":
             raise ValueError("'builder' is a Hyperliquid setting")
         return self
 
     @property
     def has_credentials(self) -> bool:
-        return self.api_key is not None or self.private_key is not None
+        return any(getattr(self, f) is not None for f in CCXT_CREDENTIAL_FIELDS.values())
+
+    def ccxt_credentials(self) -> dict[str, str]:
+        """The credentials set, under ccxt's names (``apiKey``, ``secret``, ``password``...)."""
+        out = {}
+        for ccxt_name, field in CCXT_CREDENTIAL_FIELDS.items():
+            value = getattr(self, field)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value:
+                out[ccxt_name] = str(value)
+        return out
 
 
 # --------------------------------------------------------------------------- app
@@ -298,9 +350,10 @@ class ServiceConfig(_Frozen):
 class AppConfig(_Frozen):
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     default_account: str | None = None
-    store_url: str = "sqlite:///.tradeexec/tradeexec.db"
+    # never relative to the working directory: see tradeexec.config_paths
+    store_url: str = Field(default_factory=default_store_url)
     service: ServiceConfig = ServiceConfig()
-    market_cache_dir: str = ".tradeexec/markets"
+    market_cache_dir: str = Field(default_factory=default_market_cache_dir)
     market_cache_ttl_s: int = Field(default=3600, ge=0)
     risk: RiskConfig = RiskConfig()
 
@@ -356,6 +409,26 @@ class AppConfig(_Frozen):
         """The effective limits of an account: the defaults with its own overrides."""
         return self.risk.merged(self.account(account).risk)
 
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds (for log redaction; never print them)."""
+        found = [
+            value.get_secret_value()
+            for account in self.accounts.values()
+            for value in (getattr(account, f) for f in SECRET_FIELDS)
+            if value is not None
+        ]
+        found += [
+            s.get_secret_value()
+            for s in (self.service.webhook_secret, self.service.api_token)
+            if s is not None
+        ]
+        for account in self.accounts.values():
+            found += _secret_option_values(account.options)
+        password = re.search(r"://[^:/@]+:([^@]+)@", self.store_url)
+        if password:
+            found.append(password.group(1))
+        return found
+
     def redacted(self) -> dict[str, Any]:
         """Everything, JSON-ready, with every secret shown as ``'***'`` (None when unset)
         and any password in ``store_url`` masked: safe to print or log."""
@@ -366,7 +439,7 @@ class AppConfig(_Frozen):
             svc[key] = None if getattr(self.service, key) is None else "***"
         for name, account in self.accounts.items():
             out = data["accounts"][name]
-            for key in ("api_key", "api_secret", "private_key"):
+            for key in SECRET_FIELDS:
                 out[key] = None if getattr(account, key) is None else "***"
             out["options"] = _redact_options(out["options"])
             if account.risk is not None:  # only what the account sets itself
@@ -387,3 +460,18 @@ def _redact_options(value: Any) -> Any:
     if isinstance(value, list):
         return [_redact_options(v) for v in value]
     return value
+
+
+def _secret_option_values(value: Any) -> list[str]:
+    """The values `_redact_options` would mask (ccxt options may carry credentials)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if _SECRET_WORDS.search(str(k)) and isinstance(v, str | int):
+                found.append(str(v))
+            else:
+                found += _secret_option_values(v)
+    elif isinstance(value, list):
+        for v in value:
+            found += _secret_option_values(v)
+    return found

@@ -12,8 +12,9 @@ each one:
    is cancelled (neither venue cancels the sibling itself);
 4. prints the signal's timeline and the final positions.
 
-The store is ``.tradeexec/demo.db`` unless told otherwise, so ``tradeexec signal show`` can
-read it afterwards. Market metadata is cached in a temporary directory: the simulator's
+The store is ``demo.db`` in the data directory (see `tradeexec.config_paths`) unless told
+otherwise, apart from the main store; the demo ends by saying how ``tradeexec signal show
+--store`` reads it afterwards. Market metadata is cached in a temporary directory: the simulator's
 port changes every run and cached files would only pile up.
 """
 
@@ -37,6 +38,7 @@ from tradeexec import cli_render as render
 from tradeexec import errors
 from tradeexec.cli_common import open_service
 from tradeexec.config import AppConfig
+from tradeexec.config_paths import data_dir
 from tradeexec.domain import OrderSide, SignalSource, TradingState
 from tradeexec.execution.signals import Signal
 from tradeexec.service import TradingService
@@ -44,7 +46,6 @@ from tradeexec.sim.app import SimConfig
 from tradeexec.sim.server import SimServer, banner
 from tradeexec.store.records import SignalTimeline
 
-DEFAULT_STORE_URL = "sqlite:///.tradeexec/demo.db"
 BALANCE = Decimal("10000")
 CONFIDENCE = 0.85
 STOP_DISTANCE = Decimal("0.02")
@@ -137,15 +138,22 @@ def demo_config(
     )
 
 
-def run_demo(store_url: str = DEFAULT_STORE_URL, *, keep_running: bool = False,
+def default_demo_store_url() -> str:
+    """``demo.db`` next to the main store's default, whatever the current directory."""
+    return f"sqlite:///{data_dir() / 'demo.db'}"
+
+
+def run_demo(store_url: str | None = None, *, keep_running: bool = False,
              as_json: bool = False) -> bool:  # fmt: skip
     """Run the demo; True when every account told the whole story (entry, stop, cleanup)."""
+    store_url = store_url or default_demo_store_url()
     with SimServer(SimConfig(seed=7)) as server:
         runs = asyncio.run(_demo(server, store_url, as_json))
         if as_json:
             render.print_json([run.to_dict() for run in runs])
         else:
             _summary(runs)
+            _next_steps(runs, store_url)
         if keep_running:
             _serve_until_interrupted(server)
     return all(run.ok for run in runs)
@@ -280,6 +288,23 @@ def _summary(runs: list[AccountRun]) -> None:
             "ok" if run.ok else f"FAILED {run.error or ''}".strip(),
         )  # fmt: skip
     render.show(table)
+
+
+def _next_steps(runs: list[AccountRun], store_url: str) -> None:
+    """What to try next, with commands that work as printed."""
+    keys = [r.report["idempotency_key"] for r in runs if r.report]
+    store = f"'{store_url}'"
+    lines = ["", "[bold]next steps[/]"]
+    if keys:
+        lines.append(
+            f"  tradeexec signal show {keys[0]} --store {store}   # a signal's story again"
+        )
+    lines += [
+        "  tradeexec config check              # your configuration, store and market cache",
+        "  tradeexec order buy BTC 0.01 --sl 60000   # a paper order (config/exchange.yaml)",
+        "  tradeexec sim --port 8765           # the simulator, for real traders (README)",
+    ]
+    render.stdout().print("\n".join(lines))
 
 
 def _serve_until_interrupted(server: SimServer) -> None:

@@ -6,14 +6,20 @@ whatever third-party packages register in the ``tradeexec.traders`` entry-point 
 entry point names a callable ``(name, AccountConfig, AppConfig | None) -> ExchangeTrader``).
 
 `ExchangeManager` owns the live traders of one service: created and connected lazily on
-first use, health-checked together, closed together. There is no hidden module-level
-singleton; the plugin API documents its own default manager.
+first use, health-checked together (`check_accounts`: a private read with each account's
+credentials, concurrently), closed together. There is no hidden module-level singleton; the
+plugin API documents its own default manager.
+
+A generic ``ccxt`` account passes every credential ccxt knows (``apiKey``, ``secret``,
+``password`` (a passphrase), ``uid``, ``walletAddress``, ``privateKey``...);
+`credential_report` says which ones the chosen exchange requires and which are missing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,13 +33,6 @@ if TYPE_CHECKING:
 TraderBuilder = Callable[[str, "AccountConfig", "AppConfig | None"], ExchangeTrader]
 
 ENTRY_POINT_GROUP = "tradeexec.traders"
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter() if getter else value)
 
 
 def _cache(app: AppConfig | None) -> Any:
@@ -58,8 +57,8 @@ def _common(account: AccountConfig, app: AppConfig | None) -> dict[str, Any]:
 
 
 def _api_key_credentials(account: AccountConfig) -> dict[str, str]:
-    creds = {"apiKey": _secret(account.api_key), "secret": _secret(account.api_secret)}
-    return {k: v for k, v in creds.items() if v}
+    creds = account.ccxt_credentials()
+    return {k: v for k, v in creds.items() if k in ("apiKey", "secret")}
 
 
 def _build_binance(name: str, account: AccountConfig, app: AppConfig | None) -> ExchangeTrader:
@@ -77,13 +76,12 @@ def _build_hyperliquid(name: str, account: AccountConfig, app: AppConfig | None)
     from tradeexec.exchanges.hyperliquid_trader import HyperliquidTrader
 
     creds = {
-        "walletAddress": _secret(account.wallet_address),
-        "privateKey": _secret(account.private_key),
+        k: v for k, v in account.ccxt_credentials().items() if k in ("walletAddress", "privateKey")
     }
     builder = (account.builder.address, account.builder.fee) if account.builder else None
     return HyperliquidTrader(
         name,
-        credentials={k: v for k, v in creds.items() if v},
+        credentials=creds,
         slippage=account.slippage,
         vault_address=account.vault_address,
         builder=builder,
@@ -100,7 +98,7 @@ def _build_ccxt(name: str, account: AccountConfig, app: AppConfig | None) -> Exc
     return CCXTTrader(
         name,
         exchange_id=account.exchange_id,
-        credentials=_api_key_credentials(account),
+        credentials=account.ccxt_credentials(),  # every one ccxt knows: passphrase, uid...
         hedge_mode=account.hedge_mode,
         **_common(account, app),
     )
@@ -158,6 +156,31 @@ def create_trader(
 ) -> ExchangeTrader:
     """A new, not yet connected trader for one configured account."""
     return _builder(account.type)(name, account, app)
+
+
+# the ccxt class behind each built-in account type (generic accounts name their own)
+_CCXT_IDS = {"binance": "binanceusdm", "hyperliquid": "hyperliquid"}
+
+
+def credential_report(account: AccountConfig) -> dict[str, list[str]]:
+    """The credentials (config key names) the account's exchange requires, which of them are
+    set, and which are missing. Empty for paper and third-party types."""
+    from tradeexec.config import CCXT_CREDENTIAL_FIELDS
+
+    exchange_id = account.exchange_id if account.type == "ccxt" else _CCXT_IDS.get(account.type)
+    needs: list[str] = []
+    if exchange_id:
+        import ccxt.async_support as ccxt  # only here: it costs ~0.7 s
+
+        cls = getattr(ccxt, exchange_id, None)
+        if cls is not None:
+            required = cls().requiredCredentials  # no session until the first request
+            needs = [CCXT_CREDENTIAL_FIELDS[k] for k, v in required.items() if v and k in
+                     CCXT_CREDENTIAL_FIELDS]  # fmt: skip
+    have = set(account.ccxt_credentials())
+    names = {v: k for k, v in CCXT_CREDENTIAL_FIELDS.items()}
+    present = [n for n in needs if names[n] in have]
+    return {"needs": needs, "set": present, "missing": [n for n in needs if n not in present]}
 
 
 class ExchangeManager:
@@ -225,6 +248,43 @@ class ExchangeManager:
             else:
                 out[key] = await trader.health_check()
         return out
+
+    async def check(self, name: str) -> Health:
+        """Is the account usable? Connect, then read its balance with its credentials (a
+        public read when it has none): wrong keys fail here with the venue's refusal."""
+        account = self.account_config(name)
+        started = time.perf_counter()
+        private = account.has_credentials or account.type == "paper"
+        try:
+            trader = await self.get(name)
+            venue = trader.capabilities.venue
+            if private:
+                await trader.verify_credentials()
+            else:
+                markets = await trader.load_markets()
+                if markets:
+                    await trader.fetch_ticker(next(iter(markets)))
+        except errors.TradeExecError as exc:
+            from tradeexec.network_diagnosis import why_unreachable
+
+            why = why_unreachable(exc) if isinstance(exc, errors.NetworkError) else None
+            refused = isinstance(exc, errors.AuthenticationError)
+            return Health(
+                ok=False, venue=account.type, error=f"{exc} ({why})" if why else str(exc),
+                code=exc.code, credentials="refused" if refused else "not checked",
+            )  # fmt: skip
+        return Health(
+            ok=True, venue=venue, latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            credentials="accepted" if account.has_credentials else "none (market data only)"
+            if account.type != "paper" else "not needed",
+        )  # fmt: skip
+
+    async def check_accounts(self, names: Sequence[str] | None = None) -> dict[str, Health]:
+        """`check` for each account (all by default), concurrently: a slow venue does not
+        hold the others up."""
+        keys = list(names) if names is not None else self.names
+        results = await asyncio.gather(*(self.check(k) for k in keys))
+        return dict(zip(keys, results, strict=True))
 
     async def close_all(self) -> None:
         traders, self._traders = list(self._traders.values()), {}

@@ -60,10 +60,16 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class Health:
+    """An account's health: ``code`` is the error's reason code (``authentication_failed``,
+    ``exchange_unavailable``...), ``credentials`` what became of them (``accepted``,
+    ``refused``, ``not checked``, ``none (market data only)``)."""
+
     ok: bool
     venue: str
     latency_ms: float | None = None
     error: str | None = None
+    code: str | None = None
+    credentials: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +77,8 @@ class Health:
             "venue": self.venue,
             "latency_ms": self.latency_ms,
             "error": self.error,
+            "code": self.code,
+            "credentials": self.credentials,
         }
 
 
@@ -97,7 +105,14 @@ class ExchangeTrader(ABC):
     async def load_markets(self, reload: bool = False) -> dict[str, Market]: ...
 
     @abstractmethod
-    async def health_check(self) -> Health: ...
+    async def health_check(self) -> Health:
+        """Is the venue reachable? (public; `verify_credentials` checks the keys)"""
+
+    async def verify_credentials(self) -> None:
+        """Prove the configured credentials work with one private read (the balance);
+        raises the venue's refusal (``AuthenticationError`` for wrong keys). A venue whose
+        balance read is not signed overrides this with a check that is."""
+        await self.fetch_balance()
 
     # ------------------------------------------------------------ markets
     @abstractmethod

@@ -44,7 +44,7 @@ class ExecutionPlugin(Protocol):
     async def cancel_order(self, order_id: str, symbol: str) -> ExecutionResult: ...
     async def fetch_order(self, order_id: str, symbol: str) -> ExecutionResult: ...
     def name(self) -> str: ...
-    async def health_check(self) -> dict[str, Any]: ...
+    async def health_check(self) -> bool: ...
     async def close(self) -> None: ...
 
 
@@ -104,7 +104,7 @@ class CCXTPlugin:
         try:
             trader = await service.manager.get(self.account)
             if self.config.accounts[self.account].has_credentials:
-                await trader.fetch_balance()  # wrong keys fail here, not at the first order
+                await trader.verify_credentials()  # wrong keys fail here, not at an order
             await service.start()
         except BaseException:
             await service.stop()
@@ -196,15 +196,27 @@ class CCXTPlugin:
         except Exception as exc:
             return _failure(exc)
 
-    async def health_check(self) -> dict[str, Any]:
+    async def health_check(self) -> bool:
+        """True when the exchange answers a private read (the balance) with this plugin's
+        credentials (a public read when it has none), as the original plan has it:
+        ``is_healthy = await plugin.health_check()``. `health_report` says why not."""
+        return bool((await self.health_report())["healthy"])
+
+    async def health_report(self) -> dict[str, Any]:
+        """The details behind `health_check`: ``healthy``, ``latency_ms``, ``credentials``,
+        and the failure's ``reason`` code and ``error`` text. Never raises."""
         if self.service is None:
-            return {"healthy": False, "exchange": self.exchange_id, "error": "not initialised"}
-        trader = await self._trader_for(None)
-        health = await trader.health_check()
+            return {
+                "healthy": False, "exchange": self.exchange_id, "reason": "not_initialized",
+                "error": f"plugin {self.name()} is not initialised; await plugin.init() first",
+            }  # fmt: skip
+        health = await self.service.manager.check(self.account)
         return {
             "healthy": health.ok,
             "exchange": self.exchange_id,
             "latency_ms": health.latency_ms,
+            "credentials": health.credentials,
+            "reason": health.code,
             "error": health.error,
         }
 
