@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import httpx
 
-from reliability.soak_check import VenueAccount, Verdict, check_soak
+from reliability.soak_check import VenueAccount, Verdict, Violation, check_soak, unprotected
 from reliability.soak_signals import PricePath, SignalMaker, SoakAccount
 from tradeexec.sim.app import SimConfig
 from tradeexec.sim.server import SimServer
@@ -99,6 +99,7 @@ class SoakResult:
             f"  faults fired={sum(self.faults_fired.values())} {dict(self.faults_fired)}",
             f"  store statuses {dict(sorted(self.verdict.statuses.items()))}",
             f"  answers {dict(sorted(self.verdict.answers.items()))}",
+            *(f"  end: {note}" for note in self.verdict.notes),
             f"  violations={len(self.verdict.violations)} "
             f"{dict(sorted(self.verdict.by_check().items()))}",
         ]
@@ -166,6 +167,8 @@ class Driver:
         self.signals: dict[str, dict[str, Any]] = {}  # key -> payload, in delivery order
         self.proc: subprocess.Popen[str] | None = None
         self.incarnation = 0
+        self.midrun: list[Violation] = []
+        self.unprotected_since: dict[tuple[str, str], int] = {}
         self.prices = PricePath(random.Random(config.seed + 1))
         self.maker = SignalMaker(random.Random(config.seed + 2), list(ACCOUNTS), str(config.seed))
 
@@ -415,6 +418,7 @@ class Driver:
                         break  # the worker died; wait_answered restarts and re-delivers
                 kill_after = self.rng.randrange(size) if index in kill_batches else None
                 self.wait_answered(kill_after)
+                self.check_protection_midrun(index)
             self.finish()
             self.result.verdict = self.check()
         self.control.close()
@@ -443,8 +447,8 @@ class Driver:
                 time.sleep(POLL_S)
         self.stop_worker()
 
-    def check(self) -> Verdict:
-        venues = [
+    def venues(self) -> list[VenueAccount]:
+        return [
             VenueAccount(
                 a.name,
                 self.sim.simulator.faces[a.venue].engine,
@@ -453,12 +457,37 @@ class Driver:
             )
             for a in ACCOUNTS
         ]
+
+    def check_protection_midrun(self, batch: int) -> None:
+        """Check (e) with every signal answered and prices not yet moved: one finding per
+        stretch of batches a position spends short of stop cover while ACTIVE."""
+        store = Store.from_url(self.store_url, migrate=False)
+        try:
+            for venue in self.venues():
+                lines = unprotected(store, venue)
+                for line in lines:
+                    coin = line.split()[0]
+                    if (venue.name, coin) not in self.unprotected_since:
+                        self.unprotected_since[(venue.name, coin)] = batch
+                        detail = f"after batch {batch}: {line}"
+                        self.midrun.append(
+                            Violation("e_unprotected_midrun", venue.name, None, detail)
+                        )
+                short = {line.split()[0] for line in lines}
+                for account, coin in list(self.unprotected_since):
+                    if account == venue.name and coin not in short:
+                        del self.unprotected_since[(account, coin)]
+        finally:
+            store.close()
+
+    def check(self) -> Verdict:
         store = Store.from_url(self.store_url, migrate=False)
         try:
             delivered = {k: str(v["account"]) for k, v in self.signals.items()}
-            verdict = check_soak(store, venues, delivered, self.answers.answers)
+            verdict = check_soak(store, self.venues(), delivered, self.answers.answers)
         finally:
             store.close()
+        verdict.violations.extend(self.midrun)
         self.add_process_findings(verdict)
         return verdict
 

@@ -15,7 +15,9 @@ store through `Store`; it returns every violation found, each naming its check:
 - ``d_open_not_in_store`` / ``d_open_not_on_venue``: open orders differ between the venue and
   the store (by client id).
 - ``e_unprotected``: an open position without resting reduce-only stops covering its full
-  size, while the account is ACTIVE (REDUCING / HALTED with a reason is an answer).
+  size, while the account is ACTIVE (REDUCING / HALTED with a reason is an answer). The
+  driver also runs this check between batches (``e_unprotected_midrun``): a final reconcile
+  that moves the account to REDUCING must not hide hours of unprotected trading before it.
 - ``f_answer_contradicts_store``: what a caller was told disagrees with the store's final
   record (a non-duplicate answer with another status, or a success for a signal that ended
   refused, failed or expired).
@@ -86,6 +88,7 @@ class Verdict:
     violations: list[Violation] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     answers: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # how each account ended (not verdicts)
 
     def add(self, check: str, account: str, key: str | None, detail: str) -> None:
         self.violations.append(Violation(check, account, key, detail))
@@ -234,14 +237,36 @@ def _stop_cover(orders: Iterable[SimOrder], coin: str, long: bool) -> Decimal | 
     return cover
 
 
-def _check_protection(verdict: Verdict, store: Store, venue: VenueAccount) -> None:
+def protection(store: Store, venue: VenueAccount) -> tuple[str, str | None, list[str]]:
+    """The account's trading state and reason, and one line per open position on the venue
+    that resting reduce-only stops do not cover in full (whatever the state)."""
     state, reason = store.get_trading_state(venue.name)
-    if state.upper() in ("REDUCING", "HALTED") and reason:
-        return
     resting = venue.engine.open_orders(venue.engine_account)
+    short: list[str] = []
     for position in venue.engine.positions(venue.engine_account):
         size = abs(position.qty)
         cover = _stop_cover(resting, position.coin, position.qty > 0)
         if cover is not None and cover < size:
-            detail = f"{position.coin} {position.qty}: stops cover {cover}; account {state}"
-            verdict.add("e_unprotected", venue.name, None, detail)
+            short.append(f"{position.coin} {position.qty}: stops cover {cover}")
+    return state.upper(), reason, short
+
+
+def unprotected(store: Store, venue: VenueAccount) -> list[str]:
+    """Check (e) on its own (the driver also runs it between batches, when nothing is in
+    flight): positions short of stop cover while the account is ACTIVE (or has no reason)."""
+    state, reason, short = protection(store, venue)
+    if state in ("REDUCING", "HALTED") and reason:
+        return []
+    return [f"{line}; account {state}" for line in short]
+
+
+def _check_protection(verdict: Verdict, store: Store, venue: VenueAccount) -> None:
+    for line in unprotected(store, venue):
+        verdict.add("e_unprotected", venue.name, None, line)
+    state, reason, short = protection(store, venue)
+    positions = venue.engine.positions(venue.engine_account)
+    held = ", ".join(f"{p.coin} {p.qty}" for p in positions) or "flat"
+    verdict.notes.append(
+        f"{venue.name}: {state}{f' ({reason})' if reason else ''}; positions {held}; "
+        f"short of stop cover: {short or 'none'}"
+    )
