@@ -34,12 +34,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from tradeexec.execution.ids import ClientIdFormat, derive_client_order_id
 from tradeexec.sim.engine import Engine, Fill, OrderKind, Side, SimOrder
-from tradeexec.store.records import SignalRecord
-from tradeexec.store.repository import Store
+from tradeexec.store.records import OrderRecord, SignalRecord
 
 try:  # the signal lifecycle (issue 7); until it exists, the statuses it will make terminal
     from tradeexec.signal_state import TERMINAL as _TERMINAL
@@ -60,6 +59,18 @@ NO_REASON_NEEDED = frozenset({"filled", "noop"})
 # answers that say "not finished" / "already known", not a final status of their own
 PROVISIONAL_ANSWERS = frozenset({"duplicate", "in_progress"})
 STORE_TERMINAL_ORDER = frozenset({"filled", "canceled", "rejected", "expired"})
+
+
+class StoreView(Protocol):
+    """The three reads the checks make (`Store` has them; a test may pass a stand-in)."""
+
+    def get_signal_by_key(self, idempotency_key: str) -> SignalRecord | None: ...
+
+    def list_orders(
+        self, account: str | None = None, statuses: Iterable[str] | None = None, limit: int = 100
+    ) -> list[OrderRecord]: ...
+
+    def get_trading_state(self, account: str) -> tuple[str, str | None]: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,7 @@ def _reason(record: SignalRecord) -> tuple[bool, str | None]:
 
 
 def check_soak(
-    store: Store,
+    store: StoreView,
     venues: Sequence[VenueAccount],
     delivered: Mapping[str, str],
     answers: Mapping[str, Sequence[Mapping[str, Any]]],
@@ -197,7 +208,7 @@ def _check_answers(
             verdict.add("f_answer_contradicts_store", account, key, detail)
 
 
-def _check_open_orders(verdict: Verdict, store: Store, venue: VenueAccount) -> None:
+def _check_open_orders(verdict: Verdict, store: StoreView, venue: VenueAccount) -> None:
     on_venue = {
         _norm(o.spec.client_id): o
         for o in venue.engine.open_orders(venue.engine_account)
@@ -237,7 +248,7 @@ def _stop_cover(orders: Iterable[SimOrder], coin: str, long: bool) -> Decimal | 
     return cover
 
 
-def protection(store: Store, venue: VenueAccount) -> tuple[str, str | None, list[str]]:
+def protection(store: StoreView, venue: VenueAccount) -> tuple[str, str | None, list[str]]:
     """The account's trading state and reason, and one line per open position on the venue
     that resting reduce-only stops do not cover in full (whatever the state)."""
     state, reason = store.get_trading_state(venue.name)
@@ -251,7 +262,7 @@ def protection(store: Store, venue: VenueAccount) -> tuple[str, str | None, list
     return state.upper(), reason, short
 
 
-def unprotected(store: Store, venue: VenueAccount) -> list[str]:
+def unprotected(store: StoreView, venue: VenueAccount) -> list[str]:
     """Check (e) on its own (the driver also runs it between batches, when nothing is in
     flight): positions short of stop cover while the account is ACTIVE (or has no reason)."""
     state, reason, short = protection(store, venue)
@@ -260,7 +271,7 @@ def unprotected(store: Store, venue: VenueAccount) -> list[str]:
     return [f"{line}; account {state}" for line in short]
 
 
-def _check_protection(verdict: Verdict, store: Store, venue: VenueAccount) -> None:
+def _check_protection(verdict: Verdict, store: StoreView, venue: VenueAccount) -> None:
     for line in unprotected(store, venue):
         verdict.add("e_unprotected", venue.name, None, line)
     state, reason, short = protection(store, venue)
