@@ -9,6 +9,7 @@ Read-only commands open the store with `reader_for`, which never creates one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import warnings
 from collections.abc import AsyncIterator, Coroutine
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from tradeexec.service import TradingService
 
 T = TypeVar("T")
+log = logging.getLogger("tradeexec.cli")
 
 
 _GLOBAL_FLAG = re.compile(r"^(-v+|--verbose)$")
@@ -71,8 +73,20 @@ class ErrorLineGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except errors.TradeExecError as exc:
+            causes = " <- ".join(type(e).__name__ for e in _causes(exc))
+            command = f"{ctx.command_path} {ctx.invoked_subcommand or ''}".strip()
+            log.debug("%s failed: %s", command, causes)
             render.error(explain(exc), getattr(exc, "reason_code", None) or exc.code)
             raise typer.Exit(1) from None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found and len(found) < 8:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
 
 
 def explain(exc: errors.TradeExecError) -> str:
@@ -169,6 +183,11 @@ def load_config(path: Path | None, store: str | None = None) -> AppConfig:
     if store:
         loaded = loaded.model_copy(update={"store_url": store_url_from(store, Path.cwd())})
     register_secrets(loaded.secret_values())
+    log.debug(
+        "config %s: %d accounts, store %s, market cache %s",
+        config.find_config_file(path) or "(environment / paper default)",
+        len(loaded.accounts), loaded.redacted()["store_url"], loaded.market_cache_dir,
+    )  # fmt: skip
     return loaded
 
 

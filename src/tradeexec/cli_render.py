@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -135,13 +136,23 @@ def new_table(title: str | None, *columns: str) -> Table:
 
 
 def show(table: Table) -> None:
-    """Print a table within the terminal's width: as a table when it fits unfolded, else as
-    one block of ``column: value`` lines per row (ids stay whole and copyable)."""
+    """Print a table within the terminal's width. Cells may wrap between words but never
+    inside one (an id cut in two could not be copied into the next command); when even that
+    does not fit, each row becomes a block of ``column: value`` lines instead."""
     console = Console(file=sys.stdout, highlight=False)  # wraps titles to the width too
-    if console.measure(table).maximum <= console.width:
+    for column in table.columns:
+        words = [_longest_word(c) for c in column.cells] + [_longest_word(column.header)]
+        column.min_width = max(words)
+    unbounded = console.options.update_width(100_000)
+    if Measurement.get(console, unbounded, table).minimum <= console.width:
         console.print(table)
     else:
         console.print(as_records(table))
+
+
+def _longest_word(value: Any) -> int:
+    text = value.plain if isinstance(value, Text) else str(value)
+    return max((len(word) for word in text.split()), default=0)
 
 
 def as_records(table: Table) -> RenderableType:

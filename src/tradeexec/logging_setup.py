@@ -11,10 +11,11 @@ second call replaces what the first installed):
 - ``log_file``: the same records appended to a file, at debug detail whatever the verbosity
   on the terminal (the file is for finding out later what happened).
 
-Secrets: every handler redacts the configured secrets (`register_secrets`, called with
-every credential the loaded configuration holds) and anything shaped like a signature or a
-key (``signature=...``, ``X-MBX-APIKEY``, a 32-byte hex private key) from the final line,
-tracebacks included.
+Secrets: the configured secrets (`register_secrets`, called with every credential the
+loaded configuration holds) and anything shaped like a signature or a key (``signature=...``,
+``X-MBX-APIKEY``, a 32-byte hex private key) are masked when a record is made
+(`install_redaction`: a log record factory), so no handler sees them, whoever installed it
+(pytest's, an embedding application's); our own handlers mask their final lines again.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["LogFormat", "configure", "redact", "register_secrets"]
+__all__ = ["LogFormat", "configure", "install_redaction", "redact", "register_secrets"]
 
 LogFormat = Literal["text", "json"]
 
@@ -66,6 +67,33 @@ def redact(text: str) -> str:
             text = text.replace(secret, _MASK)
     text = _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}{_MASK}", text)
     return _PRIVATE_KEY.sub(_MASK, text)
+
+
+_INSTALLED: list[bool] = []
+
+
+def install_redaction() -> None:
+    """Mask secrets in every log record as it is made (message, arguments, traceback)."""
+    with _LOCK:
+        if _INSTALLED:
+            return
+        _INSTALLED.append(True)
+        make = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            record.msg, record.args = redact(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = redact(_PLAIN.formatException(record.exc_info))
+        except Exception:  # a record that cannot be formatted is left for logging to report
+            pass
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+_PLAIN = logging.Formatter()
 
 
 class _TextFormatter(logging.Formatter):
@@ -119,6 +147,7 @@ def _formatter(fmt: LogFormat, *, timed: bool = False) -> logging.Formatter:
 
 def configure(verbosity: int = 0, fmt: LogFormat = "text", log_file: Path | None = None) -> None:
     """Install tradeexec's handlers on the root logger (replacing ones installed before)."""
+    install_redaction()
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, StderrHandler | _OwnFileHandler):
