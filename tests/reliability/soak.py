@@ -93,7 +93,8 @@ class SoakResult:
             f"soak seed={self.config.seed} signals={c['signals']} batches={c['batches']} "
             f"in {self.elapsed_s:.1f}s (workdir {self.workdir})",
             f"  deliveries={c['deliveries']} (concurrent copies={c['copies']}, "
-            f"re-deliveries={c['redeliveries']}) kills={c['kills']} starts={c['starts']} "
+            f"re-deliveries={c['redeliveries']}, final re-polls={c['repolls']}) "
+            f"kills={c['kills']} starts={c['starts']} "
             f"start_failures={c['start_failures']} worker_deaths={c['worker_deaths']} "
             f"stuck={c['stuck']} price_moves={c['price_moves']}",
             f"  faults fired={sum(self.faults_fired.values())} {dict(self.faults_fired)}",
@@ -426,11 +427,36 @@ class Driver:
         return self.result
 
     def finish(self) -> None:
-        """Faults off; a last worker (start-up recovery); re-deliveries; reconcile; stop."""
+        """Faults off; a last worker (start-up recovery); re-deliveries; reconcile; a re-send
+        of every key only ever answered ``in_progress``; stop."""
         self.faults_off()
         self.stop_worker()
         self.restart()
         self.wait_answered(None)
+        self.reconcile()
+        self.repoll()
+        self.stop_worker()
+
+    def repoll(self) -> None:
+        """Re-send every key whose every answer was ``in_progress`` (as its caller was told
+        to) and wait, bounded, for one more answer each: the final answer."""
+        waiting = {
+            key: len(lines)
+            for key, lines in self.answers.answers.items()
+            if all(line.get("report", {}).get("status") == "in_progress" for line in lines)
+        }
+        for key in waiting:
+            self.counts["repolls"] += 1
+            self.send({"op": "signal", "copies": 1, "signal": self.signals[key]})
+        deadline = time.monotonic() + BATCH_DEADLINE_S
+        while waiting and time.monotonic() < deadline:
+            self.answers.poll()
+            waiting = {k: n for k, n in waiting.items() if len(self.answers.answers[k]) <= n}
+            if self.proc is None or self.proc.poll() is not None:
+                break
+            time.sleep(POLL_S)
+
+    def reconcile(self) -> None:
         incarnation = self.incarnation
         if self.send({"op": "reconcile"}):
             deadline = time.monotonic() + START_DEADLINE_S
@@ -445,7 +471,6 @@ class Driver:
                 if len(seen) >= len(ACCOUNTS) or (self.proc and self.proc.poll() is not None):
                     break
                 time.sleep(POLL_S)
-        self.stop_worker()
 
     def venues(self) -> list[VenueAccount]:
         return [

@@ -21,8 +21,10 @@ store through `Store`; it returns every violation found, each naming its check:
 - ``f_answer_contradicts_store``: what a caller was told disagrees with the store's final
   record (a non-duplicate answer with another status, or a success for a signal that ended
   refused, failed or expired).
-- ``f_unanswered`` / ``f_answer_exception``: a delivered key never answered, or ``submit``
-  raised instead of answering.
+- ``f_unanswered`` / ``f_answer_exception`` / ``f_no_final_answer``: a delivered key never
+  answered, ``submit`` raised instead of answering, or the last answer (after the driver
+  re-sent every key answered only ``in_progress``, as such an answer asks) is still
+  ``in_progress``.
 
 The driver adds ``g_*`` findings about the worker processes (a start-up or final reconcile
 that raised, a worker that died unprompted or hung); see `soak.Driver.add_process_findings`.
@@ -191,21 +193,29 @@ def _check_answers(
     key, account, final = record.idempotency_key, record.account, record.status
     if not lines:
         verdict.add("f_unanswered", account, key, f"never answered (store: {final})")
+    told_last = None
     for line in lines:
         if "exception" in line:
             last = str(line["exception"]).strip().splitlines()[-1]
             verdict.add("f_answer_exception", account, key, f"submit raised: {last}")
             continue
         report = line["report"]
-        told = str(report.get("status"))
+        told = told_last = str(report.get("status"))
         verdict.answers[told] += 1
-        if told not in PROVISIONAL_ANSWERS and told != final:
+        original = report.get("original_status")
+        if original in TERMINAL_STATUSES and original != final:
+            detail = f"answered {told} of an original {original}, store {final}"
+            verdict.add("f_answer_contradicts_store", account, key, detail)
+        elif told not in PROVISIONAL_ANSWERS and told != final:
             verdict.add(
                 "f_answer_contradicts_store", account, key, f"answered {told}, store {final}"
             )
         elif report.get("success") and final in NOT_SUCCESS | {"received", "executing"}:
             detail = f"answered {told} success=True, store {final}"
             verdict.add("f_answer_contradicts_store", account, key, detail)
+    if told_last == "in_progress":
+        detail = f"still answered in_progress after recovery and reconcile (store: {final})"
+        verdict.add("f_no_final_answer", account, key, detail)
 
 
 def _check_open_orders(verdict: Verdict, store: StoreView, venue: VenueAccount) -> None:
