@@ -17,7 +17,6 @@ SEED = int(os.environ.get("SOAK_SEED", "7"))
 
 
 @pytest.mark.soak
-@pytest.mark.xfail(reason="issue 7: fails until signal recovery lands", strict=False)
 def test_signals_end_true_through_crashes_and_faults(tmp_path: Path) -> None:
     result = run_soak(SoakConfig(seed=SEED, signals=300, kills=2), tmp_path / "soak")
     print(result.summary())

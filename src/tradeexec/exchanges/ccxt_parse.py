@@ -95,8 +95,10 @@ def order_from_ccxt(o: Mapping[str, Any], symbol: str | None = None) -> Order:
         status = OrderStatus.FILLED  # an acknowledgement without a status (Hyperliquid create)
     if status is OrderStatus.SUBMITTED and filled > 0:
         status = OrderStatus.PARTIALLY_FILLED
-    if status is OrderStatus.FILLED and amount and filled < amount and o.get("remaining"):
-        status = OrderStatus.PARTIALLY_FILLED
+    # ccxt's "closed" is done on the venue, whatever filled: a reduce-only trigger that fired
+    # for less than its size (the position was already smaller) filled what remained and is
+    # over. It stays FILLED - for what remained, as filled_quantity says - never an open
+    # status that would count as a resting stop forever.
     fee = o.get("fee") or {}
     order_type = order_type_from_ccxt(o)
     trigger = o.get("triggerPrice") or o.get("stopLossPrice") or o.get("takeProfitPrice")

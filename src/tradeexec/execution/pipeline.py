@@ -177,7 +177,7 @@ class Pipeline(Journal):
 
     async def _expire(self, signal: Signal, signal_id: int, current: str) -> ExecutionReport:
         reason = "interrupted: not decided before a restart, and now too old to decide"
-        await self.set_status(signal_id, ST.EXPIRED, reason)
+        await self.set_status(signal_id, ST.EXPIRED, "interrupted")
         await self.event("signal_expired", signal.account, signal_id, reason="interrupted")
         return ExecutionReport.ended(signal, signal_id, ST.EXPIRED, "interrupted", reason)
 
@@ -430,7 +430,7 @@ class Pipeline(Journal):
             status, reason = ST.PARTIALLY_DONE, f"interrupted: the {role} order was not sent"
         else:
             status, reason = ST.EXPIRED, "interrupted"
-        await self.set_status(run.signal_id, status, reason)
+        await self.set_status(run.signal_id, status, reason if run.filled_any else "interrupted")
         await self.event("signal_ended_unsent", run.trader.account, run.signal_id, role=role)
         return run.report.ended_as(status, "interrupted", reason)
 
