@@ -61,11 +61,11 @@ class ReconcileReport:
     adopted: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     signals_resumed: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # what could not be done
+    failures: list[str] = field(default_factory=list)  # what could not be done
     incomplete: bool = False  # a step failed on a transient error: worth another pass soon
 
     def failed(self, what: str, exc: errors.TradeExecError) -> None:
-        self.errors.append(f"{what}: {exc.code}: {exc}")
+        self.failures.append(f"{what}: {exc.code}: {exc}")
         self.incomplete = self.incomplete or errors.is_retryable_read(exc)
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,7 +114,7 @@ class Reconciler:
                 )
             await self.pipeline.event("reconcile_mismatch", account, reasons=report.mismatches)
             return
-        cause_gone = not report.errors and current is TradingState.REDUCING
+        cause_gone = not report.failures and current is TradingState.REDUCING
         if cause_gone and (reason or "").startswith(REASON_PREFIX):
             await self.pipeline.db(
                 self.store.set_trading_state,
