@@ -4,18 +4,36 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit sim bench lock clean
+.PHONY: run test lint typecheck unit sim bench soak lock clean
+
+# uv installs the lockfile in seconds; it is an ordinary package on the index. Where it
+# cannot be had, pip does the same job, slower.
+UV_VERSION ?= 0.13.9
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 $(STAMP): requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
-	rm -f $(VENV)/.installed-*; touch $(STAMP)
+	@test -x $(BIN)/python || { echo "==> creating $(VENV) with $(PY)"; $(PY) -m venv $(VENV); }
+	@echo "==> installing uv $(UV_VERSION) into $(VENV) (a fast installer)"
+	@$(PIP) install -q uv==$(UV_VERSION) || echo "    uv not available here: pip will install instead (slower)"
+	@if test -x $(BIN)/uv; then \
+	  echo "==> installing the locked dependencies with uv (requirements.lock, hashes checked)"; \
+	  $(BIN)/uv pip install -q --python $(BIN)/python --require-hashes -r requirements.lock && \
+	  echo "==> installing tradeexec itself (editable)" && \
+	  $(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .; \
+	else \
+	  echo "==> installing the locked dependencies with pip (requirements.lock, hashes checked)"; \
+	  $(PIP) install -q --require-hashes -r requirements.lock && \
+	  echo "==> installing tradeexec itself (editable)" && \
+	  $(PIP) install -q --no-deps -e .; \
+	fi
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+	@echo "==> $(VENV) is ready"
 
 venv: $(STAMP)
 
 ## the main job on the embedded default: SQLite store, simulator venues, no keys
 run: $(STAMP)
+	@echo "==> running the demo: tradeexec demo (simulator + paper, no keys, no network)"
 	$(BIN)/tradeexec demo
 
 ## lint, type check, tests
@@ -30,6 +48,10 @@ sim: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+## the long crash-and-fault soak: 3 seeds x 2000 signals, 8 kills each (the short form is in make test)
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --seed 1 --seeds 3 --signals 2000 --kills 8
 
 ## regenerate the lockfile from pyproject.toml (needs network to the package index)
 lock:

@@ -26,7 +26,7 @@ def test_demo_tells_the_whole_story_and_exits_0(tmp_path: Path) -> None:
         section = out.split(f"{name}: ", 1)[1]  # from the account's heading on
         assert "FILLED" in section  # the entry report
         assert "stop-loss filled, take-profit canceled" in section
-    summary = out.rsplit("demo summary", 1)[1]
+    summary = out.rsplit("demo summary", 1)[1].split("next steps")[0]
     rows = [line for line in summary.splitlines() if any(n in line for n in ACCOUNTS)]
     assert len(rows) == 3
     for row in rows:
@@ -95,3 +95,35 @@ def test_demo_keep_running_leaves_the_simulator_up(tmp_path: Path) -> None:
             assert proc.wait(timeout=20) == 0
         finally:
             proc.kill()
+
+
+def test_demo_store_is_readable_by_signal_show_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's store is not in the working directory: it is in the data directory, and
+    the demo ends with the `signal show ... --store` command that reads it."""
+    monkeypatch.setenv("TRADEEXEC_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["demo"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "demo.db").is_file()
+    assert list(tmp_path.glob("*.db")) == [] and not (tmp_path / ".tradeexec").exists()
+    steps = result.stdout.split("next steps", 1)[1]
+    [command] = [line.split("#")[0].split() for line in steps.splitlines() if "signal show" in line]
+    assert command[:3] == ["tradeexec", "signal", "show"] and command[4] == "--store"
+    key, store = command[3], command[5].strip("'")
+    assert store == f"sqlite:///{tmp_path / 'home' / 'demo.db'}"
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    shown = CliRunner().invoke(app, ["signal", "show", key, "--store", store, "--json"])
+    assert shown.exit_code == 0, shown.output
+    timeline = json.loads(shown.stdout)
+    assert timeline["signal"]["idempotency_key"] == key
+    roles = {o["order"]["role"]: o["order"]["status"] for o in timeline["orders"]}
+    assert roles == {"entry": "filled", "stop_loss": "filled", "take_profit": "canceled"}
+    # without --store the main store is read: the demo's signals are not there
+    monkeypatch.setenv("TRADEEXEC_STORE_URL", f"sqlite:///{tmp_path / 'main.db'}")
+    assert CliRunner().invoke(app, ["signal", "show", key]).exit_code == 1
+    assert not (tmp_path / "main.db").exists()  # and reading did not create it

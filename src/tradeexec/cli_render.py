@@ -136,18 +136,39 @@ def new_table(title: str | None, *columns: str) -> Table:
 
 
 def show(table: Table) -> None:
-    """Print a table within the terminal's width. Cells may wrap between words but never
-    inside one (an id cut in two could not be copied into the next command); when even that
-    does not fit, each row becomes a block of ``column: value`` lines instead."""
-    console = Console(file=sys.stdout, highlight=False)  # wraps titles to the width too
-    for column in table.columns:
-        words = [_longest_word(c) for c in column.cells] + [_longest_word(column.header)]
-        column.min_width = max(words)
+    stdout_wrapping().print(fit(table, stdout_wrapping()))
+
+
+def stdout_wrapping() -> Console:
+    """A console on stdout that wraps to the terminal's width (titles too)."""
+    return Console(file=sys.stdout, highlight=False)
+
+
+def fit(table: Table, console: Console) -> RenderableType:
+    """The table within the console's width. Cells may wrap between words but never inside
+    one (an id cut in two could not be copied into the next command); when even that does
+    not fit, each row becomes a block of ``column: value`` lines instead."""
     unbounded = console.options.update_width(100_000)
-    if Measurement.get(console, unbounded, table).minimum <= console.width:
-        console.print(table)
-    else:
-        console.print(as_records(table))
+    longest = [
+        max([_longest_word(c) for c in col.cells] + [_longest_word(col.header)])
+        for col in table.columns
+    ]
+    whole = [
+        max(Measurement.get(console, unbounded, c).maximum for c in [col.header, *col.cells])
+        for col in table.columns
+    ]
+    overhead = Measurement.get(console, unbounded, table).maximum - sum(whole)
+    room = console.width - overhead
+    if sum(whole) <= room:
+        return table
+    if sum(longest) > room:
+        return as_records(table)
+    # every column gets its longest word; what is left goes where the text is longest
+    spare, wants = room - sum(longest), [w - m for w, m in zip(whole, longest, strict=True)]
+    total = sum(wants) or 1
+    for column, least, want in zip(table.columns, longest, wants, strict=True):
+        column.width = least + spare * want // total
+    return table
 
 
 def _longest_word(value: Any) -> int:
@@ -269,7 +290,7 @@ def print_report(report: ExecutionReport) -> None:
     )
     console.print(head)
     if report.orders:
-        console.print(_report_orders(report))
+        console.print(fit(_report_orders(report), console))
     if report.duplicate_order_id is not None:
         console.print(f"already executed: order {report.duplicate_order_id}")
     if report.quantity is not None and not report.orders:
@@ -313,7 +334,7 @@ def timeline_print(timeline: SignalTimeline) -> None:
             line.append("  sizing: " + ", ".join(f"{k}={v}" for k, v in sizing.items()))
         console.print(line)
     if timeline.orders:
-        console.print(_timeline_orders(timeline))
+        console.print(fit(_timeline_orders(timeline), console))
         for ot in timeline.orders:
             steps = " → ".join(
                 f"{h.to_status} ({h.event}, {h.at.strftime('%H:%M:%S.%f')[:-3]})"
@@ -330,13 +351,13 @@ def timeline_print(timeline: SignalTimeline) -> None:
                 f"{cell(f.fee)} {f.fee_currency or ''}".strip(), cell(f.realized_pnl),
                 cell(f.at),
             )  # fmt: skip
-        console.print(table)
+        console.print(fit(table, console))
     if timeline.events:
         table = new_table("events", "at", "kind", "data")
         for e in timeline.events:
-            data = json.dumps(jsonable(e.data), separators=(",", ":")) if e.data else ""
+            data = json.dumps(jsonable(e.data), separators=(", ", ":")) if e.data else ""
             table.add_row(cell(e.at), e.kind, data)
-        console.print(table)
+        console.print(fit(table, console))
 
 
 _SIZING_SHOWN = ("mode", "quantity", "notional", "capped_by")
@@ -433,7 +454,8 @@ def config_table(
     ``needs`` (from ``credential_report``) adds what each exchange requires."""
     default = redacted.get("default_account") or next(iter(redacted["accounts"]), None)
     table = new_table(
-        f"{source}: {len(redacted['accounts'])} accounts",
+        f"{source}: {len(redacted['accounts'])} account"
+        + ("s" if len(redacted["accounts"]) != 1 else ""),
         "account", "type", "endpoint", "credentials", "requires", "symbols", "risk overrides",
     )  # fmt: skip
     for name, a in redacted["accounts"].items():

@@ -261,9 +261,10 @@ async def _demo_account(
     )
     if not story.quiet and run.timeline is not None:
         render.timeline_print(run.timeline)
-    story.say(
-        "positions: flat" if not run.positions else render.positions_table(name, run.positions)
-    )
+    if not run.positions:
+        story.say("positions: flat")
+    elif not story.quiet:
+        render.show(render.positions_table(name, run.positions))
 
 
 def _summary(runs: list[AccountRun]) -> None:
