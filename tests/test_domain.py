@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tradeexec.domain import (
     Balance,
     Fill,
+    InvalidNumber,
     MarginMode,
     Market,
     Order,
@@ -28,7 +29,7 @@ from tradeexec.domain import (
     TradingState,
     to_decimal,
 )
-from tradeexec.errors import InvalidOrder
+from tradeexec.errors import InvalidOrder, InvalidSignal
 
 
 def test_enum_values_and_lenient_lookup() -> None:
@@ -104,9 +105,74 @@ def test_to_decimal_accepts_floats_exactly_as_written() -> None:
         to_decimal("Infinity")
 
 
-@given(st.floats(allow_nan=False, allow_infinity=False))
+SANE_FLOATS = st.floats(min_value=1e-12, max_value=1e15) | st.floats(
+    min_value=-1e15, max_value=-1e-12
+)
+
+
+@given(SANE_FLOATS | st.just(0.0))
 def test_to_decimal_round_trips_float_repr(x: float) -> None:
     assert float(to_decimal(x)) == x
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1e3", Decimal(1000)),  # a positive exponent is normalised away
+        ("1E-5", Decimal("0.00001")),
+        (1e-05, Decimal("0.00001")),  # str(1e-05) is '1e-05'
+        (" 67500.5 ", Decimal("67500.5")),
+        ("-0", Decimal(0)),
+        ("1e15", Decimal("1e15")),
+        ("1e-12", Decimal("1e-12")),
+        (10**15, Decimal(10**15)),
+    ],
+)
+def test_to_decimal_accepts_sane_numbers_in_any_plain_notation(
+    value: object, expected: Decimal
+) -> None:
+    result = to_decimal(value)
+    assert result == expected
+    assert "E+" not in str(result)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e30", "out of range"),
+        ("1E-30", "out of range"),
+        (1e30, "out of range"),
+        (10**16, "out of range"),
+        (Decimal("1e400"), "out of range"),
+        (Decimal("-1e16"), "out of range"),
+        ("1,000", "not a number"),
+        ("1_000", "not a number"),  # valid for Python's Decimal, not for us
+        ("", "not a number"),
+        ("  ", "not a number"),
+        ("NaN", "not a number"),
+        ("-Infinity", "not a number"),
+        (float("inf"), "not a number"),
+        (Decimal("sNaN"), "not a finite number"),
+        ("\u0661\u0662", "not a number"),  # Arabic-Indic digits
+        ("0x10", "not a number"),
+        ("1e99999", "not a number"),  # exponents of more than 4 digits never reach Decimal
+        ("1." + "1" * 70, "not a number"),  # over 64 characters
+        ("0." + "1" * 29, "significant digits"),
+        (True, "expected a number"),
+        ([1], "expected a number"),
+    ],
+)
+def test_to_decimal_refuses_malformed_and_extreme_numbers(value: object, message: str) -> None:
+    with pytest.raises(InvalidNumber, match=message):
+        to_decimal(value)
+
+
+def test_invalid_number_is_an_invalid_signal_and_the_errors_it_always_was() -> None:
+    with pytest.raises(InvalidSignal) as caught:
+        to_decimal("1e30")
+    assert caught.value.code == "invalid_signal"
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, TypeError)
+    assert pickle.loads(pickle.dumps(caught.value)).message == caught.value.message
 
 
 def test_order_request_converts_and_freezes() -> None:

@@ -74,6 +74,20 @@ def test_conflicting_keys_are_refused() -> None:
         ({"quantity": True}, "quantity: expected a number"),
         ({"quantity": float("nan")}, "quantity: nan is not a number"),
         ({"quantity": "Infinity"}, "quantity: 'Infinity' is not a number"),
+        ({"quantity": "1e30"}, "quantity: 1E\\+30 is out of range"),
+        ({"quantity": 1e30}, "quantity: 1E\\+30 is out of range"),
+        ({"quantity": 10**30}, "quantity: 1000000000000000000000000000000 is out of range"),
+        ({"quantity": "1E-30"}, "quantity: 1E-30 is out of range"),
+        ({"quantity": "1,000"}, "quantity: '1,000' is not a number"),
+        ({"quantity": "1_000"}, "quantity: '1_000' is not a number"),
+        ({"quantity": ""}, "quantity: '' is not a number"),
+        ({"stop_loss": "1e400"}, "stop_loss: 1E\\+400 is out of range"),
+        ({"price": "-Infinity"}, "price: '-Infinity' is not a number"),
+        ({"target_position": "-1e16", "quantity": None}, "target_position: -1E\\+16 is out"),
+        ({"notional": "1e-13", "quantity": None}, "notional: 1E-13 is out of range"),
+        ({"leverage": "1e20"}, "leverage: 1E\\+20 is out of range"),
+        ({"confidence": 1e-300}, "confidence: 1E-300 is out of range"),
+        ({"timestamp": "1e400"}, "timestamp: 1E\\+400 is out of range"),
         ({"price": -5}, "price must be > 0"),
         ({"order_type": "limit"}, "a limit order needs a price"),
         ({"order_type": "stop_market"}, "order_type: 'stop_market' is not one of market, limit"),
@@ -94,6 +108,26 @@ def test_conflicting_keys_are_refused() -> None:
 def test_bad_fields_are_refused_by_name(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidSignal, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(**overrides)
+
+
+@pytest.mark.parametrize("value", ["1e30", "NaN", "Infinity", "-0.1", "1e-30"])
+def test_a_signal_built_from_decimals_checks_them_too(value: str) -> None:
+    """The Python API passes Decimals straight in: the same range applies."""
+    with pytest.raises(InvalidSignal, match="quantity"):
+        Signal(
+            symbol="BTC/USDT",
+            source=SignalSource.API,
+            idempotency_key="k",
+            created_at=NOW,
+            side=OrderSide.BUY,
+            quantity=Decimal(value),
+        )
+
+
+def test_exponent_forms_in_range_are_plain_numbers() -> None:
+    signal = parse(quantity="1e-3", stop_loss="6.6e4", take_profit=69000)
+    assert signal.quantity == Decimal("0.001")
+    assert str(signal.stop_loss) == "66000"  # never 6.6E+4 in a record
 
 
 @pytest.mark.parametrize(

@@ -136,6 +136,12 @@ def test_a_reversal_keeps_the_stop_on_the_new_side() -> None:
         ({"ticker": None}, "ticker is required"),
         ({"contracts": "NaN"}, "contracts: 'NaN' is not a number"),
         ({"contracts": "abc"}, "contracts: 'abc' is not a number"),
+        ({"contracts": "1e30"}, "contracts: 1E\\+30 is out of range"),
+        ({"contracts": "1,000"}, "contracts: '1,000' is not a number"),
+        ({"contracts": True}, "contracts: expected a number"),
+        ({"price": "1E-30"}, "price: 1E-30 is out of range"),
+        ({"stop_loss": "Infinity"}, "stop_loss: 'Infinity' is not a number"),
+        ({"position_size": "-1e20"}, "position_size: -1E\\+20 is out of range"),
         ({"qty": "-1", "contracts": None}, "qty must be > 0"),
         ({"position_size": "n/a"}, "position_size: 'n/a' is not a number"),
         ({"price": ""}, "price: '' is not a number"),
@@ -148,6 +154,16 @@ def test_a_reversal_keeps_the_stop_on_the_new_side() -> None:
 def test_bad_fields_are_named(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidSignal, match=message):
         tv(**overrides)
+
+
+@pytest.mark.parametrize(
+    "number", ["1e400", "-1e400", "1e30", "1E-30", "NaN", "Infinity", "-Infinity", "1" + "0" * 40]
+)
+def test_unquoted_extreme_numbers_in_the_body_are_refused(number: str) -> None:
+    """TradingView renders {{close}}*1e30 or an unset series as bare JSON numbers."""
+    body = json.dumps({**ALERT, "contracts": "__N__"}).replace('"__N__"', number)
+    with pytest.raises(InvalidSignal, match="contracts"):
+        tv(body)
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,14 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
-from tradeexec.domain import FrozenMap, OrderSide, OrderType, SignalSource, to_decimal
+from tradeexec.domain import (
+    FrozenMap,
+    InvalidNumber,
+    OrderSide,
+    OrderType,
+    SignalSource,
+    to_decimal,
+)
 from tradeexec.errors import InvalidSignal
 
 __all__ = ["SENSITIVE_KEYS", "SIGNAL_ORDER_TYPES", "SIZING_MODES", "Signal"]
@@ -196,10 +203,12 @@ def _normalise(signal: Signal) -> None:
         put("side", parse_side(signal.side, "side"))
     for name in ("target_position", "quantity", "notional", "price", "stop_loss", "take_profit"):
         value = getattr(signal, name)
-        if value is not None and not isinstance(value, Decimal):
-            if isinstance(value, float):
-                raise InvalidSignal(f"{name}: float {value!r} is not exact; pass a Decimal or str")
-            put(name, parse_number(value, name))
+        if value is None:
+            continue
+        if isinstance(value, float):
+            raise InvalidSignal(f"{name}: float {value!r} is not exact; pass a Decimal or str")
+        # Decimals too: a NaN, an Infinity or 1e30 must not get past the door
+        put(name, parse_number(value, name))
     if signal.confidence is not None:
         put("confidence", parse_confidence(signal.confidence, "confidence"))
     if not isinstance(signal.created_at, datetime) or signal.created_at.utcoffset() is None:
@@ -297,15 +306,17 @@ def parse_order_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_number(value: object, name: str) -> Decimal | None:
-    """A finite number (int, float via ``str()``, Decimal or numeric string), or None."""
+    """A finite number in the sane range (int, float via ``str()``, Decimal or numeric
+    string; see ``domain.to_decimal``), or None. Anything else is an ``InvalidSignal``
+    naming the field: NaN, Infinity, ``"1,000"``, ``""``, booleans, 1e30, 1e-30."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise InvalidSignal(f"{name}: expected a number, got {_show(value)}")
     try:
         return to_decimal(value)
-    except (TypeError, ValueError):
-        raise InvalidSignal(f"{name}: {_show(value)} is not a number") from None
+    except InvalidNumber as exc:
+        raise InvalidSignal(f"{name}: {exc.message}") from None
 
 
 def parse_positive(value: object, name: str) -> Decimal | None:
@@ -347,15 +358,9 @@ def parse_leverage(value: object, name: str) -> int | None:
 
 def parse_confidence(value: object, name: str) -> float | None:
     """A probability in [0, 1], returned as a float (it is compared, never used for money)."""
-    if value is None:
+    number = parse_number(value, name)
+    if number is None:
         return None
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidSignal(f"{name}: {value!r} is not a finite number")
-        number: Decimal | None = to_decimal(value)
-    else:
-        number = parse_number(value, name)
-    assert number is not None
     if not 0 <= number <= 1:
         raise InvalidSignal(f"{name} must be between 0 and 1, got {number}")
     return float(number)
