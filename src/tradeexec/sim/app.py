@@ -25,10 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -261,7 +262,7 @@ class Simulator:
     async def _create_account(self, request: Request) -> JSONResponse:
         body = await _json(request)
         face = self._face(str(body.get("venue", "")))
-        balance = _decimal(body.get("balance", self.config.starting_balance), "balance")
+        balance = _decimal(body.get("balance", str(self.config.starting_balance)), "balance")
         return JSONResponse(face.create_account(balance))
 
     async def _fund(self, request: Request) -> JSONResponse:
@@ -306,7 +307,12 @@ class Simulator:
             venue = body.get("venue")
             if not any(coin in f.engine.markets for f in self.faces.values()):
                 raise _BadRequest(f"unknown coin {coin!r}")
-            fills = self.set_price(coin, _decimal(body.get("price"), "price"), venue)
+            price = _decimal(body.get("price"), "price", positive=True)
+            for face in self.faces.values():
+                market = face.engine.markets.get(coin)
+                if market is not None and market.round_price(price) <= 0:
+                    raise _BadRequest(f"price {price} is below {coin}'s tick")
+            fills = self.set_price(coin, price, venue)
             return JSONResponse({"coin": coin, "fills": fills, **self._marks()})
         return JSONResponse(self._marks())
 
@@ -320,7 +326,7 @@ class Simulator:
 
     async def _tick(self, request: Request) -> JSONResponse:
         body = await _json(request)
-        self.tick(int(body.get("steps", 1)))
+        self.tick(_int(body.get("steps", 1), "steps", 1, 10_000))
         return JSONResponse(self._marks())
 
     async def _faults(self, request: Request) -> JSONResponse:
@@ -329,7 +335,7 @@ class Simulator:
         elif request.method == "POST":
             body = await _json(request)
             try:
-                self.ctx.faults.add(FaultRule(**body))
+                self.ctx.faults.add(FaultRule(**_fault_fields(body)))
             except (TypeError, ValueError) as exc:
                 raise _BadRequest(f"bad fault rule: {exc}") from exc
         return JSONResponse({"rules": [asdict(r) for r in self.ctx.faults.rules]})
@@ -339,7 +345,7 @@ class Simulator:
         return JSONResponse({"ok": True})
 
     async def _requests(self, request: Request) -> JSONResponse:
-        limit = int(request.query_params.get("limit", "100"))
+        limit = _int(request.query_params.get("limit", "100"), "limit", 1, 100_000)
         venue = request.query_params.get("venue")
         return JSONResponse({"requests": self.log.recent(limit, venue)})
 
@@ -366,11 +372,66 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
-def _decimal(value: Any, name: str) -> Decimal:
-    try:
-        result = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise _BadRequest(f"{name} must be a number, got {value!r}") from None
-    if not result.is_finite() or result < 0:
-        raise _BadRequest(f"{name} must be a finite non-negative number")
+# The control API's sane range (the simulator imports nothing from the product, so it keeps
+# its own): a price or amount outside it is a 400, never a quantize error answered 500.
+MAX_NUMBER = Decimal("1e15")
+MIN_PRICE = Decimal("1e-12")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+
+
+def _decimal(value: Any, name: str, *, positive: bool = False) -> Decimal:
+    """A JSON number or numeric string in [0, 1e15] (``positive``: > 0), else a 400.
+
+    Refused: booleans, null, NaN / Infinity, thousands separators, empty strings, and
+    anything outside the range (1e400 would make every quantize raise)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _BadRequest(f"{name} must be a number, got {value!r}")
+    text = str(value).strip()
+    if len(text) > 64 or not _NUMBER_TEXT.fullmatch(text):
+        raise _BadRequest(f"{name} must be a number, got {value!r}")
+    result = Decimal(text)
+    if result < 0 or result > MAX_NUMBER:
+        raise _BadRequest(f"{name} must be between 0 and {MAX_NUMBER:E}, got {text}")
+    if positive and result < MIN_PRICE:
+        raise _BadRequest(f"{name} must be at least {MIN_PRICE:E}, got {text}")
     return result
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    """A whole number in [low, high] (JSON number or numeric string), else a 400."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _BadRequest(f"{name} must be a whole number, got {value!r}")
+    number = _decimal(value, name) if not isinstance(value, int) else Decimal(value)
+    if number != number.to_integral_value() or not low <= number <= high:
+        raise _BadRequest(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return int(number)
+
+
+# FaultRule's number fields and their ranges: checked here so a bad rule is a 400 now,
+# not a 500 on the exchange route it later matches
+_FAULT_NUMBERS: dict[str, tuple[Decimal, Decimal]] = {
+    "seconds": (Decimal(0), Decimal(3600)),
+    "probability": (Decimal(0), Decimal(1)),
+}
+_FAULT_INTEGERS: dict[str, tuple[int, int]] = {
+    "status": (100, 599),
+    "times": (0, 10**9),
+    "skip": (0, 10**9),
+}
+
+
+def _fault_fields(body: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(body)
+    for name, (low, high) in _FAULT_NUMBERS.items():
+        if name in fields:
+            number = _decimal(fields[name], name)
+            if not low <= number <= high:
+                raise _BadRequest(f"{name} must be between {low} and {high}, got {number}")
+            fields[name] = float(number)  # a delay or a probability, never money
+    for name, (low_int, high_int) in _FAULT_INTEGERS.items():
+        if fields.get(name) is not None:
+            fields[name] = _int(fields[name], name, low_int, high_int)
+    for name in ("route", "kind", "account"):
+        if name in fields and fields[name] is not None and not isinstance(fields[name], str):
+            raise _BadRequest(f"{name} must be a string, got {fields[name]!r}")
+    return fields
