@@ -18,12 +18,14 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tradeexec import errors
 from tradeexec.config import AppConfig, load_config
 from tradeexec.domain import MarginMode, Order, Position, SignalSource, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
+from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
 from tradeexec.execution.pipeline import Pipeline
 from tradeexec.execution.reconcile import Reconciler, ReconcileReport
@@ -146,7 +148,12 @@ class TradingService:
             log.exception("reconcile %s failed unexpectedly", account)
 
     async def reconcile(self, account: str | None = None) -> ReconcileReport:
-        return await self.reconciler.run(account or self.manager.default_name())
+        name = account or self.manager.default_name()
+        report = await self.reconciler.run(name)
+        finished = await self._finish_kill_switch(name)
+        if finished is not None and not finished["complete"]:
+            report.failures += [f"kill switch: {f}" for f in finished["failures"]]
+        return report
 
     # ---------------------------------------------------------------- signals
     async def submit_signal(self, signal: Signal) -> ExecutionReport:
@@ -249,32 +256,99 @@ class TradingService:
         cancel_orders: bool = False,
         flatten: bool = False,
     ) -> dict[str, Any]:
-        """The kill switch: no new exposure; optionally cancel open orders and flatten."""
+        """The kill switch: no new exposure; optionally cancel open orders and flatten.
+
+        Every target account is HALTED durably *first*, in one commit, before any venue is
+        touched; then each account's cancels and flattens run concurrently, each failure
+        reported for its account (``complete: False`` with ``failures``). What could not be
+        done is retried by the next ``halt`` and by every reconcile pass while the account
+        stays HALTED."""
         names = [account] if account else self.manager.names
-        out: dict[str, Any] = {}
-        for name in names:
-            await self.pipeline.db(
-                self.store.set_trading_state, name, TradingState.HALTED.value, reason
-            )
-            await self.pipeline.event(
-                "account_halted", name, reason=reason, cancel_orders=cancel_orders, flatten=flatten
-            )
-            done: dict[str, Any] = {
-                "state": TradingState.HALTED.value,
-                "cancelled": [],
-                "flattened": [],
-            }
-            if cancel_orders or flatten:
-                trader = await self.manager.get(name)
-                for order in await trader.fetch_open_orders():
+        await self.pipeline.write(
+            *(
+                partial(self.store.set_trading_state, name, TradingState.HALTED.value, reason)
+                for name in names
+            ),
+            *(
+                partial(
+                    self.store.append_event,
+                    "account_halted",
+                    name,
+                    {"reason": reason, "cancel_orders": cancel_orders, "flatten": flatten},
+                )
+                for name in names
+            ),
+        )
+        done = await asyncio.gather(
+            *(self._kill_switch_work(name, cancel_orders, flatten) for name in names)
+        )
+        return dict(zip(names, done, strict=True))
+
+    async def _kill_switch_work(
+        self, name: str, cancel_orders: bool, flatten: bool
+    ) -> dict[str, Any]:
+        """One account's cancels and flattens; every failure is kept, none stops the rest."""
+        out: dict[str, Any] = {
+            "state": TradingState.HALTED.value,
+            "cancelled": [],
+            "flattened": [],
+            "failures": [],
+            "complete": True,
+        }
+        if not (cancel_orders or flatten):
+            return out
+        failures: list[dict[str, Any]] = out["failures"]
+        try:
+            trader = await self.manager.get(name)
+            open_orders = await trader.fetch_open_orders()
+        except errors.TradeExecError as exc:
+            failures.append({"step": "connect", **exc.to_dict()})
+        else:
+            for order in open_orders:
+                try:
                     await brackets.cancel_quietly(trader, order.symbol, order.id, None)
-                    done["cancelled"].append(order.id)
-                if flatten:
-                    for position in await trader.fetch_positions():
-                        report = await self.close_position(position.symbol, account=name)
-                        done["flattened"].append(report.to_dict())
-            out[name] = done
+                    out["cancelled"].append(order.id)
+                except errors.TradeExecError as exc:
+                    failures.append({"step": "cancel", "order_id": order.id, **exc.to_dict()})
+            if flatten:
+                await self._flatten_all(trader, out)
+        out["complete"] = not failures
+        await self.pipeline.event(
+            "kill_switch",
+            name,
+            cancel_orders=cancel_orders,
+            flatten=flatten,
+            complete=out["complete"],
+            failures=failures,
+        )
         return out
+
+    async def _flatten_all(self, trader: ExchangeTrader, out: dict[str, Any]) -> None:
+        try:
+            positions = await trader.fetch_positions()
+        except errors.TradeExecError as exc:
+            out["failures"].append({"step": "positions", **exc.to_dict()})
+            return
+        for position in positions:
+            report = await self.close_position(position.symbol, account=trader.account)
+            out["flattened"].append(report.to_dict())
+            if report.status != "filled":
+                out["failures"].append(
+                    {"step": "flatten", "symbol": position.symbol, "reason": report.reason}
+                )
+
+    async def _finish_kill_switch(self, account: str) -> dict[str, Any] | None:
+        """While HALTED, redo what the last kill switch could not do (None: nothing to redo)."""
+        state, _ = await self.pipeline.db(self.store.get_trading_state, account)
+        if TradingState(state) is not TradingState.HALTED:
+            return None
+        last = await self.pipeline.db(self.store.events, None, account, kind="kill_switch", limit=1)
+        if not last or last[-1].data.get("complete", True):
+            return None
+        data = last[-1].data
+        return await self._kill_switch_work(
+            account, bool(data.get("cancel_orders")), bool(data.get("flatten"))
+        )
 
     async def resume(self, account: str | None = None, *, reason: str = "resumed") -> None:
         names = [account] if account else self.manager.names

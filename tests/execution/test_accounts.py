@@ -1,0 +1,171 @@
+"""Several accounts, one of them unreachable: the kill switch halts every account first and
+reports each one's cancels and flattens; start-up reconciles the others and reports the one
+that failed (issues 7 and 8)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradeexec import errors
+from tradeexec.config import AccountConfig, AppConfig, RiskConfig
+from tradeexec.domain import SignalSource, TradingState
+from tradeexec.execution.reconcile import ReconcileReport
+from tradeexec.execution.signals import Signal
+from tradeexec.service import TradingService
+from tradeexec.sim.faults import FaultRule
+from tradeexec.sim.server import SimServer
+
+RISK = RiskConfig(max_order_notional=Decimal(30000), max_orders_per_minute=1000)
+Q = Decimal("0.1")
+
+
+@dataclass
+class TwoVenues:
+    sim: SimServer
+    tmp: Path
+    creds: dict[str, dict[str, str]] = field(default_factory=dict)
+    services: list[TradingService] = field(default_factory=list)
+    keys: int = 0
+
+    def config(self) -> AppConfig:
+        bn, hl = self.creds["bn"], self.creds["hl"]
+        return AppConfig(
+            accounts={
+                "bn": AccountConfig(
+                    type="binance",
+                    api_url=self.sim.base_url,
+                    api_key=bn["apiKey"],
+                    api_secret=bn["secret"],
+                    timeout_ms=1000,
+                ),
+                "hl": AccountConfig(
+                    type="hyperliquid",
+                    api_url=self.sim.base_url,
+                    wallet_address=hl["walletAddress"],
+                    private_key=hl["privateKey"],
+                    timeout_ms=1000,
+                ),
+            },
+            store_url=f"sqlite:///{self.tmp / 'two.db'}",
+            market_cache_dir=str(self.tmp / "markets"),
+            risk=RISK,
+        )
+
+    async def service(self, *, start: bool = True) -> TradingService:
+        service = TradingService(self.config())
+        service.retry_delays = (0.01, 0.01)
+        self.services.append(service)
+        if start:
+            await service.start()
+        return service
+
+    def signal(self, account: str, **fields: Any) -> Signal:
+        self.keys += 1
+        values: dict[str, Any] = {
+            "symbol": "BTC",
+            "source": SignalSource.AGENT,
+            "idempotency_key": f"two-{self.keys}-{datetime.now(UTC).timestamp()}",
+            "created_at": datetime.now(UTC),
+            "account": account,
+            "confidence": 0.9,
+            "side": "buy",
+            "quantity": Q,
+            "stop_loss": Decimal(66000),
+        }
+        values.update(fields)
+        return Signal(**values)
+
+    def position(self, account: str) -> Decimal:
+        face = self.sim.simulator.binance if account == "bn" else self.sim.simulator.hyperliquid
+        engine_account = self.creds[account]["account"]
+        return sum(
+            (p.qty for p in face.engine.positions(engine_account) if p.coin == "BTC"), Decimal(0)
+        )
+
+    def open_orders(self, account: str) -> list[Any]:
+        face = self.sim.simulator.binance if account == "bn" else self.sim.simulator.hyperliquid
+        return list(face.engine.open_orders(self.creds[account]["account"]))
+
+    def hyperliquid_down(self) -> FaultRule:
+        rule = FaultRule(route="hyperliquid.*", kind="status", status=503)
+        self.sim.simulator.ctx.faults.rules.append(rule)
+        return rule
+
+
+@pytest.fixture
+async def two(sim_server: SimServer, tmp_path: Path) -> AsyncIterator[TwoVenues]:
+    venues = TwoVenues(sim_server, tmp_path)
+    venues.creds["bn"] = dict(sim_server.simulator.binance.create_account(Decimal(10000)))
+    venues.creds["hl"] = dict(sim_server.simulator.hyperliquid.create_account(Decimal(10000)))
+    sim_server.simulator.set_price("BTC", Decimal(67500))
+    yield venues
+    sim_server.simulator.ctx.faults.rules.clear()
+    for service in reversed(venues.services):
+        await service.stop()
+
+
+async def test_kill_switch_halts_every_account_first_and_reports_each(two: TwoVenues) -> None:
+    service = await two.service()
+    for account in ("bn", "hl"):
+        opened = await service.submit_signal(two.signal(account))
+        assert opened.status == "filled", opened
+    two.hyperliquid_down()
+
+    result = await service.halt(reason="test", cancel_orders=True, flatten=True)
+
+    # both HALTED, durably, whatever happened next
+    for account in ("bn", "hl"):
+        assert (await service.state(account)).state is TradingState.HALTED
+    assert result["bn"]["complete"] is True and result["bn"]["failures"] == []
+    assert two.position("bn") == 0 and two.open_orders("bn") == []
+    assert result["hl"]["complete"] is False and result["hl"]["failures"]
+    assert two.position("hl") == Q  # the unreachable venue still holds it ...
+
+    # ... until the venue is back: the next reconcile finishes the kill switch
+    two.sim.simulator.ctx.faults.rules.clear()
+    report = await service.reconcile("hl")
+    assert two.position("hl") == 0 and two.open_orders("hl") == []
+    assert not any("kill switch" in f for f in report.failures), report
+    events = await service.pipeline.db(service.store.events, None, "hl", kind="kill_switch")
+    assert [e.data["complete"] for e in events] == [False, True]
+    assert (await service.state("hl")).state is TradingState.HALTED  # still halted
+
+
+async def test_start_up_with_one_venue_down_reconciles_the_others(two: TwoVenues) -> None:
+    first = await two.service(start=False)
+    planted = {account: two.signal(account) for account in ("bn", "hl")}
+    for account, signal in planted.items():  # recorded by a process that then died
+        first.store.record_signal(
+            idempotency_key=signal.idempotency_key,
+            account=account,
+            symbol=signal.symbol,
+            source=signal.source.value,
+            payload=signal.to_record(),
+            confidence=signal.confidence,
+            created_at=signal.created_at,
+        )
+    two.hyperliquid_down()
+
+    restarted = await two.service(start=False)
+    results = await restarted.start()  # must not raise
+
+    assert isinstance(results["bn"], ReconcileReport) and results["bn"].signals_resumed
+    assert two.position("bn") == Q
+    bn = await restarted.signal_timeline(planted["bn"].idempotency_key)
+    assert bn.signal.status == "filled"
+    assert isinstance(results["hl"], errors.TradeExecError | ReconcileReport)
+    hl = await restarted.signal_timeline(planted["hl"].idempotency_key)
+    assert hl.signal.status == "received"  # not given up: left for the next pass
+
+    two.sim.simulator.ctx.faults.rules.clear()
+    again = await restarted.reconcile("hl")
+    assert again.signals_resumed, again
+    hl = await restarted.signal_timeline(planted["hl"].idempotency_key)
+    assert hl.signal.status == "filled" and two.position("hl") == Q
