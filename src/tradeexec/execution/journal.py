@@ -8,13 +8,15 @@ after; what the exchange later reports about an order moves it through the order
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus
 from tradeexec.exchanges.interface import ExchangeTrader
+from tradeexec.execution.ids import derive_client_order_id
 from tradeexec.order_state import OrderEvent, apply_observation, transition
 from tradeexec.signal_state import SignalStatus, predecessors
 from tradeexec.store.records import OrderRecord
@@ -171,6 +173,47 @@ class Journal:
                 self.store.append_event, kind, account, data, signal_id=signal_id, order_id=order_id
             ),
         )
+
+    # ------------------------------------------------------- placing orders
+    def client_id(self, trader: ExchangeTrader, idempotency_key: str, role: str) -> str:
+        return derive_client_order_id(idempotency_key, role, trader.capabilities.client_id_format)
+
+    async def place(
+        self, trader: ExchangeTrader, request: OrderRequest, role: str, signal_id: int | None
+    ) -> Order:
+        """Record the intent, send, record the outcome (one order on its own)."""
+        order_id = await self.record_intent(trader.account, request, role, signal_id)
+        order = await self.send(trader, request, order_id, signal_id)
+        await self.record_order(order_id, order, "acknowledged")
+        return order
+
+    async def ensure(
+        self,
+        trader: ExchangeTrader,
+        request: OrderRequest,
+        role: str,
+        signal_id: int | None,
+        *,
+        may_send: Callable[[], Awaitable[bool]] | None = None,
+    ) -> tuple[Order, int, bool] | None:
+        """The order with ``request``'s client id, placed once: one the store holds is looked
+        up on the venue (never sent twice); one the venue never saw is sent with the same id;
+        one never recorded is recorded, then sent. None: ``may_send`` said no."""
+        assert request.client_order_id is not None
+        account = trader.account
+        record = await self.db(self.store.get_order_by_client_id, account, request.client_order_id)
+        if record is not None:
+            found = await self.lookup(trader, record)
+            if found is None and OrderStatus(record.status) is OrderStatus.PENDING_SUBMIT:
+                if may_send is not None and not await may_send():
+                    return None
+                return await self.send(trader, request, record.id, signal_id), record.id, True
+            status = await self.observe(record, found)
+            return replace(found or order_from_record(record), status=status), record.id, False
+        if may_send is not None and not await may_send():
+            return None
+        new_id = await self.record_intent(account, request, role, signal_id)
+        return await self.send(trader, request, new_id, signal_id), new_id, True
 
     # ------------------------------------------------------ what the venue says
     async def lookup(self, trader: ExchangeTrader, record: OrderRecord) -> Order | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,9 +32,9 @@ from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import protection
 from tradeexec.execution.brackets import BracketLeg, bracket_legs
-from tradeexec.execution.ids import derive_client_order_id
 from tradeexec.execution.journal import Journal, order_from_record
 from tradeexec.execution.planning import EntryPlan, plan_entries
+from tradeexec.execution.redelivery import Claim, content_conflict
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal
@@ -111,7 +111,7 @@ class Pipeline(Journal):
                 return await self._run_locked(signal, signal_id, resumed=False)
             record = await self.db(self.store.get_signal, signal_id)
             assert record is not None
-            conflict = _conflict(signal, record)
+            conflict = content_conflict(signal, record)
             if conflict is not None:
                 await self.event(
                     "idempotency_conflict", account, signal_id, idempotency_key=key, diff=conflict
@@ -122,8 +122,8 @@ class Pipeline(Journal):
                 await self._resume(record)
             return await self._answer_duplicate(signal)
 
-    def _claim(self, key: str) -> _Claim:
-        return _Claim(self._running, key)
+    def _claim(self, key: str) -> Claim:
+        return Claim(self._running, key)
 
     async def resume(self, record: SignalRecord) -> ExecutionReport | None:
         """Finish a signal an earlier process left unfinished (None: it is running here)."""
@@ -386,34 +386,6 @@ class Pipeline(Journal):
 
         return await self.ensure(run.trader, request, role, run.signal_id, may_send=may_send)
 
-    async def ensure(
-        self,
-        trader: ExchangeTrader,
-        request: OrderRequest,
-        role: str,
-        signal_id: int | None,
-        *,
-        may_send: Callable[[], Awaitable[bool]] | None = None,
-    ) -> tuple[Order, int, bool] | None:
-        """The order with ``request``'s client id, placed once: one the store holds is looked
-        up on the venue (never sent twice); one the venue never saw is sent with the same id;
-        one never recorded is recorded, then sent. None: ``may_send`` said no."""
-        assert request.client_order_id is not None
-        account = trader.account
-        record = await self.db(self.store.get_order_by_client_id, account, request.client_order_id)
-        if record is not None:
-            found = await self.lookup(trader, record)
-            if found is None and OrderStatus(record.status) is OrderStatus.PENDING_SUBMIT:
-                if may_send is not None and not await may_send():
-                    return None
-                return await self.send(trader, request, record.id, signal_id), record.id, True
-            status = await self.observe(record, found)
-            return replace(found or order_from_record(record), status=status), record.id, False
-        if may_send is not None and not await may_send():
-            return None
-        new_id = await self.record_intent(account, request, role, signal_id)
-        return await self.send(trader, request, new_id, signal_id), new_id, True
-
     async def _may_send(self, run: _Run, request: OrderRequest) -> bool:
         """On resume: nothing new for a signal past its age limit, nor into a halted account
         (a reducing one still takes reduce-only orders)."""
@@ -475,21 +447,8 @@ class Pipeline(Journal):
             await trader.set_leverage(symbol, leverage, mode)
             self._leverage_applied.add(key)
 
-    # ---------------------------------------------------------------- orders
-    def client_id(self, trader: ExchangeTrader, idempotency_key: str, role: str) -> str:
-        return derive_client_order_id(idempotency_key, role, trader.capabilities.client_id_format)
-
     def _cid(self, trader: ExchangeTrader, signal: Signal, role: str) -> str:
         return self.client_id(trader, signal.idempotency_key, role)
-
-    async def place(
-        self, trader: ExchangeTrader, request: OrderRequest, role: str, signal_id: int | None
-    ) -> Order:
-        """Record the intent, send, record the outcome (one order on its own)."""
-        order_id = await self.record_intent(trader.account, request, role, signal_id)
-        order = await self.send(trader, request, order_id, signal_id)
-        await self.record_order(order_id, order, "acknowledged")
-        return order
 
     # --------------------------------------------------------------- brackets
     def _legs(self, run: _Run, entry: Order) -> list[BracketLeg]:
@@ -552,47 +511,6 @@ class Pipeline(Journal):
             # on resume: a leg that was refused, or never left; it does not rest
             raise errors.InvalidOrder(f"{leg.role} is not resting ({order.status.value})")
         return order, oid, fresh
-
-
-class _Claim:
-    """Marks an idempotency key as being worked on in this process (a context manager)."""
-
-    def __init__(self, running: dict[str, asyncio.Future[None]], key: str) -> None:
-        self.running, self.key = running, key
-
-    def __enter__(self) -> None:
-        self.running[self.key] = asyncio.get_running_loop().create_future()
-
-    def __exit__(self, *_exc: object) -> None:
-        future = self.running.pop(self.key)
-        future.set_result(None)
-
-
-def _conflict(signal: Signal, record: SignalRecord) -> dict[str, Any] | None:
-    """Fields that differ between a re-delivery and the first delivery of its key."""
-    first = record.payload
-    again = signal.to_record()
-    watched = (
-        "symbol",
-        "side",
-        "target_position",
-        "quantity",
-        "notional",
-        "order_type",
-        "price",
-        "stop_loss",
-        "take_profit",
-        "reduce_only",
-        "leverage",
-    )
-    diff = {
-        name: {"first": first.get(name), "again": again.get(name)}
-        for name in watched
-        if name in first and first.get(name) != again.get(name)
-    }
-    if record.account != signal.account:
-        diff["account"] = {"first": record.account, "again": signal.account}
-    return diff or None
 
 
 def position_for(positions: list[Position], symbol: str) -> Decimal:
