@@ -102,6 +102,8 @@ def test_the_order_is_the_documented_one() -> None:
         "reduce_only_would_increase",
         "max_leverage",
         "price_band",
+        "invalid_stop",
+        "invalid_take_profit",
         "order_rate",
         "daily_loss",
         "drawdown",
@@ -167,6 +169,26 @@ CASES: list[tuple[str, RiskContext, RiskContext, str]] = [
      "stop_loss 45000.05 is not a valid price"),
     ("precision", context(limit_signal("50000.05")), context(limit_signal("50000.1")),
      "limit price 50000.05"),
+    # stop and target against the entry: the mark for a market order ...
+    ("invalid_stop", context(signal(stop_loss=D(50000))), context(signal(stop_loss=D("49999.9"))),
+     "stop_loss 50000 must be below the entry for a long: mark 50000"),
+    ("invalid_stop", context(signal(side=SELL, stop_loss=D(50000)), side=SELL),
+     context(signal(side=SELL, stop_loss=D("50000.1")), side=SELL),
+     "stop_loss 50000 must be above the entry for a short: mark 50000"),
+    ("invalid_take_profit", context(signal(take_profit=D(50000))),
+     context(signal(take_profit=D("50000.1"))), "must be above the entry for a long: mark 50000"),
+    ("invalid_take_profit", context(signal(side=SELL, take_profit=D(50000)), side=SELL),
+     context(signal(side=SELL, take_profit=D("49999.9")), side=SELL),
+     "must be below the entry for a short"),
+    # ... the limit price of a resting limit, the mark for a marketable one
+    ("invalid_stop", context(limit_signal("49000"), stop_loss=D(49000)),
+     context(limit_signal("49000"), stop_loss=D("48999.9")), "limit price 49000"),
+    ("invalid_stop", context(replace(limit_signal("51000"), stop_loss=D(50500))),
+     context(replace(limit_signal("51000"), stop_loss=D("49999.9"))),
+     "mark (the limit is marketable) 50000"),
+    # the prices the gate will place win over the signal's
+    ("invalid_stop", context(signal(stop_loss=D("49999.95")), stop_loss=D(50000)),
+     context(signal(stop_loss=D("49999.95")), stop_loss=D("49999.9")), "stop_loss 50000"),
 ]  # fmt: skip
 
 
@@ -181,6 +203,32 @@ def test_each_check_refuses_with_its_code_and_passes_just_inside(
     assert decision.checks_run[-1] == reason
     ok = evaluate(passed)
     assert ok.approved, (ok.reason_code, ok.detail)
+
+
+@pytest.mark.parametrize(
+    "ctx",
+    [
+        # a close or a reduce-only order places no legs: its stop is not judged
+        context(signal(side=SELL, stop_loss=D(60000)), side=SELL, positions=(pos("0.1"),)),
+        context(signal(side=SELL, reduce_only=True, stop_loss=D("1.05")), side=SELL,
+                positions=(pos("0.2"),)),
+    ],
+)  # fmt: skip
+def test_stop_and_target_of_an_order_that_places_no_legs_are_not_judged(ctx: RiskContext) -> None:
+    decision = evaluate(ctx)
+    assert decision.approved, (decision.reason_code, decision.detail)
+
+
+def test_a_wrong_side_stop_reports_what_it_was_judged_against() -> None:
+    decision = evaluate(context(signal(stop_loss=D(50001))))
+    assert decision.data["stop_loss"] == "50001"
+    assert decision.data["entry_reference"] == "50000"
+
+
+def test_percentages_of_extreme_prices_are_computed_not_raised() -> None:
+    # a limit 1e15 against a 1e-12 mark is 1e29 %: no decimal.InvalidOperation on the way
+    far = context(limit_signal("1e15"), mark_price=D("1e-12"))
+    assert evaluate(far).reason_code == "price_band"
 
 
 def test_stop_loss_required() -> None:

@@ -4,14 +4,22 @@
    costs no exchange call.
 2. The facts are read concurrently: ticker, balance and positions from the venue; trading
    state, recent order count and today's realised PnL from the store.
-3. The opening quantity is sized (`sizing.size_order`), and the whole move (closing part plus
-   opening part) is evaluated by `risk.RiskEngine` as one order.
+3. The stop-loss and take-profit are moved onto the venue's price grid towards the entry
+   (`leg_prices.protective_prices`); the decision carries the prices to place
+   (`Decision.stop_loss` / `take_profit`) and says what was rounded (`Decision.warnings`,
+   and under ``"protective"`` in the sizing record and ``data``).
+4. The opening quantity is sized (`sizing.size_order`, with the placed stop), and the whole
+   move (closing part plus opening part) is evaluated by `risk.RiskEngine` as one order.
+
+Every check that can be made before sending is made here, on every sizing path, so a bad
+stop never costs an entry. A number too large to compute with (a quantize that would raise
+``decimal.InvalidOperation``) is refused as ``out_of_range``, never raised.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +28,7 @@ from tradeexec import errors
 from tradeexec.config import AppConfig, RiskConfig
 from tradeexec.domain import OrderSide, OrderType, SignalSource, TradingState
 from tradeexec.exchanges.interface import ExchangeTrader
+from tradeexec.execution.leg_prices import ProtectivePrices, protective_prices
 from tradeexec.execution.planning import opening_quantity
 from tradeexec.execution.risk import GateContext, RiskContext, RiskEngine
 from tradeexec.execution.signals import Signal
@@ -41,6 +50,10 @@ class Decision:
     min_confidence: float | None = None
     halt_account: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    # the protective legs to place after the entry, on the venue's grid (None: no leg)
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    warnings: tuple[str, ...] = ()  # e.g. "stop_loss 66150.123 rounded up to 66150.2 ..."
 
 
 @dataclass(frozen=True)
@@ -82,10 +95,9 @@ class RiskGate:
         if not gate.approved:
             return _refused(gate, config)
         facts = await self._facts(trader, symbol, now)
-        market = trader.market(symbol)
         position = sum((p.quantity for p in facts.positions if p.symbol == symbol), ZERO)
         try:
-            side, opening, sizing = self._size(trader, signal, symbol, config, facts, position)
+            return self._decide(trader, signal, symbol, config, engine, facts, position, now)
         except errors.RiskRejected as exc:
             return Decision(
                 False,
@@ -94,6 +106,31 @@ class RiskGate:
                 position=position,
                 min_confidence=config.min_confidence,
             )
+        except ArithmeticError as exc:  # decimal.InvalidOperation on a number far too large
+            return Decision(
+                False,
+                "out_of_range",
+                f"a number in this order is out of range to compute with ({exc!r})",
+                position=position,
+                min_confidence=config.min_confidence,
+            )
+
+    def _decide(
+        self,
+        trader: ExchangeTrader,
+        signal: Signal,
+        symbol: str,
+        config: RiskConfig,
+        engine: RiskEngine,
+        facts: Facts,
+        position: Decimal,
+        now: datetime,
+    ) -> Decision:
+        market = trader.market(symbol)
+        protective = self._protective(trader, signal, symbol)
+        side, opening, sizing = self._size(
+            trader, signal, symbol, config, facts, position, protective.stop_loss
+        )
         opening, closing = split_move(signal, side, opening, position)
         total = opening + closing
         if signal.reduce_only and total == 0:
@@ -113,6 +150,8 @@ class RiskGate:
                 min_confidence=config.min_confidence,
                 detail="nothing to do: already at the target",
             )
+        if opening == 0:
+            protective = ProtectivePrices()  # only closes: no leg is placed
         ctx = RiskContext(
             signal=signal,
             now=now,
@@ -133,17 +172,47 @@ class RiskGate:
             operator_close=signal.is_close and signal.source in OPERATOR_SOURCES,
             round_price=lambda p: trader.price_to_precision(symbol, p),
             round_amount=lambda q: trader.amount_to_precision(symbol, q),
+            stop_loss=protective.stop_loss,
+            take_profit=protective.take_profit,
         )
         verdict = engine.evaluate(ctx)
+        record = protective.to_record()
+        if sizing is not None and (
+            protective.stop_loss is not None or protective.take_profit is not None
+        ):
+            sizing = {**sizing, "protective": record}
+        data = {**verdict.data, "protective": record} if protective.rounded else dict(verdict.data)
         if not verdict.approved:
-            return _refused(verdict, config, sizing=sizing, position=position)
+            return replace(
+                _refused(verdict, config, sizing=sizing, position=position),
+                data=data,
+                warnings=protective.warnings,
+            )
         return Decision(
             True,
             quantity=opening,
             position=position,
             sizing=sizing,
             min_confidence=config.min_confidence,
-            data=dict(verdict.data),
+            data=data,
+            stop_loss=protective.stop_loss,
+            take_profit=protective.take_profit,
+            warnings=protective.warnings,
+        )
+
+    def _protective(self, trader: ExchangeTrader, signal: Signal, symbol: str) -> ProtectivePrices:
+        """The signal's stop and target on the venue's grid, rounded towards the entry."""
+        direction = signal.direction
+        if signal.reduce_only or direction is None:
+            return ProtectivePrices()  # a close: the legs are not placed
+        if signal.stop_loss is None and signal.take_profit is None:
+            return ProtectivePrices()
+        return protective_prices(
+            direction,
+            signal.stop_loss,
+            signal.take_profit,
+            market=trader.market(symbol),
+            round_price=lambda p: trader.price_to_precision(symbol, p),
         )
 
     def _size(
@@ -154,6 +223,7 @@ class RiskGate:
         config: RiskConfig,
         facts: Facts,
         position: Decimal,
+        stop_loss: Decimal | None,
     ) -> tuple[OrderSide, Decimal, dict[str, Any] | None]:
         target = signal.target_position
         if target is not None:
@@ -179,7 +249,7 @@ class RiskGate:
             entry_price=entry,
             market=trader.market(symbol),
             round_amount=lambda q: trader.amount_to_precision(symbol, q),
-            stop_price=signal.stop_loss,
+            stop_price=stop_loss,  # the one placed: the risk budget holds at it
             position_qty=ZERO if _opposes(side, position) else position,
             quantity=explicit if explicit is not None else signal.quantity,
             notional=signal.notional,

@@ -38,11 +38,16 @@ Refusals raise ``RiskRejected`` with these reason codes:
 =================================  ===========================================================
 ``stop_required_for_risk_sizing``  risk mode without a stop price
 ``invalid_stop``                   the stop is not on the losing side of the entry
-``max_order_notional``             a cap leaves no room at all (the code names the cap)
+``max_order_notional``             a cap leaves no room at all (the code names the cap), or
+                                   an explicit size is over ``max_order_notional`` (checked
+                                   before rounding, as risk check 15 would)
 ``max_position_notional``
 ``max_leverage``
 ``reduce_only_would_increase``     a reduce-only order with no opposite position to reduce
 ``below_minimum``                  rounded quantity below ``min_amount`` / ``min_notional``
+``sizing_not_configured``          the signal's ``sizing_mode`` needs a ``sizing.value`` the
+                                   account does not set
+``out_of_range``                   the quantity has too many digits to round on the grid
 =================================  ===========================================================
 """
 
@@ -54,8 +59,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Final
 
 from tradeexec.config import RiskConfig
-from tradeexec.domain import FrozenMap, Market, OrderSide, to_decimal
+from tradeexec.domain import FrozenMap, Market, OrderSide
 from tradeexec.errors import RiskRejected
+from tradeexec.execution.risk_checks import exposure_increases
 from tradeexec.execution.signals import Signal
 
 __all__ = ["EXPLICIT_MODES", "SizingResult", "size_order", "size_signal"]
@@ -137,7 +143,8 @@ def size_order(
         detail["fee_rate"] = str(fee_rate)
         if sizing.scale_by_confidence and confidence is not None:
             detail["confidence"] = str(confidence)
-            base = _DOWN.multiply(base, to_decimal(confidence))
+            # as written (str), never the float's binary; a probability needs no range check
+            base = _DOWN.multiply(base, Decimal(str(confidence)))
     detail["mode"] = used_mode
     detail["base_quantity"] = str(base)
 
@@ -153,7 +160,14 @@ def size_order(
             config, base, side, equity, entry_price, position_qty, leverage, detail
         )
 
-    rounded = round_amount(wanted)
+    if used_mode in EXPLICIT_MODES and exposure_increases(position_qty, side, wanted):
+        _check_explicit_notional(config, wanted, entry_price)
+    try:
+        rounded = round_amount(wanted)
+    except ArithmeticError:  # decimal.InvalidOperation: too many digits for the grid
+        raise RiskRejected(
+            "out_of_range", f"quantity {wanted} is out of range for {market.symbol}'s grid"
+        ) from None
     if rounded > wanted:
         raise ValueError(f"round_amount rounded {wanted} up to {rounded}; it must round down")
     rounded = max(rounded, ZERO)
@@ -227,7 +241,8 @@ def _mode_quantity(
             where = "below" if side is OrderSide.BUY else "above"
             raise RiskRejected(
                 "invalid_stop",
-                f"stop {stop} must be {where} the entry {entry} for a {side.value}",
+                f"stop_loss {stop} must be {where} the entry for a "
+                f"{'long' if side is OrderSide.BUY else 'short'}: {entry}",
             )
         budget = _DOWN.multiply(max(equity, ZERO), sizing.risk_pct)
         # Loss per unit at the stop: the price move plus the taker fee on both fills.
@@ -235,7 +250,13 @@ def _mode_quantity(
         return _DOWN.divide(budget, per_unit)
     value = sizing.value
     if value is None:
-        raise ValueError(f"sizing mode {mode!r} needs a value")
+        # a signal may pick a mode (sizing_mode) the account has no value for: a refusal,
+        # not an exception escaping the pipeline
+        raise RiskRejected(
+            "sizing_not_configured",
+            f"sizing mode {mode!r} needs risk.sizing.value, which this account does not set "
+            "(give a quantity or notional, or configure the mode)",
+        )
     if mode == "fixed_quantity":
         return value
     if mode == "fixed_notional":
@@ -280,6 +301,20 @@ def _apply_caps(
             quantity = cap
             capped_by.append(name)
     return quantity, tuple(capped_by)
+
+
+def _check_explicit_notional(config: RiskConfig, quantity: Decimal, entry: Decimal) -> None:
+    """An explicit size that adds exposure over ``max_order_notional`` is refused here, before
+    any rounding: the risk check would refuse it anyway, and a huge one is not worth a
+    quantize."""
+    limit = config.max_order_notional
+    if limit is None:
+        return
+    notional = _UP.multiply(quantity, entry)
+    if notional > limit:
+        raise RiskRejected(
+            "max_order_notional", f"order notional {notional} > max {limit} (quantity {quantity})"
+        )
 
 
 def _order_room(limit: Decimal, side: OrderSide, position_qty: Decimal, entry: Decimal) -> Decimal:
