@@ -57,6 +57,9 @@ cannot skip the gate by calling ``evaluate`` alone.
                                        adds exposure has no stop_loss
 =====  ==============================  ========================================  ========
 
+A check that cannot compute (``decimal.InvalidOperation`` from the venue's rounding of a
+number far too large for its grid) refuses as ``out_of_range`` instead of raising.
+
 "reducing" says whether the check also applies to an order that only reduces the position
 (no: reducing a position is never what a notional, leverage or loss limit guards against,
 and refusing it would trap the trader in the risk the limit exists to cut). Notional is
@@ -236,7 +239,12 @@ class RiskEngine:
         ran: list[str] = []
         for name, check in checks:
             ran.append(name)
-            refusal = check(ctx, self._config)
+            try:
+                refusal = check(ctx, self._config)
+            except ArithmeticError as exc:  # a quantize on a number far too large for the grid
+                refusal = Refusal(
+                    "out_of_range", f"{name}: a number is out of range to compute with ({exc!r})"
+                )
             if refusal is not None:
                 return Decision(
                     approved=False,
