@@ -129,6 +129,7 @@ class TradingService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        await self.pipeline.close()
         await self.manager.close_all()
         if self._owns_store:
             self.store.close()

@@ -4,6 +4,7 @@ the store. Each scenario runs on every venue that can produce it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -357,3 +358,30 @@ def test_parse_keeps_terminal_words_terminal(status: str) -> None:
     raw = {"id": "1", "symbol": "BTC/USDT:USDT", "side": "buy", "type": "market"}
     order = order_from_ccxt({**raw, "status": status, "amount": 1, "filled": 0.5, "remaining": 0.5})
     assert order.status.is_terminal
+
+
+async def test_an_entry_whose_outcome_was_unknown_is_protected_without_a_redelivery(
+    sim_venue: VenueHarness,
+) -> None:
+    """The entry reached the venue but neither its answer nor the lookups came back: the
+    signal is in progress; a follow-up finds the fill by client id and places the stop."""
+    venue = sim_venue
+    venue.service = await venue.new_service(timeout_ms=300)
+    venue.service.pipeline.follow_up_delays = (0.3, 0.6, 1.2)
+    venue.add_fault("create", kind="lost_response", seconds=1.0, times=1)
+    lookups = {"binance": "binance.*.get", "hyperliquid": "hyperliquid.info.orderStatus"}
+    blind = venue.add_fault(lookups[venue.name], kind="status", status=503)
+
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP)
+
+    assert report.status == "in_progress", (report.status, report.error)
+    assert blind.fired >= 1 and venue.engine_position() == Q  # filled, and not yet protected
+    venue.sim.simulator.ctx.faults.rules.remove(blind)  # type: ignore[union-attr]
+    for _ in range(100):  # bounded: the follow-ups run within ~2 s
+        timeline = await venue.service.signal_timeline(report.idempotency_key)
+        if timeline.signal.status != "executing":
+            break
+        await asyncio.sleep(0.05)
+    assert timeline.signal.status == "filled"
+    (stop,) = open_legs(venue, OrderKind.STOP_MARKET)
+    assert stop.spec.qty == Q and len(entries(venue)) == 1

@@ -69,6 +69,8 @@ class _Run:
 class Pipeline(Journal):
     #: pauses between attempts to flatten a position whose stop was refused (then: HALTED)
     retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)
+    #: after an unknown outcome, the signal is resumed by itself after these pauses
+    follow_up_delays: tuple[float, ...] = (1.0, 3.0, 10.0)
 
     def __init__(self, manager: ExchangeManager, store: Store, gate: RiskGate) -> None:
         super().__init__(store)
@@ -80,6 +82,40 @@ class Pipeline(Journal):
         # idempotency keys being executed or resumed in this process: a re-delivery waits
         # for the first to finish, then answers with what it came to
         self._running: dict[str, asyncio.Future[None]] = {}
+        self._following: set[int] = set()
+        self._follow_ups: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------- follow-ups
+    def _follow_up(self, signal_id: int) -> None:
+        """An order's outcome is unknown: resume the signal by itself after a pause or two,
+        so what it may have opened gets its stop without waiting for a re-delivery or the
+        reconcile loop."""
+        if signal_id in self._following:
+            return
+        self._following.add(signal_id)
+        task = asyncio.get_running_loop().create_task(self._resume_later(signal_id))
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+
+    async def _resume_later(self, signal_id: int) -> None:
+        try:
+            for delay in self.follow_up_delays:
+                await asyncio.sleep(delay)
+                record = await self.db(self.store.get_signal, signal_id)
+                if record is None or record.status != ST.EXECUTING:
+                    return
+                try:
+                    await self.resume(record)
+                except Exception:  # the reconcile loop is the next net; say why
+                    log.exception("follow-up of signal %s failed", signal_id)
+        finally:
+            self._following.discard(signal_id)
+
+    async def close(self) -> None:
+        """Stop the follow-ups (what they did not finish, start-up recovery will)."""
+        for task in list(self._follow_ups):
+            task.cancel()
+        await asyncio.gather(*self._follow_ups, return_exceptions=True)
 
     def lock(self, account: str) -> asyncio.Lock:
         """One signal (or reconciliation) at a time per account."""
@@ -200,6 +236,7 @@ class Pipeline(Journal):
             reason = f"order_outcome_unknown: {exc.client_order_id or ''}".strip()
             await self.set_status(signal_id, ST.EXECUTING, reason)
             await self.event("signal_in_progress", signal.account, signal_id, error=exc.to_dict())
+            self._follow_up(signal_id)
             report = run.report if run is not None else ExecutionReport.begun(signal, signal_id)
             return report.in_progress(exc)
         except errors.TradeExecError as exc:
