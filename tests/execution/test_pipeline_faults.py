@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tradeexec.domain import Order, OrderType, TradingState
+from tradeexec import errors
+from tradeexec.domain import Order, OrderRequest, OrderType, TradingState
 from tradeexec.execution.pipeline import Pipeline
 from tradeexec.execution.reconcile import Reconciler
 from tradeexec.sim.engine import OrderKind, OrderStatus
@@ -197,13 +198,25 @@ def legs_by_kind(venue: VenueHarness) -> dict[str, Any]:
 # ------------------------------------------------------ stop refused after entry
 
 
-def refuse_the_stop(venue: VenueHarness) -> dict[str, Any]:
+def refuse_the_stop(venue: VenueHarness, times: int | None = 1) -> dict[str, Any]:
     """Make the venue refuse the stop that follows the entry; returns the signal fields."""
     if venue.sim is not None:  # the first create passes (the entry), the next one is refused
         venue.add_fault("any_create", kind="status", status=429, skip=1, times=1)
         return {"stop_loss": STOP}
-    # the paper venue refuses a stop that would trigger at once (as Binance does, -2021)
-    return {"stop_loss": Decimal(68000)}
+    # the paper venue has no wire to fault (and a stop on the wrong side is refused before
+    # anything is sent): its trader refuses the stop, as a venue would (-2021)
+    trader = venue.paper_trader
+    create = trader.create_order
+    refused = [0]
+
+    async def refusing(request: OrderRequest) -> Order:
+        if request.type is OrderType.STOP_MARKET and (times is None or refused[0] < times):
+            refused[0] += 1
+            raise errors.InvalidOrder("WOULD_TRIGGER_IMMEDIATELY: the venue refused the stop")
+        return await create(request)
+
+    trader.create_order = refusing
+    return {"stop_loss": STOP}
 
 
 async def test_stop_refused_after_entry_flattens(venue: VenueHarness) -> None:
@@ -243,7 +256,7 @@ async def test_stop_refused_with_keep_policy_keeps_and_reconcile_reduces(
     venue.service = await venue.new_service(
         risk=venue.risk.model_copy(update={"on_stop_failure": "keep"})
     )
-    report = await venue.submit(side="buy", quantity=Q, **refuse_the_stop(venue))
+    report = await venue.submit(side="buy", quantity=Q, **refuse_the_stop(venue, times=None))
 
     assert report.status == "filled" and report.warnings, report
     assert "stop-loss not placed" in report.warnings[0]
