@@ -204,6 +204,15 @@ async def fit_resting_legs(
         for r in records
         if r.symbol == symbol and r.role in BRACKET_ROLES and r.signal_id != signal_id
     ]
+    if not legs:
+        return
+    try:
+        legs = await _really_resting(pipeline, trader, symbol, legs)
+    except errors.TradeExecError as exc:
+        await pipeline.event(
+            "leg_not_fitted", trader.account, signal_id, error=exc.to_dict(), symbol=symbol
+        )
+        return
     for role in BRACKET_ROLES:
         budget = abs(remaining)
         for record in sorted((r for r in legs if r.role == role), key=lambda r: r.id):
@@ -229,6 +238,23 @@ async def fit_resting_legs(
                     wanted=str(keep),
                     error=exc.to_dict(),
                 )
+
+
+async def _really_resting(
+    pipeline: Pipeline, trader: ExchangeTrader, symbol: str, legs: list[OrderRecord]
+) -> list[OrderRecord]:
+    """The legs the venue really holds. One the store still thinks open but the venue does
+    not (a cancel whose answer was lost, a leg that fired) is settled from the venue's
+    answer and left out: counting it would shrink a leg that really protects."""
+    resting = await trader.fetch_open_orders(symbol)
+    live = {o.id for o in resting} | {o.client_order_id for o in resting if o.client_order_id}
+    kept = []
+    for record in legs:
+        if record.client_order_id in live or record.exchange_order_id in live:
+            kept.append(record)
+            continue
+        await pipeline.observe(record, await pipeline.lookup(trader, record))
+    return kept
 
 
 async def _retire(
