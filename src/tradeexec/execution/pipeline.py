@@ -313,8 +313,8 @@ class Pipeline(Journal):
         """Decide and record; returns the plan and the first intent's id (None: ended)."""
         signal, signal_id, trader = run.signal, run.signal_id, run.trader
         decision = await self.gate.decide(trader, signal, run.symbol)
-        run.stop_loss = getattr(decision, "stop_loss", None) or signal.stop_loss
-        run.take_profit = getattr(decision, "take_profit", None) or signal.take_profit
+        # the legs' prices as the decision rounded them onto the venue's grid
+        run.stop_loss, run.take_profit = decision.stop_loss, decision.take_profit
         plan_record = {
             "quantity": decision.quantity,
             "position": decision.position,
@@ -362,7 +362,7 @@ class Pipeline(Journal):
             run.report = run.report.with_warning(
                 f"size {decision.quantity} capped by {', '.join(capped)}"
             )
-        for warning in getattr(decision, "warnings", ()) or ():
+        for warning in decision.warnings:
             run.report = run.report.with_warning(warning)
         if not plans:
             await self.write(
