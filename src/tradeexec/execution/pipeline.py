@@ -299,7 +299,9 @@ class Pipeline(Journal):
             elif last and not legs:
                 then = [self._final_status_step(run)]
             results = await self._record_step(order_id, order, fresh, then)
-            if role == "close" and order.filled_quantity > 0:
+            if role == "close" and order.filled_quantity > 0 and fresh:
+                # only when its answer is new: a close recorded before a restart was fitted
+                # for then, and the position it started from may be another one by now
                 await self._after_close(run, order)
             if not last:
                 order_id = results[0] if results else None
