@@ -385,3 +385,31 @@ async def test_an_entry_whose_outcome_was_unknown_is_protected_without_a_redeliv
     assert timeline.signal.status == "filled"
     (stop,) = open_legs(venue, OrderKind.STOP_MARKET)
     assert stop.spec.qty == Q and len(entries(venue)) == 1
+
+
+async def test_resuming_a_flip_later_leaves_newer_positions_protected(
+    sim_venue: VenueHarness,
+) -> None:
+    """A flip's close filled and its opening order's outcome was unknown; a newer signal
+    then opened a short with its own stop. Resuming the flip must not retire that stop."""
+    venue = sim_venue
+    venue.service = await venue.new_service(timeout_ms=300)
+    venue.service.pipeline.follow_up_delays = ()  # resumed below, by a re-delivery
+    assert (await venue.submit(side="buy", quantity=Q, stop_loss=STOP)).status == "filled"
+    venue.add_fault("create", kind="timeout", seconds=1.0, skip=1, times=1)
+    lookups = {"binance": "binance.*.get", "hyperliquid": "hyperliquid.info.orderStatus"}
+    blind = venue.add_fault(lookups[venue.name], kind="status", status=503)
+    flip = venue.signal(target_position=-Q, stop_loss=Decimal(69500))
+    first = await venue.service.submit_signal(flip)
+    assert first.status == "in_progress" and venue.engine_position() == 0, first
+    venue.sim.simulator.ctx.faults.rules.remove(blind)  # type: ignore[union-attr]
+
+    newer = await venue.submit(side="sell", quantity=Q, stop_loss=Decimal(69600))
+    assert newer.status == "filled" and venue.engine_position() == -Q, newer
+
+    again = await venue.service.submit_signal(flip)
+
+    assert again.original_status == "partially_done", again
+    (stop,) = open_legs(venue, OrderKind.STOP_MARKET)
+    assert stop.spec.trigger_price == Decimal(69600) and stop.spec.qty == Q
+    assert venue.engine_position() == -Q
