@@ -265,9 +265,9 @@ class Pipeline(Journal):
                 return run.report
             plans, first_id = decided
         else:
-            quantity, run.position, run.stop_loss, run.take_profit = plan
+            quantity, run.position, run.stop_loss, run.take_profit, closing = plan
             run.report = run.report.with_quantity(quantity)
-            plans = plan_entries(signal, run.symbol, quantity, run.position)
+            plans = plan_entries(signal, run.symbol, quantity, run.position, closing)
             if not plans:
                 await self.set_status(signal_id, ST.NOOP, "nothing to do: already at the target")
                 return run.report
@@ -320,6 +320,7 @@ class Pipeline(Journal):
         plan_record = {
             "quantity": decision.quantity,
             "position": decision.position,
+            "closing": decision.closing,
             "stop_loss": run.stop_loss,
             "take_profit": run.take_profit,
         }
@@ -356,7 +357,9 @@ class Pipeline(Journal):
                 ]
             await self.write(*steps)
             return None
-        plans = plan_entries(signal, run.symbol, decision.quantity, decision.position)
+        plans = plan_entries(
+            signal, run.symbol, decision.quantity, decision.position, decision.closing
+        )
         run.position = decision.position
         run.report = ExecutionReport.started(signal, signal_id, decision)
         capped = (decision.sizing or {}).get("capped_by") or []
@@ -383,7 +386,7 @@ class Pipeline(Journal):
 
     async def _stored_plan(
         self, signal_id: int
-    ) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None] | None:
+    ) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None, Decimal | None] | None:
         decisions = await self.db(self.store.decisions_for_signal, signal_id)
         approved = [d for d in decisions if d.approved and d.plan]
         if not approved:
@@ -399,6 +402,7 @@ class Pipeline(Journal):
             dec("position") or Decimal(0),
             dec("stop_loss"),
             dec("take_profit"),
+            dec("closing"),
         )
 
     # ------------------------------------------------------------- one order

@@ -3,8 +3,11 @@
 - ``target_position`` T with position P: same sign (or flat) -> one order for T - P,
   reduce-only when it shrinks the position; opposite signs -> close P (reduce-only) first,
   then open T. "Go short 0.2 while long 0.1" is close 0.1, then sell 0.2.
-- ``side`` + quantity q: an opposite position is closed first (reduce-only), then q is
-  opened in the signal's direction; a same-direction position is added to.
+- ``side`` + an explicit size q (quantity or notional) is an order of that size, as on the
+  exchange and in TradingView's strategy orders: against an opposite position P it reduces
+  first (reduce-only, min(q, |P|)) and opens only the excess q - |P|. With ``reverse`` (or a
+  size left to the sizing mode) the opposite position is closed in full, then q is opened.
+  A same-direction position is added to.
 - a close (``target_position == 0``, or a reduce-only signal) never opens anything.
 """
 
@@ -40,9 +43,12 @@ def _order(
     )
 
 
-def _close(signal: Signal, symbol: str, position: Decimal) -> EntryPlan:
+def _close(
+    signal: Signal, symbol: str, position: Decimal, quantity: Decimal | None = None
+) -> EntryPlan:
     side = OrderSide.SELL if position > 0 else OrderSide.BUY
-    return EntryPlan("close", _order(signal, symbol, side, abs(position), reduce=True), False)
+    qty = abs(position) if quantity is None else quantity
+    return EntryPlan("close", _order(signal, symbol, side, qty, reduce=True), False)
 
 
 def opening_quantity(signal: Signal, position: Decimal) -> Decimal | None:
@@ -60,9 +66,14 @@ def opening_quantity(signal: Signal, position: Decimal) -> Decimal | None:
 
 
 def plan_entries(
-    signal: Signal, symbol: str, quantity: Decimal, position: Decimal
+    signal: Signal,
+    symbol: str,
+    quantity: Decimal,
+    position: Decimal,
+    closing: Decimal | None = None,
 ) -> list[EntryPlan]:
-    """The orders for this signal; ``quantity`` is the sized opening quantity."""
+    """The orders for this signal; ``quantity`` is the sized opening quantity, ``closing``
+    the part of a ``side`` signal that reduces an opposite position (None: all of it)."""
     target = signal.target_position
     if target is not None:
         if target == position:
@@ -97,8 +108,11 @@ def plan_entries(
         return [EntryPlan("close", _order(signal, symbol, signal.side, qty, reduce=True), False)]
     plans = []
     if position != 0 and (position > 0) != (signal.side is OrderSide.BUY):
-        plans.append(_close(signal, symbol, position))
-    plans.append(
-        EntryPlan("entry", _order(signal, symbol, signal.side, quantity, reduce=False), True)
-    )
+        close_qty = abs(position) if closing is None else min(closing, abs(position))
+        if close_qty > 0:
+            plans.append(_close(signal, symbol, position, close_qty))
+    if quantity > 0 or not plans:
+        plans.append(
+            EntryPlan("entry", _order(signal, symbol, signal.side, quantity, reduce=False), True)
+        )
     return plans

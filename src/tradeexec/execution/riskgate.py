@@ -46,6 +46,7 @@ class Decision:
     detail: str = ""
     quantity: Decimal = ZERO  # the opening part, sized and rounded
     position: Decimal = ZERO  # the signed position before this signal
+    closing: Decimal = ZERO  # the part that reduces the position first (reduce-only)
     sizing: dict[str, Any] | None = None
     min_confidence: float | None = None
     halt_account: bool = False
@@ -192,6 +193,7 @@ class RiskGate:
             True,
             quantity=opening,
             position=position,
+            closing=closing,
             sizing=sizing,
             min_confidence=config.min_confidence,
             data=data,
@@ -306,7 +308,16 @@ def split_move(
     target = signal.target_position
     if target is not None and not opposes and abs(target) < abs(position):
         return ZERO, abs(target - position)  # same direction, smaller: a partial close
+    if opposes and target is None and not signal.reverse and has_explicit_size(signal):
+        # side + size is an order of that size: it reduces the opposite position first and
+        # opens only what is left over ("sell 0.1" against a long 0.2 leaves a long 0.1)
+        closing = min(opening, abs(position))
+        return opening - closing, closing
     return opening, (abs(position) if opposes else ZERO)
+
+
+def has_explicit_size(signal: Signal) -> bool:
+    return signal.quantity is not None or signal.notional is not None
 
 
 def _opposes(side: OrderSide, position: Decimal) -> bool:

@@ -107,6 +107,10 @@ class Signal:
     leverage: int | None = None
     confidence: float | None = None
     reduce_only: bool = False
+    # side + size is an order of that size (against an opposite position: reduce it, and open
+    # only the excess); reverse=True is the older "close the opposite position in full, then
+    # open the whole size"
+    reverse: bool = False
     comment: str | None = None
     raw: Mapping[str, Any] = field(default_factory=FrozenMap, compare=False, hash=False, repr=False)
 
@@ -168,6 +172,7 @@ class Signal:
             quantity=parse_positive(data.get("quantity"), "quantity"),
             **parse_order_fields(data),
             reduce_only=parse_bool(data.get("reduce_only"), "reduce_only"),
+            reverse=parse_bool(data.get("reverse"), "reverse"),
             comment=parse_text(data.get("comment"), "comment"),
             raw=scrub(data),
         )
