@@ -222,6 +222,46 @@ def test_round_amount_must_round_down() -> None:
         )
 
 
+def _never_called(quantity: Decimal) -> Decimal:
+    raise AssertionError(f"round_amount({quantity}) was called")
+
+
+@pytest.mark.parametrize("explicit", [{"quantity": D("1e15")}, {"notional": D("1e15")}])
+def test_an_explicit_size_over_the_order_limit_is_refused_before_any_rounding(
+    explicit: dict[str, Decimal],
+) -> None:
+    """1e15 BTC parses (finite, in range); it is refused on its notional, not quantized."""
+    with pytest.raises(RiskRejected) as info:
+        size(config(max_order_notional=10000), round_amount=_never_called, **explicit)
+    assert info.value.reason_code == "max_order_notional"
+
+
+def test_the_early_order_limit_spares_a_reducing_order() -> None:
+    # selling 200 against a long 300 reduces it: no order limit applies, as in risk check 15
+    result = size(config(max_order_notional=10000), side=SELL, position_qty=D(300),
+                  quantity=D(200))  # fmt: skip
+    assert result.quantity == D(200)
+
+
+def test_a_quantity_the_grid_cannot_hold_is_out_of_range_not_invalid_operation() -> None:
+    tiny = Market("X", "X", "USDT", "USDT", amount_step=D("1e-20"), price_step=D(1))
+    with pytest.raises(RiskRejected) as info:  # 1e15 / 1e-20 has 36 digits: quantize raises
+        size(config(), quantity=D("1e15"), market=tiny, round_amount=tiny.round_amount)
+    assert info.value.reason_code == "out_of_range"
+
+
+@pytest.mark.parametrize("mode", ["fixed_quantity", "fixed_notional", "percent_equity"])
+def test_a_signal_mode_without_a_configured_value_is_refused(mode: str) -> None:
+    with pytest.raises(RiskRejected) as info:
+        size(config(), mode=mode)  # the account sizes by risk and has no sizing.value
+    assert info.value.reason_code == "sizing_not_configured"
+
+
+def test_an_invalid_risk_stop_names_the_position_side() -> None:
+    with pytest.raises(RiskRejected, match="stop_loss 101 must be below the entry for a long"):
+        size(config(), stop_price=D(101))
+
+
 # ------------------------------------------------------------------ reduce-only
 
 
