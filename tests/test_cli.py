@@ -458,3 +458,48 @@ def test_a_store_that_cannot_be_opened_is_a_config_error(setup: Setup, tmp_path:
     assert result.exit_code == 1
     assert result.stderr.startswith("error [config_error]: cannot open the store")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_order_intent_options_reduce_target_and_notional(setup: Setup) -> None:
+    stop, _ = _prices(setup.mark())
+    assert setup.json("order", "buy", "BTC", "0.02", "--sl", stop)["status"] == "filled"
+
+    def held() -> Decimal:
+        return sum((p.qty for p in setup.bn_engine.positions(setup.bn_account)), Decimal(0))
+
+    # side + quantity is an order of that size: it reduces, and the stop follows
+    assert setup.json("order", "sell", "BTC", "0.005")["status"] == "filled"
+    assert held() == Decimal("0.015")
+    (leg,) = setup.bn_engine.open_orders(setup.bn_account)
+    assert leg.spec.qty == Decimal("0.015")
+    # --reduce-only never opens: asking for more than is held closes what is held
+    assert setup.json("order", "sell", "BTC", "0.05", "--reduce-only")["status"] == "filled"
+    assert held() == 0
+    # --target-position: SIDE names the side of the target
+    short = setup.json("order", "sell", "BTC", "--target-position", "0.01", "--sl", "80000")
+    assert short["status"] == "filled" and held() == Decimal("-0.01")
+    bad = setup.run("order", "buy", "BTC", "0.01", "--target-position", "0.02")
+    assert bad.exit_code == 2 and "not both" in bad.output
+    # --notional sizes by value
+    flat = setup.json("order", "buy", "BTC", "--target-position", "0")
+    assert flat["status"] == "filled" and held() == 0
+    valued = setup.json("order", "buy", "BTC", "--notional", "700")
+    assert valued["status"] == "filled"
+    step_value = setup.mark() * Decimal("0.001")  # BTC's amount step on Binance
+    assert Decimal("700") - step_value < held() * setup.mark() <= Decimal("700")
+
+
+def test_halt_exits_1_when_an_account_could_not_be_flattened(setup: Setup) -> None:
+    from tradeexec.sim.faults import FaultRule
+
+    setup.json("order", "buy", "BTC", "0.01", "--account", "hl-main")
+    setup.sim.simulator.ctx.faults.rules.append(
+        FaultRule(route="hyperliquid.*", kind="status", status=503)
+    )
+    result = setup.run("halt", "--flatten", "--json")
+
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["bn-main"]["complete"] is True and report["hl-main"]["complete"] is False
+    states = {s["account"]: s["state"] for s in setup.json("state")}
+    assert states == {"bn-main": "halted", "hl-main": "halted"}

@@ -59,6 +59,25 @@ def order(
     key: Annotated[
         str | None, typer.Option(help="Idempotency key: re-running with it never re-sends.")
     ] = None,
+    notional: Annotated[
+        str | None, typer.Option(help="Size in quote currency instead of QTY.")
+    ] = None,
+    target_position: Annotated[
+        str | None,
+        typer.Option(
+            "--target-position",
+            help="End at this position (signed; SIDE names its side, 0 = flat) instead of QTY.",
+        ),
+    ] = None,
+    reduce_only: Annotated[
+        bool, typer.Option("--reduce-only", help="Only reduce the position, never open.")
+    ] = False,
+    reverse: Annotated[
+        bool,
+        typer.Option(
+            "--reverse", help="Against an opposite position: close it in full, then open QTY."
+        ),
+    ] = False,
     account: AccountOpt = None,
     config: ConfigOpt = None,
     store: StoreOpt = None,
@@ -66,9 +85,11 @@ def order(
 ) -> None:
     """Submit a buy/sell signal: risk-checked entry, then resting stop and target.
 
-    Goes through the same gate and risk checks as every other door. Exit status 1, with
-    the reason, when it is refused or fails. `--price` needs `--type limit`: a market order
-    fills at the market, so a price there would be silently ignored.
+    SIDE + QTY is an order of that size: against an opposite position it reduces first and
+    opens only the excess (`sell 0.1` with a long 0.2 leaves a long 0.1). Goes through the
+    same gate and risk checks as every other door. Exit status 1, with the reason, when it
+    is refused or fails. `--price` needs `--type limit`: a market order fills at the market,
+    so a price there would be silently ignored.
     """
     if price is not None and order_type is EntryType.market:
         raise typer.BadParameter(
@@ -76,11 +97,20 @@ def order(
             "--type limit",
             param_hint="'--price'",
         )
+    if target_position is not None:
+        if quantity is not None or notional is not None:
+            raise typer.BadParameter(
+                "--target-position says where to end; give it or QTY / --notional, not both",
+                param_hint="'--target-position'",
+            )
+        target_position = _signed_target(side, target_position)
     from tradeexec.domain import SignalSource
     from tradeexec.execution.signals import Signal
 
     request = {
-        "symbol": symbol, "side": side.value, "quantity": quantity,
+        "symbol": symbol, "side": None if target_position is not None else side.value,
+        "quantity": quantity, "notional": notional, "target_position": target_position,
+        "reduce_only": reduce_only, "reverse": reverse,
         "order_type": order_type.value, "price": price, "stop_loss": sl, "take_profit": tp,
         "leverage": leverage, "confidence": confidence, "account": account,
         "idempotency_key": key,
@@ -92,6 +122,21 @@ def order(
             return await service.submit_signal(signal)
 
     finish_report(run(go()), as_json)
+
+
+def _signed_target(side: Side, text: str) -> str:
+    """SIDE names the side of the target position: `sell --target-position 0.2` is short 0.2
+    (a signed value must agree with SIDE)."""
+    value = text.strip()
+    negative = value.startswith("-")
+    magnitude = value.lstrip("+-")
+    if negative and side.value == "buy" and magnitude.strip("0.") != "":
+        raise typer.BadParameter(
+            f"buy with a negative target ({value}) is contradictory: a short target is "
+            "`sell --target-position " + magnitude + "`",
+            param_hint="'--target-position'",
+        )
+    return magnitude if side.value == "buy" else f"-{magnitude}"
 
 
 def cancel(
@@ -198,7 +243,10 @@ def halt(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The kill switch: refuse every new order (cancels still pass) until `resume`."""
+    """The kill switch: refuse every new order (cancels still pass) until `resume`.
+
+    Every account is HALTED first, then each one's cancels / flattens run; exit status 1
+    when any of them could not be done (it is retried by the next `halt` or `reconcile`)."""
 
     async def go() -> dict[str, Any]:
         async with service_for(load_config(config, store)) as service:
@@ -212,6 +260,10 @@ def halt(
         render.print_json(result)
     else:
         render.show(render.halt_table(result))
+    if not all(done.get("complete", True) for done in result.values()):
+        # every account is HALTED; what could not be cancelled or closed is retried by the
+        # next `halt` or `reconcile` - but the operator must know it is not done yet
+        raise typer.Exit(1)
 
 
 def resume(

@@ -396,12 +396,17 @@ def states_table(states: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def halt_table(result: Mapping[str, Mapping[str, Any]]) -> Table:
-    table = new_table("halted", "account", "state", "cancelled orders", "flattened")
+    table = new_table("halted", "account", "state", "cancelled orders", "flattened", "not done")
     for name, done in result.items():
         flattened = [f"{r.get('symbol')} {r.get('status')}" for r in done.get("flattened", [])]
+        failures = [
+            f"{f.get('step')}: {f.get('reason') or f.get('error')}"
+            for f in done.get("failures", [])
+        ]
         table.add_row(
             name, Text(str(done.get("state")), "red"),
             ", ".join(done.get("cancelled", [])) or "-", ", ".join(flattened) or "-",
+            Text("\n".join(failures), "yellow") if failures else "-",
         )  # fmt: skip
     return table
 
