@@ -371,4 +371,7 @@ class TradingService:
         return await self.pipeline.db(self.store.signal_timeline, record.id)
 
     async def health(self) -> dict[str, Any]:
-        return {name: h.to_dict() for name, h in (await self.manager.health()).items()}
+        """Each account's health: connected, and its credentials proven by a private read
+        (concurrently, so one slow venue does not hold the others up)."""
+        checked = await self.manager.check_accounts()
+        return {name: h.to_dict() for name, h in checked.items()}

@@ -324,3 +324,27 @@ async def test_manager_check_reads_the_balance_with_the_credentials(
     assert checked["bad"].code == "authentication_failed"
     assert checked["bad"].credentials == "refused"
     assert "not-the-secret" not in str(checked["bad"].to_dict())
+
+
+async def test_manager_check_catches_a_wrong_hyperliquid_key(sim_server: SimServer) -> None:
+    """Hyperliquid's balance read is public: the check proves the key belongs to the wallet."""
+    good = sim_server.simulator.hyperliquid.create_account(Decimal(100))
+    other = sim_server.simulator.hyperliquid.create_account(Decimal(100))
+    config = AppConfig(
+        accounts={
+            name: AccountConfig(
+                type="hyperliquid", wallet_address=good["walletAddress"], private_key=key,
+                api_url=sim_server.base_url,
+            )
+            for name, key in (("good", good["privateKey"]), ("bad", other["privateKey"]))
+        }
+    )  # fmt: skip
+    manager = ExchangeManager(config)
+    try:
+        checked = await manager.check_accounts()
+    finally:
+        await manager.close_all()
+    assert checked["good"].ok and checked["good"].credentials == "accepted"
+    assert not checked["bad"].ok and checked["bad"].credentials == "refused"
+    assert checked["bad"].code == "authentication_failed"
+    assert other["privateKey"] not in str(checked["bad"].to_dict())

@@ -169,3 +169,14 @@ async def test_start_up_with_one_venue_down_reconciles_the_others(two: TwoVenues
     assert again.signals_resumed, again
     hl = await restarted.signal_timeline(planted["hl"].idempotency_key)
     assert hl.signal.status == "filled" and two.position("hl") == Q
+
+
+async def test_service_health_proves_each_accounts_credentials(two: TwoVenues) -> None:
+    two.creds["hl"]["privateKey"] = "0x" + "11" * 32  # a valid key, but not this wallet's
+    service = await two.service(start=False)
+
+    health = await service.health()
+
+    assert health["bn"]["ok"] is True and health["bn"]["credentials"] == "accepted"
+    assert health["hl"]["ok"] is False and health["hl"]["code"] == "authentication_failed"
+    assert "11" * 32 not in str(health)

@@ -22,7 +22,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from tradeexec import errors
 from tradeexec.domain import MarginMode, OrderRequest, OrderType
+from tradeexec.exchanges.ccxt_errors import translate
 from tradeexec.exchanges.ccxt_trader import CCXTTrader
 from tradeexec.exchanges.interface import Capabilities
 
@@ -104,6 +106,39 @@ class HyperliquidTrader(CCXTTrader):
 
     def _account_params(self) -> dict[str, Any]:
         return {"user": self.vault_address} if self.vault_address else {}
+
+    async def verify_credentials(self) -> None:
+        """Hyperliquid's balance read is public (by address): it proves nothing about the key.
+        The key's own address must be the wallet, or an API (agent) wallet the wallet
+        approved; anything else would be refused at the first order."""
+        await self.fetch_balance()
+        ex = self._require()
+        wallet = str(ex.walletAddress or "").lower()
+        key = str(ex.privateKey or "")
+        if not key:
+            raise errors.AuthenticationError("no private_key configured", exchange=self.exchange_id)
+        from eth_account import Account
+
+        try:
+            signer = str(Account.from_key(key).address).lower()
+        except (ValueError, TypeError) as exc:  # never echo the key
+            raise errors.AuthenticationError(
+                f"private_key is not a valid key ({type(exc).__name__})", exchange=self.exchange_id
+            ) from None
+        if signer == wallet:
+            return
+        try:
+            role = await ex.publicPostInfo({"type": "userRole", "user": signer})
+        except Exception as exc:
+            raise translate(exc, exchange=self.exchange_id) from exc
+        data = role.get("data") if isinstance(role, dict) else None
+        owner = str((data or {}).get("user") or "").lower()
+        if not (isinstance(role, dict) and role.get("role") == "agent" and owner == wallet):
+            raise errors.AuthenticationError(
+                f"the private_key's address {signer} is neither wallet_address {wallet} nor an "
+                "API wallet it approved",
+                exchange=self.exchange_id,
+            )
 
     def _new_client_order_id(self) -> str:
         import secrets
