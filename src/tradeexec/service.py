@@ -27,7 +27,7 @@ from tradeexec.domain import MarginMode, Order, Position, SignalSource, TradingS
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
-from tradeexec.execution.pipeline import Pipeline
+from tradeexec.execution.pipeline import Accepted, Pipeline
 from tradeexec.execution.reconcile import Reconciler, ReconcileReport
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
@@ -159,6 +159,11 @@ class TradingService:
     # ---------------------------------------------------------------- signals
     async def submit_signal(self, signal: Signal) -> ExecutionReport:
         return await self.pipeline.execute(signal)
+
+    async def accept_signal(self, signal: Signal) -> Accepted:
+        """Record the signal durably and execute it in the background (webhooks): returns as
+        soon as it is recorded; ``Accepted.running`` is the execution's task."""
+        return await self.pipeline.accept(signal)
 
     async def submit(self, data: dict[str, Any], source: SignalSource) -> ExecutionReport:
         """Parse a dict (plugin / REST / MCP shape) and execute it; bad input -> report."""

@@ -413,3 +413,31 @@ async def test_resuming_a_flip_later_leaves_newer_positions_protected(
     (stop,) = open_legs(venue, OrderKind.STOP_MARKET)
     assert stop.spec.trigger_price == Decimal(69600) and stop.spec.qty == Q
     assert venue.engine_position() == -Q
+
+
+async def test_accept_records_first_and_executes_in_the_background(
+    sim_venue: VenueHarness,
+) -> None:
+    """A webhook's door: the signal is durable when accept returns, the venue still busy."""
+    venue = sim_venue
+    slow = venue.add_fault("create", kind="latency", seconds=0.5, times=1)
+    signal = venue.signal(side="buy", quantity=Q, stop_loss=STOP)
+
+    accepted = await venue.service.accept_signal(signal)
+
+    assert accepted.created and accepted.running is not None and accepted.answer is None
+    assert not accepted.running.done()  # answered before the venue did
+    stored = await venue.service.signal_timeline(signal.idempotency_key)
+    assert stored.signal.status in ("received", "executing")
+    again = await venue.service.accept_signal(signal)  # a re-delivery meanwhile
+    assert not again.created and again.answer is not None
+    assert again.answer.status == "in_progress" and not again.answer.success
+
+    report = await accepted.running
+    assert report.status == "filled" and slow.fired == 1
+    assert len(entries(venue)) == 1 and len(open_legs(venue, OrderKind.STOP_MARKET)) == 1
+    late = await venue.service.accept_signal(signal)
+    assert late.answer is not None and (late.answer.status, late.answer.success) == (
+        "duplicate",
+        True,
+    )

@@ -32,14 +32,13 @@ from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import protection
 from tradeexec.execution.brackets import BracketLeg, bracket_legs
-from tradeexec.execution.journal import Journal, order_from_record
+from tradeexec.execution.intake import Accepted, SignalIntake
+from tradeexec.execution.journal import order_from_record
 from tradeexec.execution.planning import EntryPlan, plan_entries
-from tradeexec.execution.redelivery import Claim, content_conflict
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal
 from tradeexec.signal_state import SignalStatus
-from tradeexec.store.records import SignalRecord
 from tradeexec.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -66,122 +65,20 @@ class _Run:
         return any(o.filled_quantity > 0 for o in self.report.orders.values())
 
 
-class Pipeline(Journal):
+class Pipeline(SignalIntake):
     #: pauses between attempts to flatten a position whose stop was refused (then: HALTED)
     retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)
-    #: after an unknown outcome, the signal is resumed by itself after these pauses
-    follow_up_delays: tuple[float, ...] = (1.0, 3.0, 10.0)
 
     def __init__(self, manager: ExchangeManager, store: Store, gate: RiskGate) -> None:
-        super().__init__(store)
-        self.manager = manager
+        super().__init__(store, manager)
         self.gate = gate
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._locks: dict[str, asyncio.Lock] = {}
         self._leverage_applied: set[tuple[str, str, int, str | None]] = set()
-        # idempotency keys being executed or resumed in this process: a re-delivery waits
-        # for the first to finish, then answers with what it came to
-        self._running: dict[str, asyncio.Future[None]] = {}
-        self._following: set[int] = set()
-        self._follow_ups: set[asyncio.Task[None]] = set()
-
-    # ------------------------------------------------------------- follow-ups
-    def _follow_up(self, signal_id: int) -> None:
-        """An order's outcome is unknown: resume the signal by itself after a pause or two,
-        so what it may have opened gets its stop without waiting for a re-delivery or the
-        reconcile loop."""
-        if signal_id in self._following:
-            return
-        self._following.add(signal_id)
-        task = asyncio.get_running_loop().create_task(self._resume_later(signal_id))
-        self._follow_ups.add(task)
-        task.add_done_callback(self._follow_ups.discard)
-
-    async def _resume_later(self, signal_id: int) -> None:
-        try:
-            for delay in self.follow_up_delays:
-                await asyncio.sleep(delay)
-                record = await self.db(self.store.get_signal, signal_id)
-                if record is None or record.status != ST.EXECUTING:
-                    return
-                try:
-                    await self.resume(record)
-                except Exception:  # the reconcile loop is the next net; say why
-                    log.exception("follow-up of signal %s failed", signal_id)
-        finally:
-            self._following.discard(signal_id)
-
-    async def close(self) -> None:
-        """Stop the follow-ups (what they did not finish, start-up recovery will)."""
-        for task in list(self._follow_ups):
-            task.cancel()
-        await asyncio.gather(*self._follow_ups, return_exceptions=True)
 
     def lock(self, account: str) -> asyncio.Lock:
         """One signal (or reconciliation) at a time per account."""
         return self._locks.setdefault(account, asyncio.Lock())
-
-    def is_running(self, idempotency_key: str) -> bool:
-        return idempotency_key in self._running
-
-    # ------------------------------------------------------------------ entry
-    async def execute(self, signal: Signal) -> ExecutionReport:
-        account = signal.account or self.manager.default_name()
-        signal = replace(signal, account=account) if signal.account is None else signal
-        key = signal.idempotency_key
-        running = self._running.get(key)
-        if running is not None:  # the same key is being worked on here: wait, then answer
-            await asyncio.wait({running})
-            return await self._answer_duplicate(signal)
-        with self._claim(key):
-            signal_id, created = await self.db(
-                self.store.record_signal,
-                idempotency_key=key,
-                account=account,
-                symbol=signal.symbol,
-                source=signal.source.value,
-                payload=signal.to_record(),
-                confidence=signal.confidence,
-            )
-            if created:
-                return await self._run_locked(signal, signal_id, resumed=False)
-            record = await self.db(self.store.get_signal, signal_id)
-            assert record is not None
-            conflict = content_conflict(signal, record)
-            if conflict is not None:
-                await self.event(
-                    "idempotency_conflict", account, signal_id, idempotency_key=key, diff=conflict
-                )
-                return ExecutionReport.conflict(signal, signal_id, conflict)
-            if not SignalStatus(record.status).is_terminal:
-                # left unfinished by an earlier process (a crash): finish it now
-                await self._resume(record)
-            return await self._answer_duplicate(signal)
-
-    def _claim(self, key: str) -> Claim:
-        return Claim(self._running, key)
-
-    async def resume(self, record: SignalRecord) -> ExecutionReport | None:
-        """Finish a signal an earlier process left unfinished (None: it is running here)."""
-        if record.idempotency_key in self._running:
-            return None
-        with self._claim(record.idempotency_key):
-            return await self._resume(record)
-
-    async def _resume(self, record: SignalRecord) -> ExecutionReport:
-        signal = Signal.from_record(record.payload)
-        signal = replace(signal, account=record.account)
-        return await self._run_locked(signal, record.id, resumed=True)
-
-    async def _answer_duplicate(self, signal: Signal) -> ExecutionReport:
-        """A re-delivered key: the original's true status and outcome, as the store holds it."""
-        record = await self.db(self.store.get_signal_by_key, signal.idempotency_key)
-        assert record is not None
-        orders = await self.db(self.store.orders_for_signal, record.id)
-        await self.event(
-            "signal_duplicate", record.account, record.id, idempotency_key=signal.idempotency_key
-        )
-        return ExecutionReport.duplicate(signal, record, orders)
 
     async def _run_locked(
         self, signal: Signal, signal_id: int, *, resumed: bool
@@ -560,4 +457,11 @@ def position_for(positions: list[Position], symbol: str) -> Decimal:
     return sum((p.quantity for p in positions if p.symbol == symbol), Decimal(0))
 
 
-__all__ = ["ExecutionReport", "OrderSide", "Pipeline", "order_from_record", "position_for"]
+__all__ = [
+    "Accepted",
+    "ExecutionReport",
+    "OrderSide",
+    "Pipeline",
+    "order_from_record",
+    "position_for",
+]

@@ -1,0 +1,227 @@
+"""Signals in: one delivery worked on once, re-deliveries answered from the store, signals left
+unfinished resumed, and webhooks answered as soon as the signal is durable.
+
+`SignalIntake` is the front half of the `Pipeline`: `execute` (record, run, answer), `accept`
+(record, answer, run in the background), `resume` (finish what a crash left), and the
+follow-ups that resume a signal whose order's outcome was unknown. The run itself is the
+pipeline's (`_run_locked`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
+from typing import Any
+
+from tradeexec.exchanges.factory import ExchangeManager
+from tradeexec.execution.journal import Journal
+from tradeexec.execution.redelivery import Claim, content_conflict
+from tradeexec.execution.report import ExecutionReport
+from tradeexec.execution.signals import Signal
+from tradeexec.signal_state import SignalStatus
+from tradeexec.store.records import SignalRecord
+from tradeexec.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+ST = SignalStatus
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What `Pipeline.accept` answers: the signal's id, whether this delivery recorded it,
+    and either the answer now (a re-delivery) or the task that executes it."""
+
+    signal_id: int | None
+    created: bool
+    answer: ExecutionReport | None
+    running: asyncio.Task[ExecutionReport] | None
+
+
+class SignalIntake(Journal, ABC):
+    #: after an unknown outcome, the signal is resumed by itself after these pauses
+    follow_up_delays: tuple[float, ...] = (1.0, 3.0, 10.0)
+
+    def __init__(self, store: Store, manager: ExchangeManager) -> None:
+        super().__init__(store)
+        self.manager = manager
+        # idempotency keys being executed or resumed in this process: a re-delivery waits
+        # for the first to finish, then answers with what it came to
+        self._running: dict[str, asyncio.Future[None]] = {}
+        self._following: set[int] = set()
+        self._follow_ups: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()  # accepted signals running in the background
+
+    @abstractmethod
+    async def _run_locked(
+        self, signal: Signal, signal_id: int, *, resumed: bool
+    ) -> ExecutionReport:
+        """Run (or resume) one recorded signal under its account's lock."""
+
+    # ------------------------------------------------------------- follow-ups
+    def _follow_up(self, signal_id: int) -> None:
+        """An order's outcome is unknown: resume the signal by itself after a pause or two,
+        so what it may have opened gets its stop without waiting for a re-delivery or the
+        reconcile loop."""
+        if signal_id in self._following:
+            return
+        self._following.add(signal_id)
+        task = asyncio.get_running_loop().create_task(self._resume_later(signal_id))
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+
+    async def _resume_later(self, signal_id: int) -> None:
+        try:
+            for delay in self.follow_up_delays:
+                await asyncio.sleep(delay)
+                record = await self.db(self.store.get_signal, signal_id)
+                if record is None or record.status != ST.EXECUTING:
+                    return
+                try:
+                    await self.resume(record)
+                except Exception:  # the reconcile loop is the next net; say why
+                    log.exception("follow-up of signal %s failed", signal_id)
+        finally:
+            self._following.discard(signal_id)
+
+    async def close(self, grace_s: float = 10.0) -> None:
+        """Let accepted signals finish (up to ``grace_s``), then stop them and the follow-ups:
+        what they did not finish, start-up recovery will."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace_s)
+        pending = [*self._tasks, *self._follow_ups]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def is_running(self, idempotency_key: str) -> bool:
+        return idempotency_key in self._running
+
+    # ------------------------------------------------------------------ entry
+    async def accept(self, signal: Signal) -> Accepted:
+        """Record the signal durably, then execute it in the background: returns as soon as
+        the record is committed (a webhook must answer within seconds whatever the venue is
+        doing; a crash after this is recovered by the lifecycle). A re-delivered key gets the
+        store's answer at once; one left unfinished by an earlier process is resumed in the
+        background."""
+        signal = self._with_account(signal)
+        key = signal.idempotency_key
+        if key in self._running:  # being worked on here: the store says how far it got
+            return Accepted(None, False, await self._answer_duplicate(signal), None)
+        claim = self._claim(key)
+        claim.__enter__()
+        try:
+            signal_id, created = await self._record(signal)
+        except BaseException:
+            claim.__exit__()
+            raise
+        if created:
+            return Accepted(signal_id, True, None, self._background(signal, signal_id, claim))
+        claim.__exit__()
+        record = await self.db(self.store.get_signal, signal_id)
+        assert record is not None
+        conflict = content_conflict(signal, record)
+        if conflict is not None:
+            return Accepted(
+                signal_id, False, await self._conflict(signal, signal_id, conflict), None
+            )
+        if not SignalStatus(record.status).is_terminal:
+            task = asyncio.get_running_loop().create_task(self.execute(signal))
+            self._track(task)
+            return Accepted(signal_id, False, None, task)
+        return Accepted(signal_id, False, await self._answer_duplicate(signal), None)
+
+    def _background(
+        self, signal: Signal, signal_id: int, claim: Claim
+    ) -> asyncio.Task[ExecutionReport]:
+        async def run() -> ExecutionReport:
+            try:
+                return await self._run_locked(signal, signal_id, resumed=False)
+            finally:
+                claim.__exit__()
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._track(task)
+        return task
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _with_account(self, signal: Signal) -> Signal:
+        if signal.account is not None:
+            return signal
+        return replace(signal, account=self.manager.default_name())
+
+    async def _record(self, signal: Signal) -> tuple[int, bool]:
+        assert signal.account is not None
+        signal_id, created = await self.db(
+            self.store.record_signal,
+            idempotency_key=signal.idempotency_key,
+            account=signal.account,
+            symbol=signal.symbol,
+            source=signal.source.value,
+            payload=signal.to_record(),
+            confidence=signal.confidence,
+        )
+        return int(signal_id), bool(created)
+
+    async def _conflict(
+        self, signal: Signal, signal_id: int, conflict: dict[str, Any]
+    ) -> ExecutionReport:
+        await self.event(
+            "idempotency_conflict",
+            signal.account,
+            signal_id,
+            idempotency_key=signal.idempotency_key,
+            diff=conflict,
+        )
+        return ExecutionReport.conflict(signal, signal_id, conflict)
+
+    async def execute(self, signal: Signal) -> ExecutionReport:
+        signal = self._with_account(signal)
+        key = signal.idempotency_key
+        running = self._running.get(key)
+        if running is not None:  # the same key is being worked on here: wait, then answer
+            await asyncio.wait({running})
+            return await self._answer_duplicate(signal)
+        with self._claim(key):
+            signal_id, created = await self._record(signal)
+            if created:
+                return await self._run_locked(signal, signal_id, resumed=False)
+            record = await self.db(self.store.get_signal, signal_id)
+            assert record is not None
+            conflict = content_conflict(signal, record)
+            if conflict is not None:
+                return await self._conflict(signal, signal_id, conflict)
+            if not SignalStatus(record.status).is_terminal:
+                # left unfinished by an earlier process (a crash): finish it now
+                await self._resume(record)
+            return await self._answer_duplicate(signal)
+
+    def _claim(self, key: str) -> Claim:
+        return Claim(self._running, key)
+
+    async def resume(self, record: SignalRecord) -> ExecutionReport | None:
+        """Finish a signal an earlier process left unfinished (None: it is running here)."""
+        if record.idempotency_key in self._running:
+            return None
+        with self._claim(record.idempotency_key):
+            return await self._resume(record)
+
+    async def _resume(self, record: SignalRecord) -> ExecutionReport:
+        signal = Signal.from_record(record.payload)
+        signal = replace(signal, account=record.account)
+        return await self._run_locked(signal, record.id, resumed=True)
+
+    async def _answer_duplicate(self, signal: Signal) -> ExecutionReport:
+        """A re-delivered key: the original's true status and outcome, as the store holds it."""
+        record = await self.db(self.store.get_signal_by_key, signal.idempotency_key)
+        assert record is not None
+        orders = await self.db(self.store.orders_for_signal, record.id)
+        await self.event(
+            "signal_duplicate", record.account, record.id, idempotency_key=signal.idempotency_key
+        )
+        return ExecutionReport.duplicate(signal, record, orders)
