@@ -3,6 +3,7 @@ store never saw, and how the account's trading state follows what is found."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -202,3 +203,18 @@ async def test_an_order_the_venue_no_longer_knows_does_not_block_start(
     assert entry.history[-1].detail == "not found on the exchange"
     again = await restarted.reconcile("acct")
     assert (again.resolved, again.mismatches) == ([], [])
+
+
+async def test_fills_record_the_venues_trade_time(sim_venue: VenueHarness) -> None:
+    """Daily PnL is counted by when the venue traded, not when we happened to look."""
+    venue = sim_venue
+    earlier = int(datetime.now(UTC).timestamp() * 1000) - 30_000  # within the look-back
+    venue.engine.clock = lambda: earlier
+    report = await venue.submit(side="buy", quantity=Q)
+    assert report.status == "filled"
+
+    await venue.service.reconcile("acct")
+
+    timeline = await venue.service.signal_timeline(report.idempotency_key)
+    (fill,) = timeline.orders[0].fills
+    assert int(fill.at.timestamp() * 1000) == earlier

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -208,6 +209,8 @@ class Reconciler:
                 fee_currency=fill.fee_currency,
                 realized_pnl=fill.realized_pnl,
                 order_id=record.id,
+                # the venue's trade time (daily PnL is counted by it), else when we saw it
+                at=datetime.fromtimestamp(fill.timestamp / 1000, UTC) if fill.timestamp else None,
             )
             count += int(bool(created))
         return count
