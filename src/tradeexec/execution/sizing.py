@@ -72,6 +72,7 @@ ZERO: Final = Decimal(0)
 # Directed rounding: every intermediate step errs towards the smaller order.
 _DOWN: Final = Context(prec=50, rounding=ROUND_FLOOR)
 _UP: Final = Context(prec=50, rounding=ROUND_CEILING)
+_VENUE_DIGITS: Final = Context(prec=28, rounding=ROUND_FLOOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,9 @@ def size_order(
 
     if used_mode in EXPLICIT_MODES and exposure_increases(position_qty, side, wanted):
         _check_explicit_notional(config, wanted, entry_price)
+    # at most 28 significant digits, cut down: the venue's helper divides in the default
+    # 28-digit context, which would round a longer quantity to nearest (maybe up) first
+    wanted = _VENUE_DIGITS.plus(wanted)
     try:
         rounded = round_amount(wanted)
     except ArithmeticError:  # decimal.InvalidOperation: too many digits for the grid
