@@ -49,6 +49,7 @@ async def test_a_leg_fires_and_reconcile_cancels_its_sibling(
     assert recorded[other].order.status == "canceled"
     (fill,) = recorded[fired].fills
     assert fill.quantity == Q and fill.side == "sell"
+    assert recorded[fired].order.average_price == fill.price  # the fired leg's own price
     assert fill.realized_pnl is not None and fill.realized_pnl * pnl_sign > 0
     expected = (fill.price - recorded["entry"].order.average_price) * Q
     assert abs(fill.realized_pnl - expected) < Decimal("0.01")

@@ -189,7 +189,16 @@ class Reconciler:
             report.resolved.append(f"{record.client_order_id}: {record.status} -> {new.value}")
         if order is not None and order.filled_quantity > 0:
             report.fills_recorded += await self.record_fills(trader, record, order.id)
+            if order.average_price is None:  # a fired trigger (Hyperliquid): from its fills
+                await self._average_from_fills(record)
         return new
+
+    async def _average_from_fills(self, record: OrderRecord) -> None:
+        fills = await self.pipeline.db(self.store.fills_for_order, record.id)
+        filled = sum((f.quantity for f in fills), Decimal(0))
+        if filled > 0:
+            average = sum((f.quantity * f.price for f in fills), Decimal(0)) / filled
+            await self.pipeline.db(self.store.update_order, record.id, average_price=average)
 
     async def record_fills(self, trader: ExchangeTrader, record: OrderRecord, order_id: str) -> int:
         since = int(record.created_at.timestamp() * 1000) - 60_000
