@@ -20,13 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tradeexec.config import RiskConfig, SizingConfig
-from tradeexec.domain import MAX_NUMBER, MIN_NUMBER, Market, OrderSide, SignalSource, to_decimal
+from tradeexec.domain import Market, OrderSide, SignalSource, to_decimal
 from tradeexec.errors import InvalidSignal, TradeExecError
 from tradeexec.execution.leg_prices import protective_prices
 from tradeexec.execution.risk import RiskContext, RiskEngine
 from tradeexec.execution.signals import Signal
 from tradeexec.execution.sizing import size_order
 from tradeexec.execution.tradingview import signal_from_tradingview
+from tradeexec.numeric import MAX_NUMBER, MIN_NUMBER
 from tradeexec.sim.app import Simulator
 
 NOW = datetime(2024, 11, 4, 16, 0, tzinfo=UTC)
