@@ -4,6 +4,7 @@ that failed (issues 7 and 8)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ class TwoVenues:
     services: list[TradingService] = field(default_factory=list)
     keys: int = 0
 
+    fallback: str | None = None  # the bn account's fallback, when set
+
     def config(self) -> AppConfig:
         bn, hl = self.creds["bn"], self.creds["hl"]
         return AppConfig(
@@ -44,6 +47,7 @@ class TwoVenues:
                     api_key=bn["apiKey"],
                     api_secret=bn["secret"],
                     timeout_ms=1000,
+                    fallback=self.fallback,
                 ),
                 "hl": AccountConfig(
                     type="hyperliquid",
@@ -94,7 +98,9 @@ class TwoVenues:
         return list(face.engine.open_orders(self.creds[account]["account"]))
 
     def hyperliquid_down(self) -> FaultRule:
-        rule = FaultRule(route="hyperliquid.*", kind="status", status=503)
+        return self.fault(FaultRule(route="hyperliquid.*", kind="status", status=503))
+
+    def fault(self, rule: FaultRule) -> FaultRule:
         self.sim.simulator.ctx.faults.rules.append(rule)
         return rule
 
@@ -180,3 +186,59 @@ async def test_service_health_proves_each_accounts_credentials(two: TwoVenues) -
     assert health["bn"]["ok"] is True and health["bn"]["credentials"] == "accepted"
     assert health["hl"]["ok"] is False and health["hl"]["code"] == "authentication_failed"
     assert "11" * 32 not in str(health)
+
+
+# ------------------------------------------------------ failover and isolation (issue 8)
+
+
+async def test_an_unreachable_venue_fails_over_to_its_fallback(two: TwoVenues) -> None:
+    two.fallback = "hl"
+    service = await two.service()
+    two.fault(FaultRule(route="binance.*", kind="status", status=503))
+    signal = two.signal("bn")
+
+    report = await service.submit_signal(signal)
+
+    assert report.status == "filled", report
+    assert report.account == "hl" and any("unreachable" in w for w in report.warnings)
+    assert two.position("hl") == Q and two.position("bn") == 0
+    timeline = await service.signal_timeline(signal.idempotency_key)
+    assert timeline.signal.account == "hl"
+    moved = [e for e in timeline.events if e.kind == "signal_failover"]
+    assert moved and moved[0].data["to"] == "hl" and moved[0].account == "bn"
+    # the re-delivery (naming bn, as first sent) is the same signal, not a conflict
+    again = await service.submit_signal(signal)
+    assert (again.status, again.original_status) == ("duplicate", "filled")
+
+
+async def test_no_failover_when_the_venue_answered(two: TwoVenues) -> None:
+    """A refusal is an answer: the venue is up, the signal is refused there."""
+    two.creds["bn"] = dict(two.sim.simulator.binance.create_account(Decimal(10)))
+    two.fallback = "hl"
+    service = await two.service()
+
+    report = await service.submit_signal(two.signal("bn"))
+
+    assert report.status in ("failed", "rejected") and report.account == "bn", report
+    assert two.position("hl") == 0 and two.position("bn") == 0
+
+
+async def test_a_slow_venue_does_not_hold_up_the_other_account(two: TwoVenues) -> None:
+    service = await two.service()
+    for account in ("bn", "hl"):  # both connected and warm
+        assert (await service.submit_signal(two.signal(account))).status == "filled"
+    slow = two.fault(FaultRule(route="binance.*", kind="latency", seconds=0.8))
+
+    stuck = asyncio.create_task(service.submit_signal(two.signal("bn")))
+    quick = [await service.submit_signal(two.signal("hl")) for _ in range(3)]
+
+    assert [r.status for r in quick] == ["filled"] * 3
+    assert not stuck.done() and slow.fired >= 1  # still waiting on its venue
+    assert (await stuck).status == "filled"
+
+
+@pytest.mark.parametrize("fallback", ["bn", "nowhere"])
+def test_a_fallback_must_name_another_account(two: TwoVenues, fallback: str) -> None:
+    two.fallback = fallback
+    with pytest.raises(ValueError, match="fallback"):
+        two.config()

@@ -32,6 +32,7 @@ from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import protection
 from tradeexec.execution.brackets import BracketLeg, bracket_legs
+from tradeexec.execution.failover import Failover, raise_failover
 from tradeexec.execution.intake import Accepted, SignalIntake
 from tradeexec.execution.journal import order_from_record
 from tradeexec.execution.planning import EntryPlan, plan_entries
@@ -87,21 +88,45 @@ class Pipeline(SignalIntake):
         async with self.lock(signal.account):
             if resumed:  # it may have ended while we waited for the lock
                 current = await self.db(self.store.get_signal, signal_id)
-                if current is None or SignalStatus(current.status) in (
-                    ST.FILLED,
-                    ST.PARTIALLY_DONE,
-                    ST.REJECTED,
-                    ST.FAILED,
-                    ST.FLATTENED,
-                    ST.EXPIRED,
-                    ST.NOOP,
-                ):
+                assert current is not None
+                if SignalStatus(current.status).is_terminal:
                     orders = await self.db(self.store.orders_for_signal, signal_id)
-                    assert current is not None
                     return ExecutionReport.duplicate(signal, current, orders).as_original()
                 if current.status == ST.RECEIVED and self._too_old(signal):
                     return await self._expire(signal, signal_id, current.status)
-            return await self._run(signal, signal_id, resumed)
+            try:
+                return await self._run(signal, signal_id, resumed)
+            except Failover as failover:
+                moved = failover
+        return await self._fail_over(signal, signal_id, resumed, moved)
+
+    def _failover_target(self, signal: Signal, exc: errors.TradeExecError) -> None:
+        """Raise `Failover` when the signal's account names a fallback and ``exc`` says the
+        venue could not be reached (nothing was sent: connect or the pre-trade reads)."""
+        account = self.manager.config.accounts.get(signal.account or "")
+        raise_failover(account.fallback if account else None, exc)
+
+    async def _fail_over(
+        self, signal: Signal, signal_id: int, resumed: bool, failover: Failover
+    ) -> ExecutionReport:
+        """Execute on the fallback account, with its own risk checks and symbols; recorded."""
+        cause = failover.cause
+        await self.write(
+            partial(self.store.set_signal_account, signal_id, failover.fallback),
+            partial(
+                self.store.append_event,
+                "signal_failover",
+                signal.account,
+                {"to": failover.fallback, "reason": cause.code, "error": str(cause)},
+                signal_id=signal_id,
+            ),
+        )
+        moved = replace(signal, account=failover.fallback)
+        async with self.lock(failover.fallback):
+            report = await self._run(moved, signal_id, resumed, may_fail_over=False)
+        return report.with_warning(
+            f"executed on {failover.fallback}: {signal.account} was unreachable ({cause.code})"
+        )
 
     def _too_old(self, signal: Signal) -> bool:
         assert signal.account is not None
@@ -114,10 +139,17 @@ class Pipeline(SignalIntake):
         await self.event("signal_expired", signal.account, signal_id, reason="interrupted")
         return ExecutionReport.ended(signal, signal_id, ST.EXPIRED, "interrupted", reason)
 
-    async def _run(self, signal: Signal, signal_id: int, resumed: bool) -> ExecutionReport:
+    async def _run(
+        self, signal: Signal, signal_id: int, resumed: bool, *, may_fail_over: bool = True
+    ) -> ExecutionReport:
         run: _Run | None = None
         try:
-            trader = await self.manager.get(signal.account)
+            try:
+                trader = await self.manager.get(signal.account)
+            except errors.TradeExecError as exc:
+                if may_fail_over:
+                    self._failover_target(signal, exc)
+                raise
             run = _Run(
                 signal,
                 signal_id,
@@ -126,7 +158,7 @@ class Pipeline(SignalIntake):
                 resumed,
                 ExecutionReport.begun(signal, signal_id),
             )
-            return await self._execute(run)
+            return await self._execute(run, may_fail_over)
         except errors.OrderOutcomeUnknown as exc:
             # it may exist on the venue: the signal stays `executing`; the reconcile loop (or a
             # re-delivery) resolves it by client id, never by sending it again
@@ -152,12 +184,17 @@ class Pipeline(SignalIntake):
             report = run.report if run is not None else ExecutionReport.begun(signal, signal_id)
             return report.failed(exc, status)
 
-    async def _execute(self, run: _Run) -> ExecutionReport:
+    async def _execute(self, run: _Run, may_fail_over: bool = False) -> ExecutionReport:
         signal, signal_id = run.signal, run.signal_id
         plan = await self._stored_plan(signal_id) if run.resumed else None
         first_id: int | None = None
         if plan is None:
-            decided = await self._decide(run)
+            try:
+                decided = await self._decide(run)
+            except errors.TradeExecError as exc:  # the reads before anything is sent
+                if may_fail_over:
+                    self._failover_target(signal, exc)
+                raise
             if decided is None:
                 return run.report
             plans, first_id = decided

@@ -53,6 +53,8 @@ def content_conflict(signal: Signal, record: SignalRecord) -> dict[str, Any] | N
         for name in watched
         if name in first and first.get(name) != again.get(name)
     }
-    if record.account != signal.account:
-        diff["account"] = {"first": record.account, "again": signal.account}
+    # the account as first delivered (a failover may have moved the record since)
+    first_account = first.get("account", record.account)
+    if first_account != signal.account:
+        diff["account"] = {"first": first_account, "again": signal.account}
     return diff or None

@@ -353,6 +353,13 @@ class Store:
                 raise RecordNotFound(f"no signal {signal_id}")
             return False
 
+    def set_signal_account(self, signal_id: int, account: str) -> None:
+        """Move a signal to another account (a failover, before anything was sent)."""
+        with self._writing() as connection:
+            values = {"b_id": signal_id, "account": _text(account)}
+            if connection.execute(_UPDATE_SIGNAL, values).rowcount == 0:
+                raise RecordNotFound(f"no signal {signal_id}")
+
     def unfinished_signals(
         self, statuses: Collection[str], account: str | None = None, limit: int = 500
     ) -> list[SignalRecord]:
