@@ -54,6 +54,8 @@ from tradeexec.config_models import (
     SizingConfig,
     SizingMode,
     SizingOverrides,
+    TokenConfig,
+    WebhookSourceConfig,
 )
 from tradeexec.config_paths import (
     STORE_URL_ENV_VAR,
@@ -79,6 +81,8 @@ __all__ = [
     "SizingConfig",
     "SizingMode",
     "SizingOverrides",
+    "TokenConfig",
+    "WebhookSourceConfig",
     "default_config",
     "find_config_file",
     "load_config",

@@ -41,11 +41,11 @@ __all__ = [
     "RiskConfig",
     "RiskOverrides",
     "ServiceConfig",
-    "TokenConfig",
-    "WebhookSourceConfig",
     "SizingConfig",
     "SizingMode",
     "SizingOverrides",
+    "TokenConfig",
+    "WebhookSourceConfig",
 ]
 
 # ``binance`` is Binance USD-M futures. Third-party packages may add types through the
