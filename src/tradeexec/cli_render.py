@@ -21,6 +21,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from tradeexec.numeric import decimal_text
+
 if TYPE_CHECKING:
     from tradeexec.domain import Balance, Market, Order, Position, Ticker
     from tradeexec.execution.report import ExecutionReport
@@ -50,7 +52,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
-        return str(value)
+        return decimal_text(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

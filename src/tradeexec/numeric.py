@@ -12,7 +12,7 @@ from typing import Final
 
 from tradeexec.errors import InvalidSignal
 
-__all__ = ["MAX_DIGITS", "MAX_NUMBER", "MIN_NUMBER", "InvalidNumber", "to_decimal"]
+__all__ = ["MAX_DIGITS", "MAX_NUMBER", "MIN_NUMBER", "InvalidNumber", "decimal_text", "to_decimal"]
 
 #: The sane range of a number from outside: magnitudes above ``MAX_NUMBER`` or (non-zero)
 #: below ``MIN_NUMBER`` are refused, as are more significant digits than ``MAX_DIGITS``
@@ -88,3 +88,10 @@ def _sane(number: Decimal) -> Decimal:
 def _shown(value: object) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def decimal_text(value: Decimal) -> str:
+    """The one way money and quantities are written in JSON: plain positional notation,
+    exact, never an exponent (``str(Decimal("1E-7"))`` is ``"1E-7"``; this is ``"0.0000001"``),
+    with the precision the value carries (``"0.100"`` stays ``"0.100"``)."""
+    return format(value, "f")

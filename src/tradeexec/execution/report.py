@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tradeexec import errors
 from tradeexec.domain import Order, OrderStatus
 from tradeexec.execution.journal import order_from_record
+from tradeexec.numeric import decimal_text
 from tradeexec.signal_state import SUCCESSFUL, SignalStatus
 
 if TYPE_CHECKING:
@@ -254,7 +255,7 @@ class ExecutionReport:
         if self.warnings:
             out["warnings"] = list(self.warnings)
         out["exact"] = {
-            k: str(v)
+            k: decimal_text(v)
             for k, v in (
                 ("quantity", self.quantity),
                 ("filled_quantity", self.filled_quantity),

@@ -49,6 +49,7 @@ from tradeexec.domain import (
     to_decimal,
 )
 from tradeexec.errors import InvalidSignal
+from tradeexec.numeric import decimal_text
 
 __all__ = ["SENSITIVE_KEYS", "SIGNAL_ORDER_TYPES", "SIZING_MODES", "Signal"]
 
@@ -505,7 +506,7 @@ def json_safe(value: object) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
-        return str(value)
+        return decimal_text(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, datetime):

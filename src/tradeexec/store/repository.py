@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 
+from tradeexec.numeric import decimal_text
 from tradeexec.store.db import DEFAULT_URL, WRITE_OPTIONS, create_engine_for, session_factory
 from tradeexec.store.db import upgrade as upgrade_schema
 from tradeexec.store.models import (
@@ -902,7 +903,7 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Decimal):
-        return str(value)
+        return decimal_text(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):
