@@ -219,3 +219,46 @@ async def test_fills_record_the_venues_trade_time(sim_venue: VenueHarness) -> No
     timeline = await venue.service.signal_timeline(report.idempotency_key)
     (fill,) = timeline.orders[0].fills
     assert int(fill.at.timestamp() * 1000) == earlier
+
+
+async def test_reducing_for_an_untracked_position_is_lifted_once_it_is_gone(
+    venue: VenueHarness,
+) -> None:
+    trader = await venue.trader()
+    around = OrderRequest(
+        symbol="BTC/USDT",
+        side=OrderSide.BUY,
+        type=OrderType.MARKET,
+        quantity=Q,
+        client_order_id=venue.new_client_id(),
+    )
+    await trader.create_order(around)  # a position tradeexec knows nothing about
+    first = await venue.service.reconcile("acct")
+    assert any("untracked" in m for m in first.mismatches), first
+    assert (await venue.service.state("acct")).state is TradingState.REDUCING
+
+    closing = OrderRequest(
+        symbol="BTC/USDT",
+        side=OrderSide.SELL,
+        type=OrderType.MARKET,
+        quantity=Q,
+        reduce_only=True,
+        client_order_id=venue.new_client_id(),
+    )
+    await trader.create_order(closing)  # the operator dealt with it
+    second = await venue.service.reconcile("acct")
+
+    assert second.mismatches == [], second
+    state = await venue.service.state("acct")
+    assert state.state is TradingState.ACTIVE and state.reason == "reconcile: the cause is gone"
+    events = await venue.service.pipeline.db(
+        venue.service.store.events, None, "acct", kind="account_resumed"
+    )
+    assert events and events[-1].data["reason"] == "reconcile"
+
+
+async def test_a_halt_is_never_lifted_by_reconcile(venue: VenueHarness) -> None:
+    await venue.service.halt("acct", reason="operator")
+    result = await venue.service.reconcile("acct")
+    assert result.mismatches == []
+    assert (await venue.service.state("acct")).state is TradingState.HALTED
