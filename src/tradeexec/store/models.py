@@ -271,3 +271,17 @@ class AccountStateRow(Base):
     trading_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaperStateRow(Base):
+    """A paper account's whole venue state (balances, positions, orders, fills, marks, next
+    ids) as the simulator engine exports it, Decimals as strings; see `store/paper_state.py`.
+    `version` goes up by one with every write (optimistic concurrency between processes)."""
+
+    __tablename__ = "paper_state"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    venue: Mapped[str] = mapped_column(String(32))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
