@@ -6,6 +6,11 @@ come from a seeded synthetic walk by default, a replay CSV (``feed='replay:<path
 real exchange's public tickers (``feed='live:<ccxt id>'``, where a network exists); with
 ``tick_s > 0`` a background task steps the feed, otherwise prices move by `advance()` or
 `set_mark()` (tests and demos).
+
+Given a `PaperStateStore` (the factory hands every paper account the service's store), the
+account's venue state lives in the store and survives the process: ``connect`` restores it,
+every change is saved as it happens, and two processes using one paper account take turns
+(`exchanges/paper_sync.py`). Without one it lives in memory only, for the process's life.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import contextlib
 import secrets
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Literal
+from functools import partial
+from typing import TYPE_CHECKING, Literal
 
 from tradeexec import errors
 from tradeexec.domain import (
@@ -38,11 +44,15 @@ from tradeexec.exchanges.interface import (
     Health,
     refuse_attached_brackets,
 )
+from tradeexec.exchanges.paper_sync import PaperSync
 from tradeexec.exchanges.symbols import resolve_symbol
 from tradeexec.sim import engine as sim
 from tradeexec.sim.accounting import MarginMode as SimMarginMode
 from tradeexec.sim.feeds import LivePublicFeed, PriceFeed, ReplayFeed, SyntheticWalk
 from tradeexec.sim.markets import VENUES, MarketSpec
+
+if TYPE_CHECKING:
+    from tradeexec.store.paper_state import PaperStateStore
 
 _KIND = {
     OrderType.MARKET: sim.OrderKind.MARKET,
@@ -105,6 +115,7 @@ class PaperTrader(ExchangeTrader):
         seed: int = 0,
         tick_s: float = 0.0,
         leverage: int | None = None,
+        state_store: PaperStateStore | None = None,
     ) -> None:
         self.account = account
         self.capabilities = paper_capabilities(venue)
@@ -126,9 +137,12 @@ class PaperTrader(ExchangeTrader):
         self._feed: PriceFeed | LivePublicFeed | None = None
         self._task: asyncio.Task[None] | None = None
         self._connected = False
+        self._sync = PaperSync(state_store, self.engine, account, venue)
 
     # ------------------------------------------------------------ lifecycle
     async def connect(self) -> None:
+        if self._sync.store is not None:
+            await asyncio.to_thread(self._sync.restore)  # before the feed: it starts from marks
         self._feed = self._make_feed()
         self._connected = True
         if self._tick_s > 0 and self._task is None:
@@ -155,10 +169,11 @@ class PaperTrader(ExchangeTrader):
                 marks = await self._feed.astep()
             else:
                 marks = self._feed.step() if self._feed else {}
-            self.engine.set_marks(marks)
+            await self._sync.write(partial(self.engine.set_marks, marks))
 
     def set_mark(self, symbol: str, price: Decimal) -> None:
-        self.engine.set_mark(self._coin(symbol), price)
+        """Move a mark now (firing what it crosses); saved at once when there is a store."""
+        self._sync.write_now(partial(self.engine.set_mark, self._coin(symbol), price))
 
     async def _tick_forever(self) -> None:
         while True:
@@ -231,15 +246,19 @@ class PaperTrader(ExchangeTrader):
         self._require()
         sym = self.resolve_symbol(symbol)
         coin = self._coin_of[sym]
-        bid, ask = self.engine.bid_ask(coin)
-        mark = self.engine.marks[coin]
-        return Ticker(
-            symbol=sym, bid=bid, ask=ask, last=mark, mark=mark, timestamp=self.engine.clock()
-        )
+
+        def read() -> Ticker:
+            bid, ask = self.engine.bid_ask(coin)
+            mark = self.engine.marks[coin]
+            return Ticker(
+                symbol=sym, bid=bid, ask=ask, last=mark, mark=mark, timestamp=self.engine.clock()
+            )
+
+        return await self._sync.read(read)
 
     async def fetch_balance(self) -> dict[str, Balance]:
         self._require()
-        s = self.engine.summary(self.account)
+        s = await self._sync.read(partial(self.engine.summary, self.account))
         currency = self.capabilities.settle_currency
         free = max(s.available, Decimal(0))
         return {
@@ -249,6 +268,9 @@ class PaperTrader(ExchangeTrader):
     async def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
         self._require()
         wanted = {self.resolve_symbol(s) for s in symbols} if symbols else None
+        return await self._sync.read(partial(self._positions, wanted))
+
+    def _positions(self, wanted: set[str] | None) -> list[Position]:
         quote = self.capabilities.settle_currency
         out = []
         for p in self.engine.positions(self.account):
@@ -313,26 +335,35 @@ class PaperTrader(ExchangeTrader):
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
     ) -> Order:
         oid = int(order_id) if order_id is not None else None
-        o = self._call(
-            self.engine.get_order,
-            self.account,
-            oid,
-            client_order_id,
-            symbol=symbol,
-            client_order_id=client_order_id,
-        )
-        assert isinstance(o, sim.SimOrder)
-        return self._order(o)
+
+        def read() -> Order:
+            o = self._call(
+                self.engine.get_order,
+                self.account,
+                oid,
+                client_order_id,
+                symbol=symbol,
+                client_order_id=client_order_id,
+            )
+            assert isinstance(o, sim.SimOrder)
+            return self._order(o)
+
+        return await self._sync.read(read)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         self._require()
         coin = self._coin(symbol) if symbol else None
-        return [self._order(o) for o in self.engine.open_orders(self.account, coin)]
+        return await self._sync.read(
+            lambda: [self._order(o) for o in self.engine.open_orders(self.account, coin)]
+        )
 
     async def fetch_my_trades(self, symbol: str, since: int | None = None) -> list[Fill]:
         self._require()
         sym = self.resolve_symbol(symbol)
         quote = self.capabilities.settle_currency
+        fills = await self._sync.read(
+            partial(self.engine.account_fills, self.account, self._coin_of[sym])
+        )
         return [
             Fill(
                 trade_id=str(f.trade_id),
@@ -347,7 +378,7 @@ class PaperTrader(ExchangeTrader):
                 realized_pnl=f.realized_pnl,
                 timestamp=f.time_ms,
             )
-            for f in self.engine.account_fills(self.account, self._coin_of[sym])
+            for f in fills
             if since is None or f.time_ms >= since
         ]
 
@@ -375,15 +406,22 @@ class PaperTrader(ExchangeTrader):
             raise errors.BelowMinimum(
                 f"amount {request.quantity} rounds to 0 for {sym}", exchange="paper", symbol=sym
             )
-        o = self._call(self.engine.place_order, self.account, spec, symbol=sym, client_order_id=cid)
-        assert isinstance(o, sim.SimOrder)
-        return self._order(o)
+
+        def place() -> Order:
+            o = self._call(
+                self.engine.place_order, self.account, spec, symbol=sym, client_order_id=cid
+            )
+            assert isinstance(o, sim.SimOrder)
+            return self._order(o)
+
+        return await self._sync.write(place, order_call=True)
 
     async def cancel_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
     ) -> Order | None:
         oid = int(order_id) if order_id is not None else None
-        try:
+
+        def cancel() -> Order:
             o = self._call(
                 self.engine.cancel_order,
                 self.account,
@@ -392,17 +430,24 @@ class PaperTrader(ExchangeTrader):
                 symbol=symbol,
                 client_order_id=client_order_id,
             )
+            assert isinstance(o, sim.SimOrder)
+            return self._order(o)
+
+        try:
+            return await self._sync.write(cancel, order_call=True)
         except errors.OrderNotFound:
             return None
-        assert isinstance(o, sim.SimOrder)
-        return self._order(o)
 
     async def set_leverage(
         self, symbol: str, leverage: int, margin_mode: MarginMode | None = None
     ) -> None:
         coin = self._coin(symbol)
-        if margin_mode is not None:
-            mode = SimMarginMode(margin_mode.value)
-            if self.engine.margin_mode(self.account, coin) is not mode:
-                self._call(self.engine.set_margin_mode, self.account, coin, mode, symbol=symbol)
-        self._call(self.engine.set_leverage, self.account, coin, leverage, symbol=symbol)
+
+        def change() -> None:
+            if margin_mode is not None:
+                mode = SimMarginMode(margin_mode.value)
+                if self.engine.margin_mode(self.account, coin) is not mode:
+                    self._call(self.engine.set_margin_mode, self.account, coin, mode, symbol=symbol)
+            self._call(self.engine.set_leverage, self.account, coin, leverage, symbol=symbol)
+
+        await self._sync.write(change)
