@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tradeexec import __version__, cli_ops
+from tradeexec import __version__, cli_ops, cli_serve
 from tradeexec import cli_render as render
 from tradeexec.cli_common import (
     AccountOpt,
@@ -239,6 +239,11 @@ app.command()(cli_ops.resume)
 app.command()(cli_ops.state)
 app.command()(cli_ops.reconcile)
 signal_app.command("show")(cli_ops.signal_show)
+signal_app.command("list")(cli_serve.signal_list)
+
+# --------------------------------------------------------------------------- the service
+
+app.command()(cli_serve.serve)
 
 
 @app.command()

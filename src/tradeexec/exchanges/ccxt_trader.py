@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 from tradeexec import errors
 from tradeexec.domain import (
@@ -48,6 +49,12 @@ from tradeexec.exchanges.market_cache import MarketCache
 from tradeexec.exchanges.symbols import resolve_symbol
 
 T = TypeVar("T")
+
+#: Observers of every HTTP request a ccxt trader makes (the service's metrics):
+#: ``(account, method, seconds, error_code)``, where ``method`` is ``"GET /fapi/v1/order"``
+#: and ``error_code`` the tradeexec code of the error, or None. An observer must not raise.
+RequestObserver = Callable[[str, str, float, str | None], None]
+request_observers: list[RequestObserver] = []
 
 _CCXT_TYPE = {
     OrderType.MARKET: "market",
@@ -158,6 +165,7 @@ class CCXTTrader(ExchangeTrader):
     def _build(self) -> Any:
         exchange = self._exchange_class()(self._exchange_config())
         self._switch_environment(exchange)
+        self._observe_requests(exchange)
         if self.api_url:
             from tradeexec.sim.pointing import point_ccxt_at
 
@@ -167,6 +175,27 @@ class CCXTTrader(ExchangeTrader):
                 # plain-HTTP endpoint (the simulator) has no TLS to wait for
                 exchange.timeout_on_exit = 0
         return exchange
+
+    def _observe_requests(self, exchange: Any) -> None:
+        """Time every HTTP request ccxt makes, and count its errors, for the observers
+        (wraps this instance's ``fetch``, ccxt's one door to the network)."""
+        fetch = exchange.fetch
+
+        async def observed(url: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+            if not request_observers:
+                return await fetch(url, method, *args, **kwargs)
+            started, code = time.perf_counter(), None
+            try:
+                return await fetch(url, method, *args, **kwargs)
+            except Exception as exc:
+                code = translate(exc, exchange=self.exchange_id).code
+                raise
+            finally:
+                path = urlsplit(url).path or "/"
+                for observe in list(request_observers):
+                    observe(self.account, f"{method} {path}", time.perf_counter() - started, code)
+
+        exchange.fetch = observed
 
     async def connect(self) -> None:
         if self.exchange is None:

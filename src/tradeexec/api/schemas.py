@@ -1,0 +1,104 @@
+"""Request bodies of the REST API and the JSON form of what routes answer.
+
+Money is an exact decimal string everywhere (``"67500.5"``), times ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["HaltRequest", "ResumeRequest", "SignalRequest", "jsonable"]
+
+Number = float | int | str
+_SKIPPED = frozenset({"info", "raw"})
+
+
+class SignalRequest(BaseModel):
+    """A signal from an agent (the plugin API's dict shape). ``confidence`` is required for
+    agents; ``idempotency_key`` makes re-sending safe."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "symbol": "BTC",
+                "side": "buy",
+                "confidence": 0.85,
+                "stop_loss": "66000",
+                "take_profit": "69000",
+                "idempotency_key": "agent-run-42",
+            }
+        },
+    )
+
+    symbol: str = Field(max_length=64)
+    side: str | None = Field(default=None, max_length=16)
+    account: str | None = Field(default=None, max_length=64)
+    order_type: str | None = Field(default=None, max_length=16)
+    quantity: Number | None = None
+    notional: Number | None = None
+    target_position: Number | None = None
+    sizing_mode: str | None = Field(default=None, max_length=32)
+    price: Number | None = None
+    stop_loss: Number | None = None
+    take_profit: Number | None = None
+    leverage: int | None = None
+    confidence: float | None = None
+    idempotency_key: str | None = Field(default=None, max_length=128)
+    client_order_id: str | None = Field(default=None, max_length=128)
+    reduce_only: bool | None = None
+    reverse: bool | None = None
+    comment: str | None = Field(default=None, max_length=500)
+    timestamp: Number | None = None
+
+
+HaltTier = Literal["pause_entries", "halt", "close_only", "flatten"]
+
+
+class HaltRequest(BaseModel):
+    """The kill switch. ``pause_entries``: REDUCING (no new exposure; exits pass);
+    ``halt``: HALTED (only cancels and operator closes pass); ``close_only``: HALTED and
+    every open order cancelled; ``flatten``: HALTED, orders cancelled, positions closed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: str | None = Field(default=None, max_length=64, description="None: every account")
+    tier: HaltTier = "halt"
+    reason: str = Field(default="kill switch (api)", max_length=500)
+
+
+class ResumeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account: str | None = Field(default=None, max_length=64, description="None: every account")
+    reason: str = Field(default="resumed (api)", max_length=500)
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses as dicts, Decimals as exact strings, enums as values, times ISO 8601."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in _SKIPPED  # the venue's raw answer: noisy, and not ours to show
+        }
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        return [jsonable(v) for v in value]
+    return str(value)
