@@ -351,7 +351,7 @@ class TokenConfig(_Frozen):
     cancels and closes; ``admin`` also halts and resumes."""
 
     token: SecretStr
-    scopes: list[Scope] = Field(default_factory=lambda: ["read"], min_length=1)
+    scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["read"]), min_length=1)
 
     @field_validator("token")
     @classmethod
