@@ -13,6 +13,13 @@ plugin API documents its own default manager.
 A generic ``ccxt`` account passes every credential ccxt knows (``apiKey``, ``secret``,
 ``password`` (a passphrase), ``uid``, ``walletAddress``, ``privateKey``...);
 `credential_report` says which ones the chosen exchange requires and which are missing.
+
+Paper accounts keep their venue state in the store (`store/paper_state.py`), so paper trading
+survives between processes. The seam is explicit: `ExchangeManager(config, store_engine=...)`
+gets the service's store engine and hands a `PaperStateStore` on it to each paper trader.
+A manager built without one (read-only CLI commands) opens the configured ``store_url`` for
+its paper accounts if that store already exists, and never creates one; a private in-memory
+SQLite store, or none at all, keeps paper state in memory for the process's life.
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ from tradeexec import errors
 from tradeexec.exchanges.interface import ExchangeTrader, Health
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from tradeexec.config import AccountConfig, AppConfig
+    from tradeexec.store.paper_state import PaperStateStore
 
 TraderBuilder = Callable[[str, "AccountConfig", "AppConfig | None"], ExchangeTrader]
 
@@ -104,7 +114,12 @@ def _build_ccxt(name: str, account: AccountConfig, app: AppConfig | None) -> Exc
     )
 
 
-def _build_paper(name: str, account: AccountConfig, app: AppConfig | None) -> ExchangeTrader:
+def _build_paper(
+    name: str,
+    account: AccountConfig,
+    app: AppConfig | None,
+    state_store: PaperStateStore | None = None,
+) -> ExchangeTrader:
     from tradeexec.exchanges.paper import PaperTrader
 
     venue = account.venue or "binance"
@@ -117,6 +132,7 @@ def _build_paper(name: str, account: AccountConfig, app: AppConfig | None) -> Ex
         feed=account.feed,
         seed=account.seed,
         leverage=account.leverage,
+        state_store=state_store,
     )
 
 
@@ -152,10 +168,18 @@ def _builder(type_name: str) -> TraderBuilder:
 
 
 def create_trader(
-    name: str, account: AccountConfig, app: AppConfig | None = None
+    name: str,
+    account: AccountConfig,
+    app: AppConfig | None = None,
+    *,
+    paper_state: Callable[[], PaperStateStore | None] | None = None,
 ) -> ExchangeTrader:
-    """A new, not yet connected trader for one configured account."""
-    return _builder(account.type)(name, account, app)
+    """A new, not yet connected trader for one configured account. ``paper_state`` says
+    where a (built-in) paper account keeps its venue state; asked only for one."""
+    builder = _builder(account.type)
+    if builder is _build_paper and paper_state is not None:
+        return _build_paper(name, account, app, paper_state())
+    return builder(name, account, app)
 
 
 # the ccxt class behind each built-in account type (generic accounts name their own)
@@ -186,10 +210,42 @@ def credential_report(account: AccountConfig) -> dict[str, list[str]]:
 class ExchangeManager:
     """The live traders of one service: lazy connect, health, close all."""
 
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(self, config: AppConfig, *, store_engine: Engine | None = None) -> None:
+        """``store_engine``: the service's store, where paper accounts keep their state."""
         self.config = config
         self._traders: dict[str, ExchangeTrader] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._store_engine = store_engine
+        self._paper_state: PaperStateStore | None = None
+        self._paper_state_looked_up = False
+
+    def paper_state(self) -> PaperStateStore | None:
+        """Where this manager's paper accounts keep their venue state (None: in memory): on
+        the store engine handed in, else in the configured store if it already exists (opened
+        once, closed by `close_all`; a read-only command never creates a database)."""
+        if self._paper_state_looked_up:
+            return self._paper_state
+        from tradeexec.config_paths import sqlite_file
+        from tradeexec.store.paper_state import PaperStateStore
+
+        self._paper_state_looked_up = True
+        if self._store_engine is not None:
+            if PaperStateStore.usable(self._store_engine):
+                self._paper_state = PaperStateStore(self._store_engine)
+            return self._paper_state
+        url = self.config.store_url
+        path = sqlite_file(url)
+        if (path is not None and not path.is_file()) or (path is None and _is_memory(url)):
+            return None
+        try:
+            self._paper_state = PaperStateStore.open(url)
+        except Exception as exc:  # a bad URL, a missing driver, a server down
+            shown = self.config.redacted()["store_url"]
+            why = type(exc).__name__
+            raise errors.ConfigError(
+                f"cannot open the store {shown} for paper state: {why}"
+            ) from None
+        return self._paper_state
 
     @property
     def names(self) -> list[str]:
@@ -219,7 +275,9 @@ class ExchangeManager:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             if key not in self._traders:
-                trader = create_trader(key, self.account_config(key), self.config)
+                trader = create_trader(
+                    key, self.account_config(key), self.config, paper_state=self.paper_state
+                )
                 try:
                     await trader.connect()
                 except BaseException:
@@ -290,3 +348,17 @@ class ExchangeManager:
         traders, self._traders = list(self._traders.values()), {}
         for trader in traders:
             await trader.close()
+        if self._paper_state is not None and self._store_engine is None:
+            self._paper_state.close()  # the one it opened itself
+            self._paper_state, self._paper_state_looked_up = None, False
+
+
+def _is_memory(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    from tradeexec.store.db import is_sqlite_memory
+
+    try:
+        return is_sqlite_memory(make_url(url))
+    except Exception:  # not a URL SQLAlchemy reads: opening it says why
+        return False
