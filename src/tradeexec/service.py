@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
@@ -23,16 +23,19 @@ from typing import Any
 
 from tradeexec import errors
 from tradeexec.config import AppConfig, load_config
-from tradeexec.domain import MarginMode, Order, Position, SignalSource, TradingState
+from tradeexec.domain import Balance, MarginMode, Order, Position, SignalSource, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
 from tradeexec.execution.pipeline import Accepted, Pipeline
 from tradeexec.execution.reconcile import Reconciler, ReconcileReport
+from tradeexec.execution.reconcile import _stop_cover as stop_cover
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal, new_idempotency_key
-from tradeexec.signal_state import NON_TERMINAL
+from tradeexec.signal_state import NON_TERMINAL, SignalStatus
+from tradeexec.store import queries
+from tradeexec.store.records import SignalRecord
 from tradeexec.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -380,3 +383,150 @@ class TradingService:
         (concurrently, so one slow venue does not hold the others up)."""
         checked = await self.manager.check_accounts()
         return {name: h.to_dict() for name, h in checked.items()}
+
+    # ---- for the surfaces (api) ----
+    async def accounts(self) -> list[dict[str, Any]]:
+        """Every configured account: its type, whether it is the default, and its trading
+        state with the reason (no secrets)."""
+        default = self.manager.default_name()
+        out = []
+        for name in self.manager.names:
+            view = await self.state(name)
+            config = self.config.account(name)
+            out.append(
+                {
+                    **view.to_dict(),
+                    "type": config.type,
+                    "default": name == default,
+                    "fallback": getattr(config, "fallback", None),
+                }
+            )
+        return out
+
+    async def balances(self, account: str | None = None) -> dict[str, Balance]:
+        trader = await self.manager.get(account)
+        return await trader.fetch_balance()
+
+    async def pause_entries(
+        self, account: str | None = None, *, reason: str = "entries paused"
+    ) -> dict[str, Any]:
+        """The kill switch's first tier: REDUCING (no new exposure; exits, reducing orders and
+        cancels pass; resting orders stay), every target account in one commit."""
+        names = [account] if account else self.manager.names
+        await self.pipeline.write(
+            *(
+                partial(self.store.set_trading_state, n, TradingState.REDUCING.value, reason)
+                for n in names
+            ),
+            *(
+                partial(self.store.append_event, "entries_paused", n, {"reason": reason})
+                for n in names
+            ),
+        )
+        return {n: {"state": TradingState.REDUCING.value, "complete": True} for n in names}
+
+    async def list_signals(self, **filters: Any) -> list[SignalRecord]:
+        """Recorded signals, newest first (see ``store.queries.list_signals``)."""
+        return list(await self.pipeline.db(partial(queries.list_signals, self.store, **filters)))
+
+    async def signal_known(self, idempotency_key: str) -> bool:
+        return await self.pipeline.db(self.store.get_signal_by_key, idempotency_key) is not None
+
+    async def refuse_signal(self, signal: Signal, reason: str, detail: str) -> int:
+        """Record a signal refused at the door (stale, out of order) as ``rejected`` with its
+        reason, in one commit; returns its id (the existing one for a key seen before)."""
+        signal = replace(signal, account=signal.account or self.manager.default_name())
+        assert signal.account is not None
+        account = signal.account
+
+        def record() -> int:
+            with self.store.batch():
+                signal_id, created = self.store.record_signal(
+                    idempotency_key=signal.idempotency_key,
+                    account=account,
+                    symbol=signal.symbol,
+                    source=signal.source.value,
+                    payload=signal.to_record(),
+                    confidence=signal.confidence,
+                )
+                if created:
+                    self.store.set_signal_status(
+                        signal_id, SignalStatus.REJECTED.value, reason, expect=["received"]
+                    )
+                    self.store.append_event(
+                        "signal_refused", account, {"reason": reason, "detail": detail}, signal_id
+                    )
+                return int(signal_id)
+
+        return int(await self.pipeline.db(record))
+
+    async def latest_target_alert(self, webhook_source: str, symbol: str) -> datetime | None:
+        """The newest target-position alert time recorded for a webhook source and symbol."""
+        found = await self.pipeline.db(
+            partial(
+                queries.latest_target_alert,
+                self.store,
+                webhook_source=webhook_source,
+                symbol=symbol,
+            )
+        )
+        return found if isinstance(found, datetime) else None
+
+    async def unprotected_positions(self, account: str) -> int:
+        """Open positions without resting stops covering their full size (what an operator
+        should alert on)."""
+        trader = await self.manager.get(account)
+        positions = [p for p in await trader.fetch_positions() if p.quantity]
+        if not positions:
+            return 0
+        resting = await trader.fetch_open_orders()
+        return sum(1 for p in positions if stop_cover(resting, p) < abs(p.quantity))
+
+    async def ready(self) -> dict[str, Any]:
+        """Ready to trade: the store writable, and each account's venue reachable with its
+        credentials accepted (per account)."""
+        store: dict[str, Any] = {"ok": True, "error": None}
+        try:
+            await self.pipeline.db(queries.store_writable, self.store)
+        except Exception as exc:  # any driver error means "not writable"
+            store = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        accounts = await self.health()
+        ok = store["ok"] and all(a["ok"] for a in accounts.values())
+        return {"ready": ok, "store": store, "accounts": accounts}
+
+    async def latest_changes_cursor(self) -> queries.Cursor:
+        cursor = await self.pipeline.db(queries.latest_cursor, self.store)
+        assert isinstance(cursor, queries.Cursor)
+        return cursor
+
+    async def changes_after(self, cursor: queries.Cursor) -> queries.Changes:
+        """What was recorded after ``cursor``: signals, decisions, order transitions, fills
+        and events (the SSE feed and the metrics read it)."""
+        changes = await self.pipeline.db(queries.changes_after, self.store, cursor)
+        assert isinstance(changes, queries.Changes)
+        return changes
+
+    async def signals_now(self, ids: list[int]) -> list[SignalRecord]:
+        return list(await self.pipeline.db(queries.signals_by_ids, self.store, ids))
+
+    async def record_event(self, kind: str, account: str | None, **data: Any) -> None:
+        """Append an operator-visible event (e.g. a webhook refused at the door)."""
+        await self.pipeline.event(kind, account, **data)
+
+    async def accept_request(
+        self, data: dict[str, Any], source: SignalSource
+    ) -> Accepted | ExecutionReport:
+        """``submit`` without waiting: parse, record, answer; execution continues in the
+        background. Bad input is a rejected report (recorded as an event), as in ``submit``."""
+        try:
+            signal = Signal.from_request(data, source=source, now=datetime.now(UTC))
+        except errors.InvalidSignal as exc:
+            await self.pipeline.event("signal_invalid", data.get("account"), error=exc.to_dict())
+            return ExecutionReport(
+                status="rejected",
+                idempotency_key=str(data.get("idempotency_key") or ""),
+                symbol=str(data.get("symbol") or ""),
+                reason=exc.code,
+                error=str(exc),
+            )
+        return await self.accept_signal(signal)
