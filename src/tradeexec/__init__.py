@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "HyperliquidTrader": "tradeexec.exchanges.hyperliquid_trader",
     "PaperTrader": "tradeexec.exchanges.paper",
     "create_trader": "tradeexec.exchanges.factory",
-    "register_trader": "tradeexec.exchanges.factory",
+    "register_trader": "tradeexec.exchanges.registry",
     "ExchangeManager": "tradeexec.exchanges.factory",
     # the plugin API of the original plan
     "ExecutionPlugin": "tradeexec.execution.plugin",
@@ -149,10 +149,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     )
     from tradeexec.exchanges.binance_futures import BinanceFuturesTrader
     from tradeexec.exchanges.ccxt_trader import CCXTTrader
-    from tradeexec.exchanges.factory import ExchangeManager, create_trader, register_trader
+    from tradeexec.exchanges.factory import ExchangeManager, create_trader
     from tradeexec.exchanges.hyperliquid_trader import HyperliquidTrader
     from tradeexec.exchanges.interface import Capabilities, ExchangeTrader
     from tradeexec.exchanges.paper import PaperTrader
+    from tradeexec.exchanges.registry import register_trader
     from tradeexec.execution.plugin import (
         CCXTPlugin,
         ExecutionPlugin,

@@ -30,6 +30,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from tradeexec.config_paths import default_market_cache_dir, default_store_url
 from tradeexec.domain import MarginMode
 from tradeexec.errors import ConfigError
+from tradeexec.exchanges.registry import trader_types
 
 __all__ = [
     "BUILTIN_ACCOUNT_TYPES",
@@ -265,8 +266,6 @@ class AccountConfig(_Frozen):
         if value in BUILTIN_ACCOUNT_TYPES:
             return value
         # registered in code (register_trader) or by a package's entry point
-        from tradeexec.exchanges.factory import trader_types
-
         plugins = trader_types()
         if value in plugins:
             return value

@@ -18,7 +18,7 @@ import pytest
 from tradeexec import errors
 from tradeexec.config import AccountConfig, AppConfig
 from tradeexec.domain import MarginMode
-from tradeexec.exchanges import factory
+from tradeexec.exchanges import factory, registry
 from tradeexec.exchanges.binance_futures import BinanceFuturesTrader
 from tradeexec.exchanges.ccxt_trader import CCXTTrader
 from tradeexec.exchanges.factory import ExchangeManager, create_trader, register_trader
@@ -36,7 +36,7 @@ BUILDER = "0x" + "be" * 20
 @pytest.fixture(autouse=True)
 def _own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registrations made by a test do not leak into the next one."""
-    monkeypatch.setattr(factory, "_REGISTRY", dict(factory._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
 
 def test_binance_account_builds_a_binance_futures_trader(tmp_path: Path) -> None:

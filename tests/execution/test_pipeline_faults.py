@@ -299,3 +299,22 @@ async def test_a_stop_refused_for_a_moment_is_put_back_by_the_reconciler(
     (stop,) = [o for o in venue.open_engine_orders() if o.spec.kind is OrderKind.STOP_MARKET]
     assert stop.spec.qty == Q and stop.spec.reduce_only and stop.spec.trigger_price == STOP
     assert (await venue.service.state("acct")).state is TradingState.ACTIVE
+
+
+async def test_the_reconciler_puts_back_an_off_grid_stop_where_the_decision_rounded_it(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    venue.service = await venue.new_service(
+        risk=venue.risk.model_copy(update={"on_stop_failure": "keep"})
+    )
+    refuse_the_stop(venue)
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=Decimal("66000.37"))
+    assert report.status == "filled" and report.warnings, report
+    plan = await venue.service.pipeline.stored_plan(report.signal_id or 0)
+    assert plan is not None and plan.stop is not None and plan.stop >= Decimal("66000.37")
+
+    await venue.service.reconcile("acct")
+
+    (stop,) = [o for o in venue.open_engine_orders() if o.spec.kind is OrderKind.STOP_MARKET]
+    assert stop.spec.trigger_price == plan.stop  # towards the entry, never away from it

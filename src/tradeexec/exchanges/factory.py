@@ -27,22 +27,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradeexec import errors
 from tradeexec.exchanges.interface import ExchangeTrader, Health
+from tradeexec.exchanges.registry import (
+    TraderBuilder,
+    builder_for,
+    register_trader,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from tradeexec.config import AccountConfig, AppConfig
     from tradeexec.store.paper_state import PaperStateStore
-
-TraderBuilder = Callable[[str, "AccountConfig", "AppConfig | None"], ExchangeTrader]
-
-ENTRY_POINT_GROUP = "tradeexec.traders"
 
 
 def _cache(app: AppConfig | None) -> Any:
@@ -142,29 +142,8 @@ _BUILTIN: dict[str, TraderBuilder] = {
     "ccxt": _build_ccxt,
     "paper": _build_paper,
 }
-_REGISTRY: dict[str, TraderBuilder] = dict(_BUILTIN)
-
-
-def register_trader(type_name: str, builder: TraderBuilder) -> None:
-    """Register a trader type in code (entry points do the same from a package)."""
-    _REGISTRY[type_name] = builder
-
-
-def trader_types() -> set[str]:
-    """Every type an account may name: built-in, registered in code, or an entry point."""
-    return set(_REGISTRY) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def _builder(type_name: str) -> TraderBuilder:
-    if type_name in _REGISTRY:
-        return _REGISTRY[type_name]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == type_name:
-            builder: TraderBuilder = ep.load()
-            _REGISTRY[type_name] = builder
-            return builder
-    known = sorted(trader_types())
-    raise errors.ConfigError(f"unknown trader type {type_name!r}; known: {known}")
+for _type, _build in _BUILTIN.items():
+    register_trader(_type, _build)
 
 
 def create_trader(
@@ -176,7 +155,7 @@ def create_trader(
 ) -> ExchangeTrader:
     """A new, not yet connected trader for one configured account. ``paper_state`` says
     where a (built-in) paper account keeps its venue state; asked only for one."""
-    builder = _builder(account.type)
+    builder = builder_for(account.type)
     if builder is _build_paper and paper_state is not None:
         return _build_paper(name, account, app, paper_state())
     return builder(name, account, app)
@@ -362,3 +341,14 @@ def _is_memory(url: str) -> bool:
         return is_sqlite_memory(make_url(url))
     except Exception:  # not a URL SQLAlchemy reads: opening it says why
         return False
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ExchangeManager",
+    "TraderBuilder",
+    "create_trader",
+    "credential_report",
+    "register_trader",
+    "trader_types",
+]

@@ -17,6 +17,7 @@ from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.ids import derive_client_order_id
+from tradeexec.execution.planning import StoredPlan
 from tradeexec.order_state import OrderEvent, apply_observation, transition
 from tradeexec.signal_state import SignalStatus, predecessors
 from tradeexec.store.records import OrderRecord
@@ -214,6 +215,19 @@ class Journal:
             return None
         new_id = await self.record_intent(account, request, role, signal_id)
         return await self.send(trader, request, new_id, signal_id), new_id, True
+
+    async def stored_plan(self, signal_id: int, *, legs_only: bool = False) -> StoredPlan | None:
+        """What the signal's approved decision asked for (quantity, position, closing part,
+        the legs' prices as rounded onto the venue's grid). With ``legs_only``, a signal
+        decided before plans were kept gets its own stop and target (and no quantities)."""
+        decisions = await self.db(self.store.decisions_for_signal, signal_id)
+        plans = [d.plan for d in decisions if d.approved and d.plan]
+        if plans:
+            return StoredPlan.from_record(plans[-1])
+        signal = await self.db(self.store.get_signal, signal_id)
+        if not legs_only or signal is None or not any(d.approved for d in decisions):
+            return None
+        return StoredPlan.from_record({**signal.payload, "quantity": None, "position": None})
 
     # ------------------------------------------------------ what the venue says
     async def lookup(self, trader: ExchangeTrader, record: OrderRecord) -> Order | None:

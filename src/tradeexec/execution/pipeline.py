@@ -35,7 +35,7 @@ from tradeexec.execution.brackets import BracketLeg, bracket_legs
 from tradeexec.execution.failover import Failover, raise_failover
 from tradeexec.execution.intake import Accepted, SignalIntake
 from tradeexec.execution.journal import order_from_record
-from tradeexec.execution.planning import EntryPlan, plan_entries
+from tradeexec.execution.planning import EntryPlan, StoredPlan, plan_entries
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal
@@ -186,7 +186,7 @@ class Pipeline(SignalIntake):
 
     async def _execute(self, run: _Run, may_fail_over: bool = False) -> ExecutionReport:
         signal, signal_id = run.signal, run.signal_id
-        plan = await self._stored_plan(signal_id) if run.resumed else None
+        plan = await self.stored_plan(signal_id) if run.resumed else None
         first_id: int | None = None
         if plan is None:
             try:
@@ -199,9 +199,9 @@ class Pipeline(SignalIntake):
                 return run.report
             plans, first_id = decided
         else:
-            quantity, run.position, run.stop_loss, run.take_profit, closing = plan
-            run.report = run.report.with_quantity(quantity)
-            plans = plan_entries(signal, run.symbol, quantity, run.position, closing)
+            run.position, run.stop_loss, run.take_profit = plan.position, plan.stop, plan.target
+            run.report = run.report.with_quantity(plan.quantity)
+            plans = plan_entries(signal, run.symbol, plan.quantity, run.position, plan.closing)
             if not plans:
                 await self.set_status(signal_id, ST.NOOP, "nothing to do: already at the target")
                 return run.report
@@ -251,13 +251,9 @@ class Pipeline(SignalIntake):
         decision = await self.gate.decide(trader, signal, run.symbol)
         # the legs' prices as the decision rounded them onto the venue's grid
         run.stop_loss, run.take_profit = decision.stop_loss, decision.take_profit
-        plan_record = {
-            "quantity": decision.quantity,
-            "position": decision.position,
-            "closing": decision.closing,
-            "stop_loss": run.stop_loss,
-            "take_profit": run.take_profit,
-        }
+        plan_record = StoredPlan(
+            decision.quantity, decision.position, decision.closing, run.stop_loss, run.take_profit
+        ).to_record()
         decided = partial(
             self.store.record_decision,
             signal_id,
@@ -317,27 +313,6 @@ class Pipeline(SignalIntake):
             self.intent_step(trader.account, request, first.role, signal_id),
         )
         return plans, int(order_id)
-
-    async def _stored_plan(
-        self, signal_id: int
-    ) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None, Decimal | None] | None:
-        decisions = await self.db(self.store.decisions_for_signal, signal_id)
-        approved = [d for d in decisions if d.approved and d.plan]
-        if not approved:
-            return None
-        plan = approved[-1].plan or {}
-
-        def dec(name: str) -> Decimal | None:
-            value = plan.get(name)
-            return None if value is None else Decimal(str(value))
-
-        return (
-            dec("quantity") or Decimal(0),
-            dec("position") or Decimal(0),
-            dec("stop_loss"),
-            dec("take_profit"),
-            dec("closing"),
-        )
 
     # ------------------------------------------------------------- one order
     async def _order_step(
@@ -473,7 +448,15 @@ class Pipeline(SignalIntake):
         if acks:
             await self.write(*acks)
         run.report = await protection.stop_failed(
-            self, run.trader, run.signal_id, run.symbol, entry, run.report, stop_error
+            self,
+            run.trader,
+            run.signal_id,
+            run.symbol,
+            entry,
+            run.report,
+            stop_error,
+            policy=self.gate.risk_config(run.trader.account).on_stop_failure,
+            retry_delays=self.retry_delays,
         )
         await self.write(self._final_status_step(run))
         return run.report

@@ -13,13 +13,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from tradeexec.domain import OrderRequest, OrderSide, OrderType
 from tradeexec.execution.signals import Signal
 
 ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """What an approved decision asked for, stored with it: enough to rebuild the same
+    orders (and so the same client ids) when the signal is resumed after a crash."""
+
+    quantity: Decimal  # the opening part
+    position: Decimal  # the signed position the decision started from
+    closing: Decimal | None = None  # a side signal's reducing part (None: all of it)
+    stop: Decimal | None = None  # the legs' prices, as rounded onto the venue's grid
+    target: Decimal | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity,
+            "position": self.position,
+            "closing": self.closing,
+            "stop_loss": self.stop,
+            "take_profit": self.target,
+        }
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> StoredPlan:
+        def dec(name: str) -> Decimal | None:
+            value = data.get(name)
+            return None if value is None else Decimal(str(value))
+
+        return cls(
+            dec("quantity") or ZERO,
+            dec("position") or ZERO,
+            dec("closing"),
+            dec("stop_loss"),
+            dec("take_profit"),
+        )
 
 
 @dataclass(frozen=True)

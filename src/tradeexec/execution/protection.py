@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, TradingState
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.brackets import BRACKET_ROLES, ROLE_STOP, ROLE_TAKE, cancel_quietly
+from tradeexec.execution.journal import Journal
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.store.records import OrderRecord
-
-if TYPE_CHECKING:
-    from tradeexec.execution.pipeline import Pipeline
 
 __all__ = ["ROLE_STOP", "ROLE_TAKE", "fit_resting_legs", "next_role", "stop_failed"]
 
@@ -44,27 +41,30 @@ def next_role(role: str, records: list[OrderRecord]) -> str:
 
 # ------------------------------------------------------------------ stop refused
 async def stop_failed(
-    pipeline: Pipeline,
+    journal: Journal,
     trader: ExchangeTrader,
     signal_id: int,
     symbol: str,
     entry: Order,
     report: ExecutionReport,
     exc: errors.ExchangeError,
+    *,
+    policy: str,
+    retry_delays: tuple[float, ...],
 ) -> ExecutionReport:
-    """The entry is on, its stop is not: flatten what it added (default), else keep and say so."""
-    policy = pipeline.gate.risk_config(trader.account).on_stop_failure
-    await pipeline.event(
+    """The entry is on, its stop is not: flatten what it added (``policy`` "flatten", the
+    default), else keep and say so."""
+    await journal.event(
         "stop_loss_failed", trader.account, signal_id, error=exc.to_dict(), policy=policy
     )
     if policy != "flatten":
         return report.with_warning(f"stop-loss not placed ({exc}); position kept as configured")
-    flattened, why = await _flatten_added(pipeline, trader, signal_id, report, entry)
+    flattened, why = await _flatten_added(journal, trader, signal_id, report, entry, retry_delays)
     target = report.orders.get(ROLE_TAKE)
     if target is not None:  # placed alongside the failed stop: nothing left to take profit on
-        await _retire_by_order(pipeline, trader, signal_id, target)
+        await _retire_by_order(journal, trader, signal_id, target)
     if flattened is not None:
-        await pipeline.event(
+        await journal.event(
             "position_flattened",
             trader.account,
             signal_id,
@@ -77,32 +77,31 @@ async def stop_failed(
         f"{symbol}: stop-loss refused ({exc.code}) and the flatten failed ({why}); "
         "the position is unprotected"
     )
-    await halt_account(pipeline, trader.account, reason, signal_id)
+    await halt_account(journal, trader.account, reason, signal_id)
     return report.partly(reason)
 
 
-async def halt_account(
-    pipeline: Pipeline, account: str, reason: str, signal_id: int | None
-) -> None:
+async def halt_account(journal: Journal, account: str, reason: str, signal_id: int | None) -> None:
     """HALTED with the reason, durably, and an event an operator sees."""
-    await pipeline.db(pipeline.store.set_trading_state, account, TradingState.HALTED.value, reason)
-    await pipeline.event("account_halted", account, signal_id, reason=reason)
-    await pipeline.event("protection_failed", account, signal_id, reason=reason)
+    await journal.db(journal.store.set_trading_state, account, TradingState.HALTED.value, reason)
+    await journal.event("account_halted", account, signal_id, reason=reason)
+    await journal.event("protection_failed", account, signal_id, reason=reason)
 
 
 async def _flatten_added(
-    pipeline: Pipeline,
+    journal: Journal,
     trader: ExchangeTrader,
     signal_id: int,
     report: ExecutionReport,
     entry: Order,
+    retry_delays: tuple[float, ...],
 ) -> tuple[Order | None, str]:
     """Close what ``entry`` added; (the closing order, or None and why not)."""
     symbol = entry.symbol
     left = entry.filled_quantity if entry.filled_quantity > 0 else entry.quantity
     last: Order | None = None
     why = ""
-    for attempt, delay in enumerate((0.0, *pipeline.retry_delays)):
+    for attempt, delay in enumerate((0.0, *retry_delays)):
         if delay:
             await asyncio.sleep(delay)
         role = "flatten" if attempt == 0 else f"flatten-{attempt + 1}"
@@ -112,19 +111,19 @@ async def _flatten_added(
             type=OrderType.MARKET,
             quantity=left,
             reduce_only=True,
-            client_order_id=pipeline.client_id(trader, report.idempotency_key, role),
+            client_order_id=journal.client_id(trader, report.idempotency_key, role),
         )
         try:
             # stored as a close (the store's roles); its client id says "flatten"
-            sent = await pipeline.ensure(trader, request, "close", signal_id)
+            sent = await journal.ensure(trader, request, "close", signal_id)
             assert sent is not None
             order, order_id, fresh = sent
             if fresh:
-                await pipeline.record_order(order_id, order, "acknowledged")
+                await journal.record_order(order_id, order, "acknowledged")
         except errors.OrderOutcomeUnknown as exc:
             # it may have filled: ask again after the pause; never send another blindly
             why = str(exc)
-            found = await _settle_unknown(pipeline, trader, request)
+            found = await _settle_unknown(journal, trader, request, retry_delays[:1])
             if found is None:
                 return None, f"flatten outcome unknown: {why}"
             order = found
@@ -145,24 +144,24 @@ async def _flatten_added(
 
 
 async def _settle_unknown(
-    pipeline: Pipeline, trader: ExchangeTrader, request: OrderRequest
+    journal: Journal, trader: ExchangeTrader, request: OrderRequest, pause: tuple[float, ...]
 ) -> Order | None:
     """Look an unanswered flatten up by its client id after a pause (None: still unknown or
     never placed, which the caller treats alike: it does not send another)."""
-    await asyncio.sleep(pipeline.retry_delays[0] if pipeline.retry_delays else 0)
+    await asyncio.sleep(pause[0] if pause else 0)
     assert request.client_order_id is not None
-    record = await pipeline.db(
-        pipeline.store.get_order_by_client_id, trader.account, request.client_order_id
+    record = await journal.db(
+        journal.store.get_order_by_client_id, trader.account, request.client_order_id
     )
     if record is None:
         return None
     try:
-        found = await pipeline.lookup(trader, record)
+        found = await journal.lookup(trader, record)
     except errors.TradeExecError:
         return None
     if found is None:
         return None
-    await pipeline.observe(record, found)
+    await journal.observe(record, found)
     return found if found.filled_quantity > 0 else None
 
 
@@ -177,20 +176,20 @@ async def _flat_already(trader: ExchangeTrader, symbol: str, entry_side: OrderSi
 
 
 async def _retire_by_order(
-    pipeline: Pipeline, trader: ExchangeTrader, signal_id: int, order: Order
+    journal: Journal, trader: ExchangeTrader, signal_id: int, order: Order
 ) -> None:
     if order.client_order_id is None:
         return
-    record = await pipeline.db(
-        pipeline.store.get_order_by_client_id, trader.account, order.client_order_id
+    record = await journal.db(
+        journal.store.get_order_by_client_id, trader.account, order.client_order_id
     )
     if record is not None:
-        await _retire(pipeline, trader, record, signal_id)
+        await _retire(journal, trader, record, signal_id)
 
 
 # ------------------------------------------------------------- position shrinks
 async def fit_resting_legs(
-    pipeline: Pipeline,
+    journal: Journal,
     trader: ExchangeTrader,
     symbol: str,
     signal_id: int,
@@ -198,7 +197,7 @@ async def fit_resting_legs(
 ) -> None:
     """Fit the resting legs of earlier signals on ``symbol`` to the signed ``remaining``
     position (0: retire them all). Each failure is an event; the reconciler retries."""
-    records = await pipeline.db(pipeline.store.list_orders, trader.account, _OPEN, 500)
+    records = await journal.db(journal.store.list_orders, trader.account, _OPEN, 500)
     legs = [
         r
         for r in records
@@ -207,9 +206,9 @@ async def fit_resting_legs(
     if not legs:
         return
     try:
-        legs = await _really_resting(pipeline, trader, symbol, legs)
+        legs = await _really_resting(journal, trader, symbol, legs)
     except errors.TradeExecError as exc:
-        await pipeline.event(
+        await journal.event(
             "leg_not_fitted", trader.account, signal_id, error=exc.to_dict(), symbol=symbol
         )
         return
@@ -225,11 +224,11 @@ async def fit_resting_legs(
                 continue
             try:
                 if keep > 0:
-                    await _resize(pipeline, trader, record, keep, signal_id)
+                    await _resize(journal, trader, record, keep, signal_id)
                 else:
-                    await _retire(pipeline, trader, record, signal_id)
+                    await _retire(journal, trader, record, signal_id)
             except errors.TradeExecError as exc:
-                await pipeline.event(
+                await journal.event(
                     "leg_not_fitted",
                     trader.account,
                     signal_id,
@@ -241,7 +240,7 @@ async def fit_resting_legs(
 
 
 async def _really_resting(
-    pipeline: Pipeline, trader: ExchangeTrader, symbol: str, legs: list[OrderRecord]
+    journal: Journal, trader: ExchangeTrader, symbol: str, legs: list[OrderRecord]
 ) -> list[OrderRecord]:
     """The legs the venue really holds. One the store still thinks open but the venue does
     not (a cancel whose answer was lost, a leg that fired) is settled from the venue's
@@ -253,12 +252,12 @@ async def _really_resting(
         if record.client_order_id in live or record.exchange_order_id in live:
             kept.append(record)
             continue
-        await pipeline.observe(record, await pipeline.lookup(trader, record))
+        await journal.observe(record, await journal.lookup(trader, record))
     return kept
 
 
 async def _retire(
-    pipeline: Pipeline, trader: ExchangeTrader, record: OrderRecord, signal_id: int | None
+    journal: Journal, trader: ExchangeTrader, record: OrderRecord, signal_id: int | None
 ) -> None:
     """Cancel a leg; one already gone (fired, cancelled around us) is settled from the
     venue's answer, once, so no later close tries to cancel it again."""
@@ -266,10 +265,10 @@ async def _retire(
         trader, record.symbol, record.exchange_order_id, record.client_order_id
     )
     if cancelled is None:
-        await pipeline.observe(record, await pipeline.lookup(trader, record))
+        await journal.observe(record, await journal.lookup(trader, record))
         return
-    await pipeline.observe(record, cancelled)
-    await pipeline.event(
+    await journal.observe(record, cancelled)
+    await journal.event(
         "stale_leg_cancelled",
         trader.account,
         signal_id,
@@ -279,7 +278,7 @@ async def _retire(
 
 
 async def _resize(
-    pipeline: Pipeline,
+    journal: Journal,
     trader: ExchangeTrader,
     record: OrderRecord,
     quantity: Decimal,
@@ -287,12 +286,10 @@ async def _resize(
 ) -> None:
     """Replace a leg by one of ``quantity``: the new one first, then the old one cancelled."""
     owner = (
-        await pipeline.db(pipeline.store.get_signal, record.signal_id) if record.signal_id else None
+        await journal.db(journal.store.get_signal, record.signal_id) if record.signal_id else None
     )
     key = owner.idempotency_key if owner is not None else f"order-{record.id}"
-    siblings = (
-        await pipeline.db(pipeline.store.orders_for_signal, record.signal_id) if owner else []
-    )
+    siblings = await journal.db(journal.store.orders_for_signal, record.signal_id) if owner else []
     request = OrderRequest(
         symbol=record.symbol,
         side=OrderSide(record.side),
@@ -301,11 +298,11 @@ async def _resize(
         price=record.price,
         trigger_price=record.trigger_price,
         reduce_only=True,
-        client_order_id=pipeline.client_id(trader, key, next_role(record.role, siblings)),
+        client_order_id=journal.client_id(trader, key, next_role(record.role, siblings)),
     )
-    placed = await pipeline.place(trader, request, record.role, record.signal_id)
-    await _retire(pipeline, trader, record, signal_id)
-    await pipeline.event(
+    placed = await journal.place(trader, request, record.role, record.signal_id)
+    await _retire(journal, trader, record, signal_id)
+    await journal.event(
         "leg_resized",
         trader.account,
         signal_id,

@@ -301,11 +301,8 @@ class Reconciler:
         signal = await self.pipeline.db(self.store.get_signal, signal_id)
         if signal is None:
             return
-        payload = signal.payload
-        wanted = {
-            brackets.ROLE_STOP: payload.get("stop_loss"),
-            brackets.ROLE_TAKE: payload.get("take_profit"),
-        }
+        stop, target = await self._leg_prices(signal_id)
+        wanted = {brackets.ROLE_STOP: stop, brackets.ROLE_TAKE: target}
         # a leg never recorded, or recorded but never sent (a crash in between), is placed
         # now; a leg the venue refused is not retried blindly (the pipeline already flattened
         # or warned), and shows up as a mismatch instead
@@ -315,9 +312,7 @@ class Reconciler:
                 continue
             attempts[role] = sum(1 for r in records if r.role == role)
         missing = {
-            role: Decimal(str(price))
-            for role, price in wanted.items()
-            if price is not None and role in attempts
+            role: price for role, price in wanted.items() if price is not None and role in attempts
         }
         if not missing:
             return
@@ -437,7 +432,7 @@ class Reconciler:
         if TradingState(state) is TradingState.HALTED or latest is None:
             return uncovered
         signal = await self.pipeline.db(self.store.get_signal, latest.signal_id)
-        stop = signal.payload.get("stop_loss") if signal is not None else None
+        stop, _ = await self._leg_prices(latest.signal_id)
         if signal is None or stop is None:
             return uncovered
         records = [r for r in ours if r.signal_id == latest.signal_id]
@@ -464,9 +459,15 @@ class Reconciler:
         latest = _latest_entry(records)
         if latest is None:
             return None
-        signal = await self.pipeline.db(self.store.get_signal, latest.signal_id)
-        stop = signal.payload.get("stop_loss") if signal is not None else None
-        return None if stop is None else Decimal(str(stop))
+        stop, _ = await self._leg_prices(latest.signal_id)
+        return stop
+
+    async def _leg_prices(self, signal_id: int | None) -> tuple[Decimal | None, Decimal | None]:
+        """The stop and target the signal's decision placed (on the venue's grid)."""
+        if signal_id is None:
+            return None, None
+        plan = await self.pipeline.stored_plan(signal_id, legs_only=True)
+        return (plan.stop, plan.target) if plan is not None else (None, None)
 
 
 def _latest_entry(records: list[OrderRecord]) -> OrderRecord | None:
