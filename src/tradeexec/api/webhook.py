@@ -226,6 +226,9 @@ class WebhookDoor:
             status = 400 if data is None else 422
             raise Problem(status, exc.code, str(exc)) from None
         account = signal.account or self.service.manager.default_name()
+        if account not in self.service.manager.names:
+            await self._refused(None, "unknown_account", source=source.name)
+            raise Problem(422, "unknown_account", f"no account named {account!r}")
         if not source.may_trade(account):
             await self._refused(account, "account_not_allowed", source=source.name)
             raise Problem(
@@ -233,9 +236,6 @@ class WebhookDoor:
                 "account_not_allowed",
                 f"webhook source {source.name!r} may not trade account {account!r}",
             )
-        if account not in self.service.manager.names:
-            await self._refused(None, "unknown_account", source=source.name)
-            raise Problem(422, "unknown_account", f"no account named {account!r}")
         return replace(signal, account=account)
 
     async def _refuse_if_stale(
