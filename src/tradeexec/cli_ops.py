@@ -7,7 +7,6 @@ checks, kill switch and idempotency as the webhook, REST and MCP doors.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -105,7 +104,6 @@ def order(
             )
         target_position = _signed_target(side, target_position)
     from tradeexec.domain import SignalSource
-    from tradeexec.execution.signals import Signal
 
     request = {
         "symbol": symbol, "side": None if target_position is not None else side.value,
@@ -115,11 +113,11 @@ def order(
         "leverage": leverage, "confidence": confidence, "account": account,
         "idempotency_key": key,
     }  # fmt: skip
-    signal = Signal.from_request(request, source=SignalSource.CLI, now=datetime.now(UTC))
 
     async def go() -> ExecutionReport:
         async with service_for(load_config(config, store)) as service:
-            return await service.submit_signal(signal)
+            # parsed by the service, so bad input is recorded as a rejected signal too
+            return await service.submit(request, SignalSource.CLI)
 
     finish_report(run(go()), as_json)
 

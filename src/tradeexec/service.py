@@ -172,15 +172,8 @@ class TradingService:
         """Parse a dict (plugin / REST / MCP shape) and execute it; bad input -> report."""
         try:
             signal = Signal.from_request(data, source=source, now=datetime.now(UTC))
-        except errors.InvalidSignal as exc:
-            await self.pipeline.event("signal_invalid", data.get("account"), error=exc.to_dict())
-            return ExecutionReport(
-                status="rejected",
-                idempotency_key=str(data.get("idempotency_key") or ""),
-                symbol=str(data.get("symbol") or ""),
-                reason=exc.code,
-                error=str(exc),
-            )
+        except errors.InvalidSignal as exc:  # recorded as a rejected signal, never raised
+            return await self.pipeline.record_invalid(data, SignalSource(source).value, exc)
         return await self.submit_signal(signal)
 
     # ------------------------------------------------------------ operations

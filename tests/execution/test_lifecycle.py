@@ -441,3 +441,20 @@ async def test_accept_records_first_and_executes_in_the_background(
         "duplicate",
         True,
     )
+
+
+async def test_bad_input_is_recorded_as_a_rejected_signal(venue: VenueHarness) -> None:
+    from tradeexec.domain import SignalSource
+
+    bad = {"symbol": "BTC", "side": "buy", "quantity": "1e30", "idempotency_key": "bad-1",
+           "confidence": 0.9, "api_secret": "hunter2hunter2"}  # fmt: skip
+    report = await venue.service.submit(bad, SignalSource.AGENT)
+
+    assert (report.status, report.reason, report.success) == ("rejected", "invalid_signal", False)
+    timeline = await venue.service.signal_timeline("bad-1")
+    assert (timeline.signal.status, timeline.signal.status_reason) == ("rejected", "invalid_signal")
+    assert "hunter2hunter2" not in str(timeline.signal.payload)
+    assert [e.kind for e in timeline.events] == ["signal_invalid"]
+    not_a_dict = await venue.service.submit([1, 2], SignalSource.AGENT)  # type: ignore[arg-type]
+    assert not_a_dict.status == "rejected" and not_a_dict.signal_id is not None
+    assert venue.engine_orders() == []

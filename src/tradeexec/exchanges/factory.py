@@ -33,9 +33,11 @@ from typing import TYPE_CHECKING, Any
 from tradeexec import errors
 from tradeexec.exchanges.interface import ExchangeTrader, Health
 from tradeexec.exchanges.registry import (
+    ENTRY_POINT_GROUP,
     TraderBuilder,
     builder_for,
     register_trader,
+    trader_types,
 )
 
 if TYPE_CHECKING:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tradeexec import errors
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.execution.journal import Journal
 from tradeexec.execution.redelivery import Claim, content_conflict
 from tradeexec.execution.report import ExecutionReport
-from tradeexec.execution.signals import Signal
+from tradeexec.execution.signals import Signal, json_safe, scrub
 from tradeexec.signal_state import SignalStatus
 from tradeexec.store.records import SignalRecord
 from tradeexec.store.repository import Store
@@ -179,6 +182,47 @@ class SignalIntake(Journal, ABC):
             diff=conflict,
         )
         return ExecutionReport.conflict(signal, signal_id, conflict)
+
+    async def record_invalid(
+        self, data: object, source: str, exc: errors.InvalidSignal
+    ) -> ExecutionReport:
+        """Bad input is recorded too: a signal row ``rejected`` with the refusal's code (its
+        secrets scrubbed), and an event; nothing is decided or sent. A key already used by
+        another signal keeps that signal; the answer is the same refusal."""
+        fields = data if isinstance(data, Mapping) else {}
+        given = fields.get("idempotency_key") or fields.get("client_order_id")
+        key = str(given)[:128] if given else f"invalid-{secrets.token_hex(12)}"
+        account = str(fields.get("account") or self.manager.default_name())[:64]
+        symbol = str(fields.get("symbol") or "")[:64]
+        payload = json_safe(dict(scrub(fields))) if fields else {"raw": repr(data)[:500]}
+
+        def record() -> int | None:
+            signal_id, created = self.store.record_signal(
+                idempotency_key=key,
+                account=account,
+                symbol=symbol,
+                source=source,
+                payload=payload,
+                status=ST.REJECTED.value,
+            )
+            if not created:
+                return None
+            self.store.set_signal_status(signal_id, ST.REJECTED.value, exc.code)
+            self.store.append_event(
+                "signal_invalid", account, {"error": exc.to_dict()}, signal_id=signal_id
+            )
+            return int(signal_id)
+
+        (signal_id,) = await self.write(record)
+        return ExecutionReport(
+            status=ST.REJECTED.value,
+            idempotency_key=key,
+            symbol=symbol,
+            account=account,
+            signal_id=signal_id,
+            reason=exc.code,
+            error=str(exc),
+        )
 
     async def execute(self, signal: Signal) -> ExecutionReport:
         signal = self._with_account(signal)
