@@ -16,7 +16,9 @@ from tradeexec.sim.server import SimServer
 
 
 @pytest.fixture
-def live(sim_server: SimServer, tmp_path: Path) -> Iterator[Live]:
+def live(request: pytest.FixtureRequest, sim_server: SimServer, tmp_path: Path) -> Iterator[Live]:
+    """The service; ``@pytest.mark.parametrize("live", [0.5], indirect=True)`` runs its
+    reconcile loop every 0.5 s."""
     creds = funded(sim_server)
     config = service_config(sim_server, tmp_path, creds)
     capture = Capture()
@@ -25,7 +27,7 @@ def live(sim_server: SimServer, tmp_path: Path) -> Iterator[Live]:
     level = ours.level
     root.addHandler(capture)
     ours.setLevel(logging.DEBUG)
-    server = LiveServer(config).start()
+    server = LiveServer(config, reconcile_interval_s=getattr(request, "param", 0.0)).start()
     live = Live(sim_server, server, tmp_path, creds)
     try:
         yield live

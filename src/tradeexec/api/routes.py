@@ -161,8 +161,10 @@ def _report_response(report: ExecutionReport, telemetry: Telemetry, started: flo
     telemetry.signal("agent", report.status)
     if report.reason == "idempotency_conflict":
         raise Problem(409, "idempotency_conflict", report.error or "", signal_id=report.signal_id)
-    if report.signal_id is None and report.reason:  # refused before it was recorded
-        raise Problem(422, report.reason, report.error or "invalid signal")
+    if report.reason == errors.InvalidSignal.code:  # bad input: a 4xx (it is recorded)
+        raise Problem(
+            422, report.reason, report.error or "invalid signal", signal_id=report.signal_id
+        )
     return JSONResponse(report.to_dict(), status_code=200)
 
 
