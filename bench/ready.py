@@ -64,7 +64,7 @@ def raw_exchange(venue: str, creds: dict[str, str], base_url: str) -> Any:
     Hyperliquid no referrer and no builder-fee approval. Not timed here: the import."""
     import ccxt.async_support as ccxt
 
-    from tradeexec.sim import point_ccxt_at
+    from tradeexec.exchanges.endpoints import point_ccxt_at
 
     if venue == "binance":
         ex = ccxt.binanceusdm(

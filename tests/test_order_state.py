@@ -17,7 +17,6 @@ from tradeexec.order_state import (
     can_transition,
     event_from_observation,
     normalize_observed_status,
-    status_from_observation,
     transition,
 )
 from tradeexec.order_state import OrderEvent as E
@@ -217,10 +216,6 @@ def test_event_from_observation(
 def test_event_from_observation_refuses_contradictions(current: S, observed: str | None) -> None:
     with pytest.raises(InvalidTransitionError):
         event_from_observation(current, observed)
-
-
-def test_status_from_observation_is_the_same_function() -> None:
-    assert status_from_observation is event_from_observation
 
 
 def test_cancel_rejected_then_observed_partial_fill() -> None:

@@ -59,7 +59,7 @@ _EXPORTS: dict[str, str] = {
     "ExchangeError": "tradeexec.errors",
     "OrderOutcomeUnknown": "tradeexec.errors",
     # the simulator
-    "point_ccxt_at": "tradeexec.sim.pointing",
+    "point_ccxt_at": "tradeexec.exchanges.endpoints",
 }
 
 __all__ = [
@@ -149,6 +149,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     )
     from tradeexec.exchanges.binance_futures import BinanceFuturesTrader
     from tradeexec.exchanges.ccxt_trader import CCXTTrader
+    from tradeexec.exchanges.endpoints import point_ccxt_at
     from tradeexec.exchanges.factory import ExchangeManager, create_trader
     from tradeexec.exchanges.hyperliquid_trader import HyperliquidTrader
     from tradeexec.exchanges.interface import Capabilities, ExchangeTrader
@@ -163,4 +164,3 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from tradeexec.execution.report import ExecutionReport
     from tradeexec.execution.signals import Signal
     from tradeexec.service import TradingService
-    from tradeexec.sim.pointing import point_ccxt_at

@@ -32,7 +32,6 @@ __all__ = [
     "can_transition",
     "event_from_observation",
     "normalize_observed_status",
-    "status_from_observation",
     "transition",
 ]
 
@@ -241,8 +240,6 @@ def event_from_observation(
     return None if after is current else event
 
 
-# The name the design brief uses; it returns the *event* to apply, not a status.
-status_from_observation = event_from_observation
 
 
 def apply_observation(

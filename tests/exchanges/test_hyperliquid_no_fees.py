@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import ccxt.async_support as ccxt
 
 from tradeexec.domain import OrderRequest, OrderStatus
+from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.exchanges.hyperliquid_trader import HyperliquidTrader
-from tradeexec.sim.pointing import point_ccxt_at
 
 if TYPE_CHECKING:
     from tradeexec.sim.server import SimServer

@@ -191,7 +191,10 @@ async def test_an_order_the_venue_no_longer_knows_does_not_block_start(
         side="buy", quantity=Q, order_type=OrderType.LIMIT, price=Decimal(66000)
     )
     assert resting.status == "accepted", resting
-    if venue.sim is None:
+    if venue.sim is None:  # the paper venue keeps its state in the store: forget it on purpose
+        from tradeexec.store.paper_state import PaperStateStore
+
+        PaperStateStore(venue.service.store.engine).delete("acct")
         venue.paper_trader = None  # the next service builds a fresh paper venue
     else:
         venue.new_venue_account()  # the same store, a venue account that never saw it

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import ccxt.async_support as ccxt
 import pytest
 
+from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.sim.binance_api import BinanceFace
 from tradeexec.sim.faults import FaultRule
-from tradeexec.sim.pointing import point_ccxt_at
 
 if TYPE_CHECKING:
     from tradeexec.sim.server import SimServer

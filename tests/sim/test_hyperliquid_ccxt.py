@@ -23,11 +23,11 @@ from ccxt.base.errors import (
 )
 from eth_account import Account
 
+from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.sim.accounting import settle
 from tradeexec.sim.faults import FaultRule
 from tradeexec.sim.hl_signing import USER_SIGNED_TYPES
 from tradeexec.sim.hyperliquid_api import HyperliquidFace
-from tradeexec.sim.pointing import point_ccxt_at
 
 if TYPE_CHECKING:
     from tradeexec.sim.server import SimServer

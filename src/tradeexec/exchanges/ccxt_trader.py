@@ -167,7 +167,7 @@ class CCXTTrader(ExchangeTrader):
         self._switch_environment(exchange)
         self._observe_requests(exchange)
         if self.api_url:
-            from tradeexec.sim.pointing import point_ccxt_at
+            from tradeexec.exchanges.endpoints import point_ccxt_at
 
             point_ccxt_at(exchange, self.api_url)
             if self.api_url.startswith("http://"):
@@ -297,7 +297,7 @@ class CCXTTrader(ExchangeTrader):
                 return await call()
             except Exception as exc:
                 err = translate(exc, exchange=self.exchange_id, symbol=symbol)
-                if not isinstance(err, errors.NetworkError) or attempt == self.read_retries:
+                if not errors.is_retryable_read(err) or attempt == self.read_retries:
                     raise err from exc
                 await asyncio.sleep(self.retry_backoff_s * 2**attempt)
         raise AssertionError("unreachable")

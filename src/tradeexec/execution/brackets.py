@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType, Position
+from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType
 from tradeexec.exchanges.interface import ExchangeTrader
 
 ROLE_STOP = "stop_loss"
@@ -63,11 +63,6 @@ def bracket_legs(
     return legs
 
 
-async def place_leg(trader: ExchangeTrader, leg: BracketLeg) -> Order:
-    """Place one leg; an unknown outcome has already been looked up by client id."""
-    return await trader.create_order(leg.request)
-
-
 async def cancel_quietly(
     trader: ExchangeTrader, symbol: str, order_id: str | None, client_order_id: str | None
 ) -> Order | None:
@@ -76,20 +71,3 @@ async def cancel_quietly(
         return await trader.cancel_order(symbol, order_id=order_id, client_order_id=client_order_id)
     except errors.OrderNotFound:
         return None
-
-
-def flatten_request(
-    positions: list[Position], symbol: str, client_order_id: str
-) -> OrderRequest | None:
-    """A reduce-only market order closing whatever is open on ``symbol`` (None if flat)."""
-    for position in positions:
-        if position.symbol == symbol and position.quantity != 0:
-            return OrderRequest(
-                symbol=symbol,
-                side=OrderSide.SELL if position.quantity > 0 else OrderSide.BUY,
-                type=OrderType.MARKET,
-                quantity=abs(position.quantity),
-                reduce_only=True,
-                client_order_id=client_order_id,
-            )
-    return None

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus
@@ -23,6 +23,9 @@ from tradeexec.signal_state import SignalStatus, predecessors
 from tradeexec.store.records import OrderRecord
 from tradeexec.store.repository import Store
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 #: the history event of an intent the venue never saw (a crash before it was sent)
 NEVER_SENT = "never_sent"
 
@@ -31,8 +34,9 @@ class Journal:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Store calls are synchronous SQLAlchemy; run them off the event loop."""
+    async def db(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Store calls are synchronous SQLAlchemy; run them off the event loop (typed: the
+        store call's own signature and result type carry through)."""
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def write(self, *steps: Callable[[], Any]) -> list[Any]:

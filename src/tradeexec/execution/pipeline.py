@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, Position, TradingState
+from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import protection
@@ -473,15 +473,10 @@ class Pipeline(SignalIntake):
         return order, oid, fresh
 
 
-def position_for(positions: list[Position], symbol: str) -> Decimal:
-    return sum((p.quantity for p in positions if p.symbol == symbol), Decimal(0))
-
-
 __all__ = [
     "Accepted",
     "ExecutionReport",
     "OrderSide",
     "Pipeline",
     "order_from_record",
-    "position_for",
 ]

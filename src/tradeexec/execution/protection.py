@@ -285,11 +285,11 @@ async def _resize(
     signal_id: int,
 ) -> None:
     """Replace a leg by one of ``quantity``: the new one first, then the old one cancelled."""
-    owner = (
-        await journal.db(journal.store.get_signal, record.signal_id) if record.signal_id else None
-    )
+    owner, siblings = None, []
+    if record.signal_id is not None:
+        owner = await journal.db(journal.store.get_signal, record.signal_id)
+        siblings = await journal.db(journal.store.orders_for_signal, record.signal_id)
     key = owner.idempotency_key if owner is not None else f"order-{record.id}"
-    siblings = await journal.db(journal.store.orders_for_signal, record.signal_id) if owner else []
     request = OrderRequest(
         symbol=record.symbol,
         side=OrderSide(record.side),

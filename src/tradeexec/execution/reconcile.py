@@ -431,6 +431,7 @@ class Reconciler:
         latest = _latest_entry(ours)
         if TradingState(state) is TradingState.HALTED or latest is None:
             return uncovered
+        assert latest.signal_id is not None  # _latest_entry keeps entries of signals only
         signal = await self.pipeline.db(self.store.get_signal, latest.signal_id)
         stop, _ = await self._leg_prices(latest.signal_id)
         if signal is None or stop is None:

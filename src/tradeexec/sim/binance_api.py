@@ -1,6 +1,6 @@
 """The Binance USD-M futures face of the simulator: fapi (and the two sapi reads ccxt makes).
 
-Unmodified ``ccxt.async_support.binanceusdm`` pointed at the simulator (see `pointing`) gets the
+Unmodified ``ccxt.async_support.binanceusdm`` pointed at the simulator (`point_ccxt_at`) gets the
 answers fapi.binance.com gives: the same paths, parameters, JSON shapes, error codes and HTTP
 statuses, HMAC-SHA256 request signing (`binance_auth`). Shapes live in `binance_render` and
 `binance_market`, parameter checks in `binance_params`, error answers in `binance_errors`.
