@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tradeexec import __version__
 from tradeexec.api import routes, webhook
 from tradeexec.api.feed import EVENT_TYPES, Feed
-from tradeexec.api.problems import Problem, install_handlers, problem_response
+from tradeexec.api.problems import Problem, documented, install_handlers, problem_response
 from tradeexec.api.routes import Read
 from tradeexec.api.settings import ApiSettings
 from tradeexec.logging_setup import register_secrets
@@ -86,11 +86,16 @@ def create_app(
         "/events",
         tags=["events"],
         summary="Server-Sent Events: signals, decisions, orders, fills, events",
+        response_class=EventSourceResponse,
         responses={
             200: {"description": "text/event-stream", "content": {"text/event-stream": {}}},
-            401: {"description": "No or unknown bearer token"},
-            403: {"description": "The token lacks the scope"},
-            422: {"description": "Invalid request"},
+            **documented(
+                {
+                    401: "No or unknown bearer token",
+                    403: "The token lacks the scope",
+                    422: "Invalid request",
+                }
+            ),
         },
     )
     async def events(

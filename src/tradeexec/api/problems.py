@@ -24,7 +24,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradeexec import errors
 
-__all__ = ["PROBLEM_TYPE", "Problem", "install_handlers", "problem_response", "status_for"]
+__all__ = [
+    "PROBLEM_TYPE",
+    "Problem",
+    "documented",
+    "install_handlers",
+    "problem_response",
+    "status_for",
+]
 
 log = logging.getLogger("tradeexec.api")
 
@@ -57,6 +64,30 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid_request",
 }
+
+
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+    },
+}
+
+
+def documented(responses: dict[int | str, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route: errors (>= 400) as problem documents."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, text in responses.items():
+        entry: dict[str, Any] = {"description": text}
+        if int(status) >= 400:
+            entry["content"] = {PROBLEM_TYPE: {"schema": _PROBLEM_SCHEMA}}
+        out[status] = entry
+    return out
 
 
 class Problem(Exception):

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from tradeexec import errors
 from tradeexec.api.auth import require
-from tradeexec.api.problems import Problem
+from tradeexec.api.problems import Problem, documented
 from tradeexec.api.schemas import HaltRequest, ResumeRequest, SignalRequest, jsonable
 from tradeexec.api.settings import Token
 from tradeexec.domain import SignalSource
@@ -29,22 +29,26 @@ __all__ = ["router"]
 T = TypeVar("T")
 
 router = APIRouter()
+_MAX_ID = 2**63 - 1  # the store's integer ids
 Read = Annotated[Token, Depends(require("read"))]
 Trade = Annotated[Token, Depends(require("trade"))]
 Admin = Annotated[Token, Depends(require("admin"))]
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or unknown bearer token"},
-    403: {"description": "The token lacks the scope"},
-    422: {"description": "Invalid request"},
+_AUTH_TEXT: dict[int | str, str] = {
+    401: "No or unknown bearer token",
+    403: "The token lacks the scope",
+    413: "Body too large",
+    422: "Invalid request",
 }
-_VENUE: dict[int | str, dict[str, Any]] = {
-    **_AUTH,
-    404: {"description": "Unknown account"},
-    502: {"description": "The venue refused (e.g. our credentials)"},
-    503: {"description": "The venue is unreachable"},
-    504: {"description": "The venue did not answer in time"},
+_VENUE_TEXT: dict[int | str, str] = {
+    **_AUTH_TEXT,
+    404: "Unknown account",
+    502: "The venue refused (e.g. our credentials)",
+    503: "The venue is unreachable",
+    504: "The venue did not answer in time",
 }
+_AUTH = documented(_AUTH_TEXT)
+_VENUE = documented(_VENUE_TEXT)
 
 
 def service_of(request: Request) -> TradingService:
@@ -103,14 +107,23 @@ async def health() -> dict[str, str]:
     "/ready",
     tags=["probes"],
     summary="Store writable, every venue reachable with accepted credentials",
-    responses={**_AUTH, 503: {"description": "Not ready (the body says what)"}},
+    responses={
+        **_AUTH,
+        503: {"description": "Not ready (the body says what)", "content": {"application/json": {}}},
+    },
 )
 async def ready(service: Service, _: Read) -> JSONResponse:
     result = await service.ready()
     return JSONResponse(result, status_code=200 if result["ready"] else 503)
 
 
-@router.get("/metrics", tags=["probes"], summary="Prometheus metrics", responses=_AUTH)
+@router.get(
+    "/metrics",
+    tags=["probes"],
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    responses=_AUTH,
+)
 async def metrics(request: Request, _: Read) -> Response:
     return Response(telemetry_of(request).render(), media_type=CONTENT_TYPE)
 
@@ -122,13 +135,14 @@ async def metrics(request: Request, _: Read) -> Response:
     "/signals",
     tags=["signals"],
     summary="Submit a signal (agents); answers with what happened",
-    responses={
-        **_AUTH,
-        202: {"description": "wait=false: recorded, executing in the background"},
-        404: {"description": "Unknown account"},
-        409: {"description": "The idempotency key was used for a different signal"},
-        413: {"description": "Body too large"},
-    },
+    responses=documented(
+        {
+            **_AUTH_TEXT,
+            202: "wait=false: recorded, executing in the background",
+            404: "Unknown account",
+            409: "The idempotency key was used for a different signal",
+        }
+    ),
 )
 async def submit_signal(
     request: Request,
@@ -177,7 +191,9 @@ async def list_signals(
     source: Annotated[SignalSource | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="Recorded at or after")] = None,
     until: Annotated[datetime | None, Query(description="Recorded before")] = None,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the page before")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=_MAX_ID, description="next_cursor of the page before")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     for moment in (since, until):
@@ -198,10 +214,11 @@ async def list_signals(
     "/signals/{signal_id}",
     tags=["signals"],
     summary="One signal's whole story: decision, orders with history, fills, events",
-    responses={**_AUTH, 404: {"description": "No such signal"}},
+    responses=documented({**_AUTH_TEXT, 404: "No such signal"}),
 )
 async def signal_story(service: Service, _: Read, signal_id: str) -> dict[str, Any]:
-    timeline = await service.signal_timeline(signal_id)
+    too_big = signal_id.isdigit() and int(signal_id) > _MAX_ID
+    timeline = None if too_big else await service.signal_timeline(signal_id)
     if timeline is None:
         raise Problem(404, "not_found", f"no signal with id or key {signal_id!r}")
     out: dict[str, Any] = jsonable(timeline)
@@ -251,7 +268,7 @@ async def balances(service: Service, _: Read, account: AccountQuery = None) -> d
     "/orders/{order_id}/cancel",
     tags=["trading"],
     summary="Cancel an open order (allowed in every trading state)",
-    responses={**_VENUE, 404: {"description": "Unknown account, or no such open order"}},
+    responses=documented({**_VENUE_TEXT, 404: "Unknown account, or no such open order"}),
 )
 async def cancel_order(
     service: Service,
@@ -289,7 +306,7 @@ async def close_position(
     "/halt",
     tags=["operations"],
     summary="The kill switch, in tiers: pause_entries, halt, close_only, flatten",
-    responses={**_AUTH, 404: {"description": "Unknown account"}},
+    responses=documented({**_AUTH_TEXT, 404: "Unknown account"}),
 )
 async def halt(service: Service, _: Admin, body: HaltRequest | None = None) -> dict[str, Any]:
     body = body or HaltRequest()
@@ -311,7 +328,7 @@ async def halt(service: Service, _: Admin, body: HaltRequest | None = None) -> d
     "/resume",
     tags=["operations"],
     summary="Allow trading again (ACTIVE)",
-    responses={**_AUTH, 404: {"description": "Unknown account"}},
+    responses=documented({**_AUTH_TEXT, 404: "Unknown account"}),
 )
 async def resume(service: Service, _: Admin, body: ResumeRequest | None = None) -> dict[str, Any]:
     body = body or ResumeRequest()

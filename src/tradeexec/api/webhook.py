@@ -40,7 +40,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from tradeexec.api.auth import client_ip, find_by_secret, ip_allowed, settings_of
-from tradeexec.api.problems import Problem
+from tradeexec.api.problems import Problem, documented
 from tradeexec.api.settings import ApiSettings, WebhookSource
 from tradeexec.errors import InvalidSignal
 from tradeexec.execution.report import ExecutionReport
@@ -65,17 +65,19 @@ ALERT_FIELDS = frozenset(
     }
 )  # fmt: skip
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A re-delivered alert: what the first delivery came to"},
-    202: {"description": "Recorded durably; executing in the background"},
-    400: {"description": "The body is not JSON"},
-    401: {"description": "No or wrong secret"},
-    403: {"description": "Source address or account not allowed"},
-    409: {"description": "out_of_order, or the key was used for a different alert"},
-    413: {"description": "Body too large"},
-    422: {"description": "invalid_signal, unknown_account or stale_signal (recorded)"},
-    503: {"description": "The store could not record the alert (nothing was recorded)"},
-}
+_RESPONSES = documented(
+    {
+        200: "A re-delivered alert: what the first delivery came to",
+        202: "Recorded durably; executing in the background",
+        400: "The body is not JSON",
+        401: "No or wrong secret",
+        403: "Source address or account not allowed",
+        409: "out_of_order, or the key was used for a different alert",
+        413: "Body too large",
+        422: "invalid_signal, unknown_account or stale_signal (recorded)",
+        503: "The store could not record the alert (nothing was recorded)",
+    }
+)
 _BODY = {
     "requestBody": {
         "required": True,
