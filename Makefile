@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit sim bench soak lock clean
+.PHONY: run demo test lint typecheck unit sim bench soak lock clean
 
 # uv installs the lockfile in seconds; it is an ordinary package on the index. Where it
 # cannot be had, pip does the same job, slower.
@@ -31,8 +31,15 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
-## the main job on the embedded default: SQLite store, simulator venues, no keys
+## the main job on the embedded default: the service on the simulator, SQLite store, no keys
 run: $(STAMP)
+	@echo "==> starting the service: tradeexec serve --sim (simulator + paper accounts, no keys,"
+	@echo "    no network; http://127.0.0.1:8000, Ctrl-C stops it). The next steps follow its"
+	@echo "    first line (base URL, API token, webhook secret); README: 'The service'."
+	$(BIN)/tradeexec serve --sim
+
+## the scripted demo: one bracketed signal per venue, the stop fires, the target is cancelled
+demo: $(STAMP)
 	@echo "==> running the demo: tradeexec demo (simulator + paper, no keys, no network)"
 	$(BIN)/tradeexec demo
 
