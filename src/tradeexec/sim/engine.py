@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from tradeexec.sim import snapshot
+from tradeexec.sim.account_snapshot import AccountState, dump_account, load_account
 from tradeexec.sim.accounting import (
     ZERO,
     Account,
@@ -33,6 +33,7 @@ from tradeexec.sim.accounting import (
     PositionSide,
     settle,
 )
+from tradeexec.sim.filters import check_filters
 from tradeexec.sim.markets import MarketSpec
 from tradeexec.sim.orders import (
     Fill,
@@ -183,58 +184,42 @@ class Engine:
     def export_account(
         self, account_id: str, *, closed_orders: int | None = None, fills: int | None = None
     ) -> dict[str, Any]:
-        """One account's whole state as JSON-ready data (`sim.snapshot`): balances, positions
-        and settings, every open order and the last ``closed_orders`` closed ones, the last
-        ``fills`` fills (None: all of them), the venue's marks and the next order and trade
-        ids (so ids are never reused after `import_account`)."""
+        """One account's whole state as JSON-ready data (`sim.account_snapshot`): balances,
+        positions and settings, every open order and the last ``closed_orders`` closed ones,
+        the last ``fills`` fills (None: all of them), the venue's marks and the next order and
+        trade ids (so ids are never reused after `import_account`)."""
         acct = self.account(account_id)
         mine = sorted(
             (o for o in self.orders.values() if o.account_id == account_id),
             key=lambda o: o.order_id,
         )
-        closed = [o.order_id for o in mine if not o.status.is_open]
-        dropped = set(closed[: len(closed) - min(len(closed), _or(closed_orders, len(closed)))])
-        own_fills = self.account_fills(account_id)
-        own_fills = own_fills[len(own_fills) - min(len(own_fills), _or(fills, len(own_fills))) :]
-        next_order_id, next_trade_id = self._next_ids()
-        return {
-            "format": snapshot.FORMAT,
-            "account": snapshot.account_to_dict(acct),
-            "orders": [snapshot.order_to_dict(o) for o in mine if o.order_id not in dropped],
-            "fills": [snapshot.fill_to_dict(f) for f in own_fills],
-            "marks": {coin: str(mark) for coin, mark in self.marks.items()},
-            "next_order_id": next_order_id,
-            "next_trade_id": next_trade_id,
-        }
+        return dump_account(
+            AccountState(
+                acct, mine, self.account_fills(account_id), dict(self.marks), *self._next_ids()
+            ),
+            closed_orders=closed_orders,
+            fills=fills,
+        )
 
     def import_account(self, data: dict[str, Any]) -> str:
         """Replace one account's state (orders and fills included) by an `export_account`
         snapshot; returns its id. Marks move to the snapshot's without firing anything (they
         were settled when it was taken); order and trade ids never go back. A malformed
         snapshot raises (KeyError, ValueError) and leaves the engine as it was."""
-        if data.get("format") != snapshot.FORMAT:
-            raise ValueError(f"unknown snapshot format {data.get('format')!r}")
-        acct = snapshot.account_from_dict(data["account"])
-        orders = [snapshot.order_from_dict(o) for o in data["orders"]]
-        fills = [snapshot.fill_from_dict(f) for f in data["fills"]]
-        marks = {c: Decimal(str(p)) for c, p in data["marks"].items() if c in self.markets}
+        state = load_account(data, self.markets)
         next_order_id, next_trade_id = self._next_ids()
-        next_order_id = max(next_order_id, int(data["next_order_id"]))
-        next_trade_id = max(next_trade_id, int(data["next_trade_id"]))
-        account_id = acct.account_id
-        if ({o.account_id for o in orders} | {f.account_id for f in fills}) - {account_id}:
-            raise ValueError("snapshot holds another account's orders or fills")
-        self.accounts[account_id] = acct
+        account_id = state.account.account_id
+        self.accounts[account_id] = state.account
         kept = [o for o in self.orders.values() if o.account_id != account_id]
         self.orders = {}
         self._by_client = {}
-        for order in sorted([*kept, *orders], key=lambda o: o.order_id):
+        for order in sorted([*kept, *state.orders], key=lambda o: o.order_id):
             self._register(order)  # in id order: a reused client id maps to its latest order
         others = [f for f in self.fills if f.account_id != account_id]
-        self.fills = sorted([*others, *fills], key=lambda f: f.trade_id)
-        self.marks.update(marks)
-        self._order_ids = itertools.count(next_order_id)
-        self._trade_ids = itertools.count(next_trade_id)
+        self.fills = sorted([*others, *state.fills], key=lambda f: f.trade_id)
+        self.marks.update(state.marks)
+        self._order_ids = itertools.count(max(next_order_id, state.next_order_id))
+        self._trade_ids = itertools.count(max(next_trade_id, state.next_trade_id))
         return account_id
 
     def _next_ids(self) -> tuple[int, int]:
@@ -349,24 +334,9 @@ class Engine:
             previous = self._by_client.get((acct.account_id, spec.client_id))
             if previous is not None and previous.status.is_open:
                 raise SimError(Reject.DUPLICATE_CLIENT_ID, spec.client_id)
-        if spec.kind.needs_price or (spec.price is not None):
-            if spec.price is None:
-                raise SimError(Reject.MISSING_PRICE, spec.kind.value)
-            if not market.price_is_valid(spec.price):
-                raise SimError(Reject.BAD_PRICE, str(spec.price))
-        if spec.kind.is_trigger:
-            if spec.trigger_price is None:
-                raise SimError(Reject.MISSING_TRIGGER, spec.kind.value)
-            if not market.price_is_valid(spec.trigger_price):
-                raise SimError(Reject.BAD_PRICE, str(spec.trigger_price))
+        check_filters(spec, market)
         if spec.close_position:
             return
-        if not market.qty_is_valid(spec.qty):
-            raise SimError(Reject.BAD_QTY, str(spec.qty))
-        if spec.qty < market.min_qty:
-            raise SimError(Reject.BELOW_MIN_QTY, f"{spec.qty} < {market.min_qty}")
-        if spec.qty > market.max_qty:
-            raise SimError(Reject.ABOVE_MAX_QTY, f"{spec.qty} > {market.max_qty}")
         if spec.reduce_only and not spec.kind.is_trigger:
             if self._reducible(acct, spec) <= 0:
                 raise SimError(Reject.REDUCE_ONLY, "reduce-only order would increase position")
@@ -514,7 +484,3 @@ class Engine:
         for child in self.orders.values():
             if child.spec.parent_id == order.order_id and child.status.is_open and not child.armed:
                 self._close(child, OrderStatus.CANCELED)
-
-
-def _or(value: int | None, default: int) -> int:
-    return default if value is None else value
