@@ -2,8 +2,9 @@
 
 Unmodified ``ccxt.async_support.binanceusdm`` pointed at the simulator (`point_ccxt_at`) gets the
 answers fapi.binance.com gives: the same paths, parameters, JSON shapes, error codes and HTTP
-statuses, HMAC-SHA256 request signing (`binance_auth`). Shapes live in `binance_render` and
-`binance_market`, parameter checks in `binance_params`, error answers in `binance_errors`.
+statuses, HMAC-SHA256 request signing (`binance_auth`). The order endpoints (plain and algo)
+live in `binance_orders`, shapes in `binance_render` and `binance_market`, parameter checks in
+`binance_params`, error answers in `binance_errors`.
 
 Conditional orders (stop / take-profit, market or limit) live in the algo service as on Binance
 since 2025-12: ``/fapi/v1/algoOrder``; the plain ``/fapi/v1/order`` refuses them with -4120. An
@@ -57,7 +58,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
@@ -72,22 +72,15 @@ from tradeexec.sim import binance_render as render
 from tradeexec.sim.accounting import MarginMode
 from tradeexec.sim.binance_auth import KeyStore
 from tradeexec.sim.binance_errors import BinanceError
-from tradeexec.sim.binance_params import Params, market_for, parse_new_order
-from tradeexec.sim.engine import Engine, OrderStatus, Reject, SimError, SimOrder, TimeInForce
+from tradeexec.sim.binance_orders import BinanceOrders, Call
+from tradeexec.sim.binance_params import Params
+from tradeexec.sim.engine import Engine, Reject, SimError
 from tradeexec.sim.face import SimContext
 from tradeexec.sim.markets import MarketSpec
 
-CANCEL_ALL_DONE = {"code": 200, "msg": "The operation of cancel all open order is done."}
 SUCCESS = {"code": 200, "msg": "success"}
 
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    params: Params
-    account: str  # "" on public endpoints
-
-
-Handler = Callable[["BinanceFace", Call], Any]
+Handler = Callable[[Call], Any]
 
 
 class BinanceFace:
@@ -99,7 +92,7 @@ class BinanceFace:
         self.engine = engine
         self.ctx = ctx
         self.keys = KeyStore()
-        self._extras: dict[int, dict[str, Any]] = {}
+        self.orders = BinanceOrders(lambda: self.engine)
         self._created_ms: dict[str, int] = {}
 
     # ----------------------------------------------------------- ExchangeFace
@@ -115,55 +108,52 @@ class BinanceFace:
 
     def reset(self) -> None:
         self.keys.clear()
-        self._extras.clear()
+        self.orders.reset()
         self._created_ms.clear()
 
     def routes(self) -> list[BaseRoute]:
+        orders = self.orders
         table: list[tuple[str, str, str, Handler, bool]] = [
-            ("GET", "/fapi/v1/ping", "binance.ping", BinanceFace._ping, False),
-            ("GET", "/fapi/v1/time", "binance.time", BinanceFace._time, False),
-            ("GET", "/fapi/v1/exchangeInfo", "binance.exchangeInfo", BinanceFace._info, False),
-            ("GET", "/fapi/v1/depth", "binance.depth", BinanceFace._depth, False),
-            ("GET", "/fapi/v1/ticker/24hr", "binance.ticker", BinanceFace._ticker, False),
-            ("GET", "/fapi/v1/ticker/bookTicker", "binance.bookTicker", BinanceFace._book, False),
-            ("GET", "/fapi/v1/ticker/price", "binance.price", BinanceFace._price, False),
-            ("GET", "/fapi/v2/ticker/price", "binance.price", BinanceFace._price, False),
-            ("GET", "/fapi/v1/premiumIndex", "binance.premiumIndex", BinanceFace._premium, False),
-            ("POST", "/fapi/v1/order", "binance.order.create", BinanceFace._order_new, True),
-            ("DELETE", "/fapi/v1/order", "binance.order.cancel", BinanceFace._order_cancel, True),
-            ("GET", "/fapi/v1/order", "binance.order.get", BinanceFace._order_get, True),
-            ("GET", "/fapi/v1/openOrders", "binance.order.open", BinanceFace._order_open, True),
-            ("GET", "/fapi/v1/allOrders", "binance.order.all", BinanceFace._order_all, True),
+            ("GET", "/fapi/v1/ping", "binance.ping", self._ping, False),
+            ("GET", "/fapi/v1/time", "binance.time", self._time, False),
+            ("GET", "/fapi/v1/exchangeInfo", "binance.exchangeInfo", self._info, False),
+            ("GET", "/fapi/v1/depth", "binance.depth", self._depth, False),
+            ("GET", "/fapi/v1/ticker/24hr", "binance.ticker", self._ticker, False),
+            ("GET", "/fapi/v1/ticker/bookTicker", "binance.bookTicker", self._book, False),
+            ("GET", "/fapi/v1/ticker/price", "binance.price", self._price, False),
+            ("GET", "/fapi/v2/ticker/price", "binance.price", self._price, False),
+            ("GET", "/fapi/v1/premiumIndex", "binance.premiumIndex", self._premium, False),
+            ("POST", "/fapi/v1/order", "binance.order.create", orders.new, True),
+            ("DELETE", "/fapi/v1/order", "binance.order.cancel", orders.cancel, True),
+            ("GET", "/fapi/v1/order", "binance.order.get", orders.get, True),
+            ("GET", "/fapi/v1/openOrders", "binance.order.open", orders.open, True),
+            ("GET", "/fapi/v1/allOrders", "binance.order.all", orders.all, True),
             ("DELETE", "/fapi/v1/allOpenOrders", "binance.order.cancelAll",
-             BinanceFace._order_cancel_all, True),
-            ("POST", "/fapi/v1/algoOrder", "binance.algo.create", BinanceFace._algo_new, True),
-            ("DELETE", "/fapi/v1/algoOrder", "binance.algo.cancel", BinanceFace._algo_cancel,
-             True),
-            ("GET", "/fapi/v1/algoOrder", "binance.algo.get", BinanceFace._algo_get, True),
-            ("GET", "/fapi/v1/openAlgoOrders", "binance.algo.open", BinanceFace._algo_open, True),
-            ("GET", "/fapi/v1/allAlgoOrders", "binance.algo.all", BinanceFace._algo_all, True),
+             orders.cancel_all, True),
+            ("POST", "/fapi/v1/algoOrder", "binance.algo.create", orders.algo_new, True),
+            ("DELETE", "/fapi/v1/algoOrder", "binance.algo.cancel", orders.algo_cancel, True),
+            ("GET", "/fapi/v1/algoOrder", "binance.algo.get", orders.algo_get, True),
+            ("GET", "/fapi/v1/openAlgoOrders", "binance.algo.open", orders.algo_open, True),
+            ("GET", "/fapi/v1/allAlgoOrders", "binance.algo.all", orders.algo_all, True),
             ("DELETE", "/fapi/v1/algoOpenOrders", "binance.algo.cancelAll",
-             BinanceFace._algo_cancel_all, True),
-            ("GET", "/fapi/v2/account", "binance.balance", BinanceFace._account_v2, True),
-            ("GET", "/fapi/v3/account", "binance.balance", BinanceFace._account_v3, True),
-            ("GET", "/fapi/v2/balance", "binance.balance", BinanceFace._balance, True),
-            ("GET", "/fapi/v3/balance", "binance.balance", BinanceFace._balance, True),
-            ("GET", "/fapi/v2/positionRisk", "binance.positions", BinanceFace._risk_v2, True),
-            ("GET", "/fapi/v3/positionRisk", "binance.positions", BinanceFace._risk_v3, True),
-            ("GET", "/fapi/v1/userTrades", "binance.trades", BinanceFace._trades, True),
-            ("POST", "/fapi/v1/leverage", "binance.leverage", BinanceFace._leverage, True),
-            ("GET", "/fapi/v1/leverageBracket", "binance.leverageBracket",
-             BinanceFace._brackets, True),
-            ("POST", "/fapi/v1/marginType", "binance.marginType", BinanceFace._margin_type,
-             True),
-            ("GET", "/fapi/v1/positionSide/dual", "binance.positionMode.get",
-             BinanceFace._dual_get, True),
+             orders.algo_cancel_all, True),
+            ("GET", "/fapi/v2/account", "binance.balance", self._account_v2, True),
+            ("GET", "/fapi/v3/account", "binance.balance", self._account_v3, True),
+            ("GET", "/fapi/v2/balance", "binance.balance", self._balance, True),
+            ("GET", "/fapi/v3/balance", "binance.balance", self._balance, True),
+            ("GET", "/fapi/v2/positionRisk", "binance.positions", self._risk_v2, True),
+            ("GET", "/fapi/v3/positionRisk", "binance.positions", self._risk_v3, True),
+            ("GET", "/fapi/v1/userTrades", "binance.trades", self._trades, True),
+            ("POST", "/fapi/v1/leverage", "binance.leverage", self._leverage, True),
+            ("GET", "/fapi/v1/leverageBracket", "binance.leverageBracket", self._brackets, True),
+            ("POST", "/fapi/v1/marginType", "binance.marginType", self._margin_type, True),
+            ("GET", "/fapi/v1/positionSide/dual", "binance.positionMode.get", self._dual_get, True),
             ("POST", "/fapi/v1/positionSide/dual", "binance.positionMode.set",
-             BinanceFace._dual_set, True),
+             self._dual_set, True),
             ("GET", "/sapi/v1/capital/config/getall", "binance.sapi.currencies",
-             BinanceFace._currencies, True),
+             self._currencies, True),
             ("GET", "/sapi/v1/margin/allPairs", "binance.sapi.marginPairs",
-             BinanceFace._margin_pairs, True),
+             self._margin_pairs, True),
         ]  # fmt: skip
         return [
             Route(path, self._endpoint(name, handler, signed), methods=[method])
@@ -190,7 +180,7 @@ class BinanceFace:
                             api_key, raw_query, raw_body, values, self.ctx.clock()
                         )
                         account_id = cred.account_id
-                    return JSONResponse(handler(self, Call(Params(values), account_id)))
+                    return JSONResponse(handler(Call(Params(values), account_id)))
                 except BinanceError as exc:
                     return exc.response()
                 except SimError as exc:
@@ -201,8 +191,7 @@ class BinanceFace:
         return endpoint
 
     def _market(self, call: Call, *, required: bool = True) -> MarketSpec | None:
-        symbol = call.params.required("symbol") if required else call.params.get("symbol")
-        return market_for(self.engine, symbol) if symbol is not None else None
+        return call.market(self.engine, required=required)
 
     def _markets(self, call: Call) -> list[MarketSpec]:
         market = self._market(call, required=False)
@@ -211,26 +200,6 @@ class BinanceFace:
     def _one_or_all(self, call: Call, render_one: Callable[[MarketSpec], Any]) -> Any:
         rows = [render_one(spec) for spec in self._markets(call)]
         return rows[0] if call.params.get("symbol") is not None else rows
-
-    def _extra(self, order: SimOrder) -> dict[str, Any]:
-        return self._extras.get(order.order_id, {})
-
-    def _find(self, call: Call, *, algo: bool, missing: err.Answer) -> SimOrder:
-        """The caller's order (plain view or algo view), or the ``missing`` answer."""
-        id_name, client_name = (
-            ("algoId", "clientAlgoId") if algo else ("orderId", "origClientOrderId")
-        )
-        market = self._market(call, required=not algo)
-        order_id, client_id = call.params.order_ref(id_name, client_name)
-        try:
-            order = self.engine.get_order(call.account, order_id, client_id)
-        except SimError:
-            raise missing.error() from None
-        if market is not None and order.spec.coin != market.coin:
-            raise missing.error()
-        if (not order.spec.kind.is_trigger) if algo else order.is_untriggered:
-            raise missing.error()  # a plain id on the algo endpoints, or an unfired algo id
-        return order
 
     # ----------------------------------------------------------------- public
     def _ping(self, _call: Call) -> Any:
@@ -269,124 +238,6 @@ class BinanceFace:
     def _premium(self, call: Call) -> Any:
         now = self.ctx.clock()
         return self._one_or_all(call, lambda spec: mkt.premium_index(self.engine, spec, now))
-
-    # ----------------------------------------------------------- plain orders
-    def _place(self, call: Call, *, algo: bool) -> tuple[SimOrder, MarketSpec, str]:
-        hedge = self.engine.account(call.account).hedge_mode
-        new = parse_new_order(call.params, self.engine, hedge, algo=algo)
-        open_orders = self.engine.open_orders(call.account, new.market.coin)
-        if algo and sum(o.is_untriggered for o in open_orders) >= render.MAX_NUM_ALGO_ORDERS:
-            raise BinanceError(-4045, "Reach max stop order limit.")
-        if not algo and len(open_orders) >= render.MAX_NUM_ORDERS:
-            raise BinanceError(-2025, "Reach max open order limit.")
-        try:
-            order = self.engine.place_order(call.account, new.spec)
-        except SimError as exc:
-            raise err.from_reject(exc.reason, min_notional_value=new.market.min_notional) from None
-        if new.extras:
-            self._extras[order.order_id] = new.extras
-        if (
-            new.spec.tif is TimeInForce.FOK
-            and order.status is OrderStatus.EXPIRED
-            and order.expire_reason is Reject.IOC_NO_MATCH
-        ):
-            raise err.FOK_REJECTED.error()
-        return order, new.market, new.resp_type
-
-    def _order_new(self, call: Call) -> Any:
-        order, market, resp_type = self._place(call, algo=False)
-        shown = render.order(market, order, self._extra(order), with_time=False)
-        if resp_type == "ACK":  # the acknowledgement, before any execution
-            zero_qty = render.qty(market, Decimal(0))
-            shown.update(
-                status="NEW", executedQty=zero_qty, cumQty=zero_qty,
-                cumQuote=render.money(Decimal(0)), avgPrice=render.fixed(Decimal(0), 5),
-                updateTime=order.created_ms,
-            )  # fmt: skip
-        return shown
-
-    def _order_cancel(self, call: Call) -> Any:
-        order = self._find(call, algo=False, missing=err.UNKNOWN_ORDER_SENT)
-        if not order.status.is_open:
-            raise err.UNKNOWN_ORDER_SENT.error()
-        self.engine.cancel_order(call.account, order.order_id)
-        return render.order(
-            self.engine.market(order.spec.coin), order, self._extra(order), with_time=False
-        )
-
-    def _order_get(self, call: Call) -> Any:
-        order = self._find(call, algo=False, missing=err.ORDER_DOES_NOT_EXIST)
-        return render.order(self.engine.market(order.spec.coin), order, self._extra(order))
-
-    def _plain_orders(self, call: Call, *, open_only: bool) -> list[SimOrder]:
-        market = self._market(call, required=not open_only)
-        coin = market.coin if market is not None else None
-        orders = sorted(
-            (o for o in self.engine.orders.values()
-             if o.account_id == call.account and (coin is None or o.spec.coin == coin)
-             and not o.is_untriggered and (o.status.is_open or not open_only)),
-            key=lambda o: o.order_id,
-        )  # fmt: skip
-        return orders
-
-    def _order_open(self, call: Call) -> Any:
-        return [
-            render.order(self.engine.market(o.spec.coin), o, self._extra(o))
-            for o in self._plain_orders(call, open_only=True)
-        ]
-
-    def _order_all(self, call: Call) -> Any:
-        orders = _window(self._plain_orders(call, open_only=False), call.params, "orderId")
-        return [render.order(self.engine.market(o.spec.coin), o, self._extra(o)) for o in orders]
-
-    def _order_cancel_all(self, call: Call) -> Any:
-        for order in self._plain_orders(call, open_only=True):
-            self.engine.cancel_order(call.account, order.order_id)
-        return CANCEL_ALL_DONE
-
-    # ------------------------------------------------------------ algo orders
-    def _algo_new(self, call: Call) -> Any:
-        order, market, _ = self._place(call, algo=True)
-        return render.algo_order(market, order, self._extra(order), query=False)
-
-    def _algo_cancel(self, call: Call) -> Any:
-        order = self._find(call, algo=True, missing=err.UNKNOWN_ORDER_SENT)
-        if not (order.status.is_open and order.is_untriggered):
-            raise err.UNKNOWN_ORDER_SENT.error()
-        self.engine.cancel_order(call.account, order.order_id)
-        return {"algoId": order.order_id, "clientAlgoId": order.spec.client_id, **_CODE_200}
-
-    def _algo_get(self, call: Call) -> Any:
-        order = self._find(call, algo=True, missing=err.ORDER_DOES_NOT_EXIST)
-        return render.algo_order(self.engine.market(order.spec.coin), order, self._extra(order))
-
-    def _algo_orders(self, call: Call, *, open_only: bool) -> list[SimOrder]:
-        market = self._market(call, required=not open_only)
-        coin = market.coin if market is not None else None
-        return sorted(
-            (o for o in self.engine.orders.values()
-             if o.account_id == call.account and (coin is None or o.spec.coin == coin)
-             and o.spec.kind.is_trigger
-             and (not open_only or (o.status.is_open and o.is_untriggered))),
-            key=lambda o: o.order_id,
-        )  # fmt: skip
-
-    def _algo_open(self, call: Call) -> Any:
-        return [
-            render.algo_order(self.engine.market(o.spec.coin), o, self._extra(o))
-            for o in self._algo_orders(call, open_only=True)
-        ]
-
-    def _algo_all(self, call: Call) -> Any:
-        orders = _window(self._algo_orders(call, open_only=False), call.params, "algoId")
-        return [
-            render.algo_order(self.engine.market(o.spec.coin), o, self._extra(o)) for o in orders
-        ]
-
-    def _algo_cancel_all(self, call: Call) -> Any:
-        for order in self._algo_orders(call, open_only=True):
-            self.engine.cancel_order(call.account, order.order_id)
-        return CANCEL_ALL_DONE
 
     # ---------------------------------------------------------------- account
     def _account_v2(self, call: Call) -> Any:
@@ -490,20 +341,3 @@ class BinanceFace:
 
     def _margin_pairs(self, _call: Call) -> Any:
         return mkt.margin_all_pairs(self.engine)
-
-
-_CODE_200 = {"code": "200", "msg": "success"}
-
-
-def _window(orders: list[SimOrder], params: Params, id_name: str) -> list[SimOrder]:
-    """``allOrders``-style paging: from an id or a time, else the newest ``limit``."""
-    from_id = params.integer(id_name)
-    start = params.integer("startTime")
-    end = params.integer("endTime")
-    limit = min(params.integer("limit") or 500, 1000)
-    rows = [
-        o for o in orders
-        if (from_id is None or o.order_id >= from_id)
-        and (start is None or o.created_ms >= start) and (end is None or o.created_ms <= end)
-    ]  # fmt: skip
-    return rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]
