@@ -27,6 +27,7 @@ from tradeexec.domain import Balance, MarginMode, Order, Position, SignalSource,
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
+from tradeexec.execution.account_state import Mover
 from tradeexec.execution.pipeline import Accepted, Pipeline
 from tradeexec.execution.reconcile import Reconciler, ReconcileReport
 from tradeexec.execution.reconcile import _stop_cover as stop_cover
@@ -266,20 +267,19 @@ class TradingService:
         done is retried by the next ``halt`` and by every reconcile pass while the account
         stays HALTED."""
         names = [account] if account else self.manager.names
+        states = self.pipeline.states
         await self.pipeline.write(
             *(
-                partial(self.store.set_trading_state, name, TradingState.HALTED.value, reason)
-                for name in names
-            ),
-            *(
-                partial(
-                    self.store.append_event,
-                    "account_halted",
+                states.step(
                     name,
-                    {"reason": reason, "cancel_orders": cancel_orders, "flatten": flatten},
+                    TradingState.HALTED,
+                    Mover.OPERATOR,
+                    reason,
+                    cancel_orders=cancel_orders,
+                    flatten=flatten,
                 )
                 for name in names
-            ),
+            )
         )
         done = await asyncio.gather(
             *(self._kill_switch_work(name, cancel_orders, flatten) for name in names)
@@ -354,11 +354,10 @@ class TradingService:
 
     async def resume(self, account: str | None = None, *, reason: str = "resumed") -> None:
         names = [account] if account else self.manager.names
-        for name in names:
-            await self.pipeline.db(
-                self.store.set_trading_state, name, TradingState.ACTIVE.value, reason
-            )
-            await self.pipeline.event("account_resumed", name, reason=reason)
+        states = self.pipeline.states
+        await self.pipeline.write(
+            *(states.step(name, TradingState.ACTIVE, Mover.OPERATOR, reason) for name in names)
+        )
 
     async def signal_timeline(self, key_or_id: str | int) -> Any:
         """Everything recorded about one signal: decision, orders with history, fills, events."""
@@ -406,15 +405,9 @@ class TradingService:
         """The kill switch's first tier: REDUCING (no new exposure; exits, reducing orders and
         cancels pass; resting orders stay), every target account in one commit."""
         names = [account] if account else self.manager.names
+        states = self.pipeline.states
         await self.pipeline.write(
-            *(
-                partial(self.store.set_trading_state, n, TradingState.REDUCING.value, reason)
-                for n in names
-            ),
-            *(
-                partial(self.store.append_event, "entries_paused", n, {"reason": reason})
-                for n in names
-            ),
+            *(states.step(n, TradingState.REDUCING, Mover.OPERATOR, reason) for n in names)
         )
         return {n: {"state": TradingState.REDUCING.value, "complete": True} for n in names}
 

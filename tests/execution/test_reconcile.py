@@ -13,7 +13,7 @@ from tradeexec.domain import OrderRequest, OrderSide, OrderType, TradingState
 from tradeexec.sim.engine import OrderStatus
 
 if TYPE_CHECKING:
-    from conftest import VenueHarness
+    from tradeexec.testing import VenueHarness
 
 Q = Decimal("0.1")
 STOP, TARGET = Decimal(66000), Decimal(69000)
@@ -257,7 +257,8 @@ async def test_reducing_for_an_untracked_position_is_lifted_once_it_is_gone(
     events = await venue.service.pipeline.db(
         venue.service.store.events, None, "acct", kind="account_resumed"
     )
-    assert events and events[-1].data["reason"] == "reconcile"
+    assert events and events[-1].data["by"] == "reconciler"
+    assert (events[-1].data["from"], events[-1].data["to"]) == ("reducing", "active")
 
 
 async def test_a_halt_is_never_lifted_by_reconcile(venue: VenueHarness) -> None:

@@ -31,6 +31,7 @@ from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, Tradin
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import protection
+from tradeexec.execution.account_state import AccountStates, Mover
 from tradeexec.execution.brackets import BracketLeg, bracket_legs
 from tradeexec.execution.failover import Failover, raise_failover
 from tradeexec.execution.intake import Accepted, SignalIntake
@@ -76,6 +77,7 @@ class Pipeline(SignalIntake):
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._locks: dict[str, asyncio.Lock] = {}
         self._leverage_applied: set[tuple[str, str, int, str | None]] = set()
+        self.states = AccountStates(self)
 
     def lock(self, account: str) -> asyncio.Lock:
         """One signal (or reconciliation) at a time per account."""
@@ -269,22 +271,12 @@ class Pipeline(SignalIntake):
                 decided,
                 self.status_step(signal_id, ST.REJECTED, decision.reason_code or "rejected"),
             ]
-            if decision.halt_account:
-                steps += [
-                    partial(
-                        self.store.set_trading_state,
-                        trader.account,
-                        TradingState.HALTED.value,
-                        decision.detail,
-                    ),
-                    partial(
-                        self.store.append_event,
-                        "account_halted",
-                        trader.account,
-                        {"reason": decision.detail},
-                        signal_id=signal_id,
-                    ),
-                ]
+            if decision.halt_account:  # a loss limit: the account stops here
+                steps.append(
+                    self.states.step(
+                        trader.account, TradingState.HALTED, Mover.RISK, decision.detail, signal_id
+                    )
+                )
             await self.write(*steps)
             return None
         plans = plan_entries(

@@ -22,6 +22,7 @@ from decimal import Decimal
 from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, TradingState
 from tradeexec.exchanges.interface import ExchangeTrader
+from tradeexec.execution.account_state import AccountStates, Mover
 from tradeexec.execution.brackets import BRACKET_ROLES, ROLE_STOP, ROLE_TAKE, cancel_quietly
 from tradeexec.execution.journal import Journal
 from tradeexec.execution.report import ExecutionReport
@@ -83,8 +84,9 @@ async def stop_failed(
 
 async def halt_account(journal: Journal, account: str, reason: str, signal_id: int | None) -> None:
     """HALTED with the reason, durably, and an event an operator sees."""
-    await journal.db(journal.store.set_trading_state, account, TradingState.HALTED.value, reason)
-    await journal.event("account_halted", account, signal_id, reason=reason)
+    await AccountStates(journal).move(
+        account, TradingState.HALTED, Mover.PROTECTION, reason, signal_id
+    )
     await journal.event("protection_failed", account, signal_id, reason=reason)
 
 

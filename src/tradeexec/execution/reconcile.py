@@ -26,6 +26,7 @@ from tradeexec import errors
 from tradeexec.domain import Order, OrderSide, OrderStatus, OrderType, Position, TradingState
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
+from tradeexec.execution.account_state import RECONCILER_PREFIX, Mover
 from tradeexec.execution.journal import NEVER_SENT
 from tradeexec.execution.protection import next_role
 from tradeexec.signal_state import NON_TERMINAL
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: trading-state reasons written by the reconciler start so (and only those it lifts again)
-REASON_PREFIX = "reconcile: "
 
 TERMINAL_UNFILLED = frozenset(
     {OrderStatus.REJECTED.value, OrderStatus.CANCELED.value, OrderStatus.EXPIRED.value}
@@ -101,29 +100,20 @@ class Reconciler:
 
     async def _update_state(self, account: str, report: ReconcileReport) -> None:
         """Mismatches move an ACTIVE account to REDUCING (never lowering HALTED); once a
-        clean pass finds the cause gone, a REDUCING this reconciler set is lifted again."""
-        state, reason = await self.pipeline.db(self.store.get_trading_state, account)
-        current = TradingState(state)
+        clean pass finds the cause gone, a REDUCING this reconciler set is lifted again
+        (the rules are `account_state`'s)."""
+        states = self.pipeline.states
         if report.mismatches:
-            text = REASON_PREFIX + "; ".join(report.mismatches)
-            if current is not TradingState.HALTED and (current, reason) != (
-                TradingState.REDUCING,
-                text,
-            ):
-                await self.pipeline.db(
-                    self.store.set_trading_state, account, TradingState.REDUCING.value, text
-                )
+            text = RECONCILER_PREFIX + "; ".join(report.mismatches)
+            await states.move(account, TradingState.REDUCING, Mover.RECONCILER, text)
             await self.pipeline.event("reconcile_mismatch", account, reasons=report.mismatches)
-            return
-        cause_gone = not report.failures and current is TradingState.REDUCING
-        if cause_gone and (reason or "").startswith(REASON_PREFIX):
-            await self.pipeline.db(
-                self.store.set_trading_state,
+        elif not report.failures:
+            await states.move(
                 account,
-                TradingState.ACTIVE.value,
-                "reconcile: the cause is gone",
+                TradingState.ACTIVE,
+                Mover.RECONCILER,
+                RECONCILER_PREFIX + "the cause is gone",
             )
-            await self.pipeline.event("account_resumed", account, reason="reconcile", was=reason)
 
     async def _recover_signals(self, account: str, report: ReconcileReport) -> None:
         """Resume every signal an earlier process left unfinished (and follow resting entries)."""
