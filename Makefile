@@ -43,11 +43,20 @@ demo: $(STAMP)
 	@echo "==> running the demo: tradeexec demo (simulator + paper, no keys, no network)"
 	$(BIN)/tradeexec demo
 
-## lint, type check, tests
-test: $(STAMP)
+## lint, type check, tests (what CI runs: .ci/run is `make test`)
+test: lint typecheck unit
+
+## ruff: lint and formatting
+lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+## mypy --strict on src/
+typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## the test suite (the short crash-and-fault soak included)
+unit: $(STAMP)
 	$(BIN)/pytest -q
 
 sim: $(STAMP)
