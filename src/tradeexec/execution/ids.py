@@ -27,11 +27,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Final, Literal
+from typing import Final
+
+from tradeexec.exchanges.interface import ClientIdFormat
 
 __all__ = ["ROLE_LETTERS", "ClientIdFormat", "derive_client_order_id"]
 
-ClientIdFormat = Literal["binance", "hyperliquid", "generic"]
+#: each format: (``te`` + the role's letter in front, else ``0x``; how many hex digits)
+_FORMATS: Final[dict[str, tuple[bool, int]]] = {
+    "binance": (True, 32),
+    "hyperliquid": (False, 32),
+    "generic": (True, 29),
+}
 
 ROLE_LETTERS: Final[dict[str, str]] = {
     "entry": "e",
@@ -62,11 +69,9 @@ def derive_client_order_id(idempotency_key: str, role: str, fmt: ClientIdFormat)
     # The role cannot contain NUL, so (role, key) -> bytes is unambiguous.
     message = b"\0".join((_NAMESPACE, role.encode(), idempotency_key.encode("utf-8")))
     digest = hashlib.sha256(message).hexdigest()
-    letter = ROLE_LETTERS.get(role, _OTHER_ROLE_LETTER)
-    if fmt == "binance":
-        return f"{_PREFIX}{letter}{digest[:32]}"
-    if fmt == "hyperliquid":
-        return f"0x{digest[:32]}"
-    if fmt == "generic":
-        return f"{_PREFIX}{letter}{digest[:29]}"
-    raise ValueError(f"unknown client order id format {fmt!r}")
+    try:
+        lettered, hex_digits = _FORMATS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown client order id format {fmt!r}") from None
+    prefix = f"{_PREFIX}{ROLE_LETTERS.get(role, _OTHER_ROLE_LETTER)}" if lettered else "0x"
+    return prefix + digest[:hex_digits]
