@@ -12,6 +12,9 @@ Safety rules implemented here, once:
 - amounts are rounded down and prices rounded with the venue's own precision helpers, and
   below-minimum orders are refused before anything is sent;
 - every order carries our client order id (ccxt would otherwise inject its own).
+
+What an order write sends, refuses and does without an answer is in `ccxt_orders`; the
+timing of every HTTP request for the metrics (`request_observers`) in `ccxt_requests`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
 
 from tradeexec import errors
 from tradeexec.domain import (
@@ -32,13 +34,24 @@ from tradeexec.domain import (
     Market,
     Order,
     OrderRequest,
-    OrderType,
     Position,
     Ticker,
-    TimeInForce,
 )
 from tradeexec.exchanges import ccxt_parse as parse
 from tradeexec.exchanges.ccxt_errors import is_ambiguous, is_no_change, translate
+from tradeexec.exchanges.ccxt_orders import (
+    CCXT_ORDER_TYPE,
+    check_minimums,
+    complete_acknowledgement,
+    order_params,
+    resolve_lost_create,
+)
+from tradeexec.exchanges.ccxt_requests import (
+    RequestObserver,
+    observe_requests,
+    request_observers,
+)
+from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.exchanges.interface import (
     Capabilities,
     ExchangeTrader,
@@ -48,22 +61,9 @@ from tradeexec.exchanges.interface import (
 from tradeexec.exchanges.market_cache import MarketCache
 from tradeexec.exchanges.symbols import resolve_symbol
 
+__all__ = ["CCXTTrader", "RequestObserver", "request_observers"]
+
 T = TypeVar("T")
-
-#: Observers of every HTTP request a ccxt trader makes (the service's metrics):
-#: ``(account, method, seconds, error_code)``, where ``method`` is ``"GET /fapi/v1/order"``
-#: and ``error_code`` the tradeexec code of the error, or None. An observer must not raise.
-RequestObserver = Callable[[str, str, float, str | None], None]
-request_observers: list[RequestObserver] = []
-
-_CCXT_TYPE = {
-    OrderType.MARKET: "market",
-    OrderType.LIMIT: "limit",
-    OrderType.STOP_MARKET: "market",
-    OrderType.TAKE_PROFIT_MARKET: "market",
-    OrderType.STOP_LIMIT: "limit",
-    OrderType.TAKE_PROFIT_LIMIT: "limit",
-}
 
 
 class CCXTTrader(ExchangeTrader):
@@ -137,19 +137,8 @@ class CCXTTrader(ExchangeTrader):
         """Apply account settings (leverage, margin mode, position mode)."""
 
     def _order_params(self, request: OrderRequest, client_order_id: str) -> dict[str, Any]:
-        params: dict[str, Any] = {"clientOrderId": client_order_id}
-        if request.reduce_only:
-            params["reduceOnly"] = True
-        if request.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
-            params["stopLossPrice"] = float(self._trigger(request))
-        elif request.type in (OrderType.TAKE_PROFIT_MARKET, OrderType.TAKE_PROFIT_LIMIT):
-            params["takeProfitPrice"] = float(self._trigger(request))
-        if request.time_in_force is TimeInForce.POST_ONLY:
-            params["postOnly"] = True
-        elif request.time_in_force is not TimeInForce.GTC:
-            params["timeInForce"] = request.time_in_force.value
-        params.update(request.params)
-        return params
+        trigger = self._trigger(request) if request.type.is_trigger else None
+        return order_params(request, client_order_id, trigger)
 
     async def _prepare_price(self, symbol: str, request: OrderRequest) -> Decimal | None:
         """The price argument ccxt gets (venues whose market orders need one override this)."""
@@ -165,37 +154,14 @@ class CCXTTrader(ExchangeTrader):
     def _build(self) -> Any:
         exchange = self._exchange_class()(self._exchange_config())
         self._switch_environment(exchange)
-        self._observe_requests(exchange)
+        observe_requests(exchange, account=self.account, exchange_id=self.exchange_id)
         if self.api_url:
-            from tradeexec.exchanges.endpoints import point_ccxt_at
-
             point_ccxt_at(exchange, self.api_url)
             if self.api_url.startswith("http://"):
                 # ccxt waits 250 ms on close so TLS connections can shut down cleanly; a
                 # plain-HTTP endpoint (the simulator) has no TLS to wait for
                 exchange.timeout_on_exit = 0
         return exchange
-
-    def _observe_requests(self, exchange: Any) -> None:
-        """Time every HTTP request ccxt makes, and count its errors, for the observers
-        (wraps this instance's ``fetch``, ccxt's one door to the network)."""
-        fetch = exchange.fetch
-
-        async def observed(url: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
-            if not request_observers:
-                return await fetch(url, method, *args, **kwargs)
-            started, code = time.perf_counter(), None
-            try:
-                return await fetch(url, method, *args, **kwargs)
-            except Exception as exc:
-                code = translate(exc, exchange=self.exchange_id).code
-                raise
-            finally:
-                path = urlsplit(url).path or "/"
-                for observe in list(request_observers):
-                    observe(self.account, f"{method} {path}", time.perf_counter() - started, code)
-
-        exchange.fetch = observed
 
     async def connect(self) -> None:
         if self.exchange is None:
@@ -402,27 +368,6 @@ class CCXTTrader(ExchangeTrader):
         assert request.trigger_price is not None
         return self.price_to_precision(request.symbol, request.trigger_price)
 
-    def _check_minimums(
-        self, sym: str, amount: Decimal, price: Decimal | None, reduce: bool
-    ) -> None:
-        market = self._markets[sym]
-        if amount <= 0 or (market.min_amount is not None and amount < market.min_amount):
-            raise errors.BelowMinimum(
-                f"amount {amount} is below the minimum {market.min_amount} for {sym}",
-                exchange=self.exchange_id,
-                symbol=sym,
-            )
-        reference = price or self._last_price.get(sym)
-        if reduce or reference is None or market.min_notional is None:
-            return
-        if amount * reference < market.min_notional:
-            raise errors.BelowMinimum(
-                f"order value {amount * reference} is below the minimum {market.min_notional}"
-                f" for {sym}",
-                exchange=self.exchange_id,
-                symbol=sym,
-            )
-
     async def create_order(self, request: OrderRequest) -> Order:
         ex = self._require()
         sym = self.resolve_symbol(request.symbol)
@@ -436,14 +381,21 @@ class CCXTTrader(ExchangeTrader):
         needs_value = self._markets[sym].min_notional is not None and not request.reduce_only
         if reference is None and needs_value and sym not in self._last_price:
             await self.fetch_ticker(sym)  # value a market order, so minimums hold before sending
-        self._check_minimums(sym, amount, reference, request.reduce_only)
+        check_minimums(
+            self._markets[sym],
+            sym,
+            amount,
+            reference or self._last_price.get(sym),
+            reduce=request.reduce_only,
+            exchange=self.exchange_id,
+        )
         params = self._order_params(request, cid)
         if request.type.is_trigger:
             self._trigger_refs.add(cid)
         try:
             raw = await ex.create_order(
                 sym,
-                _CCXT_TYPE[request.type],
+                CCXT_ORDER_TYPE[request.type],
                 request.side.value,
                 float(amount),
                 float(price) if price is not None else None,
@@ -451,7 +403,15 @@ class CCXTTrader(ExchangeTrader):
             )
         except Exception as exc:
             if is_ambiguous(exc):
-                return await self._resolve_unknown(sym, cid, exc)
+                return await resolve_lost_create(
+                    lambda: self.fetch_order(sym, client_order_id=cid),
+                    cause=exc,
+                    attempts=self.lookup_attempts,
+                    backoff_s=self.retry_backoff_s,
+                    exchange=self.exchange_id,
+                    symbol=sym,
+                    client_order_id=cid,
+                )
             raise translate(
                 exc, exchange=self.exchange_id, symbol=sym, client_order_id=cid
             ) from exc
@@ -459,48 +419,10 @@ class CCXTTrader(ExchangeTrader):
         # Hyperliquid's acknowledgement has no side (parsed as "buy"): a sell would read as a buy
         thin = order.client_order_id is None or order.quantity == 0 or not raw.get("side")
         if thin or (request.type.needs_price and order.price is None):
-            order = await self._complete(order, sym, cid, request, amount, price)
+            order = complete_acknowledgement(order, cid, request, amount, price)
         if request.type.is_trigger:
             self._trigger_refs.add(order.id)
         return order
-
-    async def _complete(
-        self,
-        order: Order,
-        sym: str,
-        cid: str,
-        request: OrderRequest,
-        amount: Decimal,
-        price: Decimal | None,
-    ) -> Order:
-        """Some venues acknowledge with a thin order; fill in what we know we sent."""
-        from dataclasses import replace
-
-        return replace(
-            order,
-            client_order_id=order.client_order_id or cid,
-            quantity=order.quantity or amount,
-            type=request.type,
-            side=request.side,
-            reduce_only=order.reduce_only or request.reduce_only,
-            trigger_price=order.trigger_price or request.trigger_price,
-            price=order.price or (price if request.type.needs_price else None),
-        )
-
-    async def _resolve_unknown(self, sym: str, cid: str, cause: BaseException) -> Order:
-        """The create may have reached the venue: look for it by client id; never resend."""
-        for attempt in range(self.lookup_attempts):
-            try:
-                return await self.fetch_order(sym, client_order_id=cid)
-            except (errors.OrderNotFound, errors.NetworkError):
-                await asyncio.sleep(self.retry_backoff_s * 2**attempt)
-        raise errors.OrderOutcomeUnknown(
-            f"no answer to the order ({type(cause).__name__}) and it was not found by its"
-            f" client order id after {self.lookup_attempts} lookups; not resent",
-            exchange=self.exchange_id,
-            symbol=sym,
-            client_order_id=cid,
-        ) from cause
 
     async def cancel_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
