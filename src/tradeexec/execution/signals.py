@@ -26,13 +26,13 @@ and a time bucket is deliberately not done, because two genuine identical orders
 merged and one re-send across a bucket edge would still be doubled.
 
 Malformed input raises ``InvalidSignal`` naming the field; floats from JSON are converted
-exactly via ``to_decimal`` (``str()``), never used for arithmetic.
+exactly via ``to_decimal`` (``str()``), never used for arithmetic. How each field is parsed
+from outside input is `signal_fields`' job (shared with the TradingView mapping).
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -40,21 +40,55 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
-from tradeexec.domain import (
-    FrozenMap,
-    InvalidNumber,
-    OrderSide,
-    OrderType,
-    SignalSource,
-    to_decimal,
-)
+from tradeexec.domain import FrozenMap, OrderSide, OrderType, SignalSource
 from tradeexec.errors import InvalidSignal
+from tradeexec.execution.signal_fields import (
+    SIGNAL_ORDER_TYPES,
+    SIZING_MODES,
+    new_idempotency_key,
+    parse_bool,
+    parse_confidence,
+    parse_idempotency_key,
+    parse_leverage,
+    parse_number,
+    parse_order_fields,
+    parse_order_type,
+    parse_positive,
+    parse_request_key,
+    parse_side,
+    parse_sizing_mode,
+    parse_source,
+    parse_symbol,
+    parse_text,
+    parse_timestamp,
+)
 from tradeexec.numeric import decimal_text
 
-__all__ = ["SENSITIVE_KEYS", "SIGNAL_ORDER_TYPES", "SIZING_MODES", "Signal"]
+# The field parsers live in signal_fields; they are re-exported here, where the TradingView
+# mapping, the webhook and older callers have always imported them.
+__all__ = [
+    "SENSITIVE_KEYS",
+    "SIGNAL_ORDER_TYPES",
+    "SIZING_MODES",
+    "Signal",
+    "json_safe",
+    "new_idempotency_key",
+    "parse_bool",
+    "parse_confidence",
+    "parse_idempotency_key",
+    "parse_leverage",
+    "parse_number",
+    "parse_order_fields",
+    "parse_order_type",
+    "parse_positive",
+    "parse_side",
+    "parse_sizing_mode",
+    "parse_symbol",
+    "parse_text",
+    "parse_timestamp",
+    "scrub",
+]
 
-SIZING_MODES: Final = frozenset({"fixed_quantity", "fixed_notional", "percent_equity", "risk"})
-SIGNAL_ORDER_TYPES: Final = (OrderType.MARKET, OrderType.LIMIT)
 #: Keys never kept in ``Signal.raw`` (nor therefore in the store or logs).
 SENSITIVE_KEYS: Final = frozenset(
     {
@@ -69,17 +103,6 @@ SENSITIVE_KEYS: Final = frozenset(
         "private_key",
     }
 )
-_MAX_KEY_LENGTH: Final = 128
-_SIDE_ALIASES: Final = {
-    "buy": OrderSide.BUY,
-    "long": OrderSide.BUY,
-    "sell": OrderSide.SELL,
-    "short": OrderSide.SELL,
-}
-_TRUE: Final = frozenset({"true", "1", "yes", "on"})
-_FALSE: Final = frozenset({"false", "0", "no", "off", ""})
-# Epoch numbers above this are milliseconds (1e11 s is the year 5138).
-_MS_THRESHOLD: Final = Decimal(10) ** 11
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,8 +187,8 @@ class Signal:
             created_at = parse_timestamp(data["timestamp"], "timestamp")
         return cls(
             symbol=parse_symbol(data.get("symbol"), "symbol"),
-            source=_source(source),
-            idempotency_key=_request_key(data),
+            source=parse_source(source, "source"),
+            idempotency_key=parse_request_key(data),
             created_at=created_at,
             account=parse_text(data.get("account"), "account"),
             side=parse_side(data.get("side"), "side"),
@@ -286,200 +309,6 @@ def _protective_problem(s: Signal) -> str | None:
             f"for a {word} (must be {target_side})"
         )
     return None
-
-
-# --------------------------------------------------------------------------- field parsers
-# Shared with the TradingView mapping; each names the field in its error.
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
-
-def parse_order_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The optional order fields every source shares, parsed the same way everywhere."""
-    return {
-        "notional": parse_positive(data.get("notional"), "notional"),
-        "sizing_mode": parse_sizing_mode(data.get("sizing_mode"), "sizing_mode"),
-        "order_type": parse_order_type(data.get("order_type"), "order_type"),
-        "price": parse_positive(data.get("price"), "price"),
-        "stop_loss": parse_positive(data.get("stop_loss"), "stop_loss"),
-        "take_profit": parse_positive(data.get("take_profit"), "take_profit"),
-        "leverage": parse_leverage(data.get("leverage"), "leverage"),
-        "confidence": parse_confidence(data.get("confidence"), "confidence"),
-    }
-
-
-def parse_number(value: object, name: str) -> Decimal | None:
-    """A finite number in the sane range (int, float via ``str()``, Decimal or numeric
-    string; see ``domain.to_decimal``), or None. Anything else is an ``InvalidSignal``
-    naming the field: NaN, Infinity, ``"1,000"``, ``""``, booleans, 1e30, 1e-30."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise InvalidSignal(f"{name}: expected a number, got {_show(value)}")
-    try:
-        return to_decimal(value)
-    except InvalidNumber as exc:
-        raise InvalidSignal(f"{name}: {exc.message}") from None
-
-
-def parse_positive(value: object, name: str) -> Decimal | None:
-    number = parse_number(value, name)
-    if number is not None and number <= 0:
-        raise InvalidSignal(f"{name} must be > 0, got {number}")
-    return number
-
-
-def parse_side(value: object, name: str) -> OrderSide | None:
-    if value is None:
-        return None
-    if isinstance(value, OrderSide):
-        return value
-    side = _SIDE_ALIASES.get(value.strip().lower()) if isinstance(value, str) else None
-    if side is None:
-        raise InvalidSignal(f"{name}: {_show(value)} is not one of buy, sell (or long, short)")
-    return side
-
-
-def parse_order_type(value: object, name: str) -> OrderType:
-    if value is None:
-        return OrderType.MARKET
-    if isinstance(value, str):
-        for order_type in SIGNAL_ORDER_TYPES:
-            if value.strip().lower() == order_type.value:
-                return order_type
-    raise InvalidSignal(f"{name}: {_show(value)} is not one of market, limit")
-
-
-def parse_leverage(value: object, name: str) -> int | None:
-    number = parse_number(value, name)
-    if number is None:
-        return None
-    if number != number.to_integral_value() or number < 1:
-        raise InvalidSignal(f"{name} must be an integer >= 1, got {number}")
-    return int(number)
-
-
-def parse_confidence(value: object, name: str) -> float | None:
-    """A probability in [0, 1], returned as a float (it is compared, never used for money)."""
-    number = parse_number(value, name)
-    if number is None:
-        return None
-    if not 0 <= number <= 1:
-        raise InvalidSignal(f"{name} must be between 0 and 1, got {number}")
-    return float(number)
-
-
-def parse_bool(value: object, name: str) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    raise InvalidSignal(f"{name}: {_show(value)} is not a boolean (true / false)")
-
-
-def parse_text(value: object, name: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidSignal(f"{name}: expected text, got {_show(value)}")
-    text = str(value).strip()
-    return text or None
-
-
-def parse_symbol(value: object, name: str) -> str:
-    text = parse_text(value, name)
-    if text is None:
-        raise InvalidSignal(f"{name} is required")
-    return text
-
-
-def parse_sizing_mode(value: object, name: str) -> str | None:
-    text = parse_text(value, name)
-    if text is None:
-        return None
-    mode = text.lower()
-    if mode not in SIZING_MODES:
-        raise InvalidSignal(
-            f"{name}: {_show(value)} is not one of {', '.join(sorted(SIZING_MODES))}"
-        )
-    return mode
-
-
-def parse_idempotency_key(value: object, name: str) -> str | None:
-    text = parse_text(value, name)
-    if text is None:
-        return None
-    if len(text) > _MAX_KEY_LENGTH or not text.isprintable():
-        raise InvalidSignal(f"{name} must be at most {_MAX_KEY_LENGTH} printable characters")
-    return text
-
-
-def parse_timestamp(value: object, name: str) -> datetime:
-    """Epoch seconds or milliseconds (number or numeric string), ISO 8601, or a datetime.
-
-    Naive datetimes are taken as UTC. Returns an aware UTC datetime.
-    """
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and not _looks_numeric(value):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise InvalidSignal(f"{name}: {_show(value)} is not an ISO 8601 time") from None
-    else:
-        number = parse_number(value, name)
-        assert number is not None
-        if number < 0:
-            raise InvalidSignal(f"{name} must not be negative, got {number}")
-        seconds = number / 1000 if number >= _MS_THRESHOLD else number
-        try:
-            moment = datetime.fromtimestamp(float(seconds), UTC)
-        except (OverflowError, OSError, ValueError):
-            raise InvalidSignal(f"{name}: {number} is out of range") from None
-    if moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _looks_numeric(text: str) -> bool:
-    try:
-        Decimal(text.strip())
-    except ArithmeticError:
-        return False
-    return True
-
-
-def new_idempotency_key() -> str:
-    """A random key: the signal will never be de-duplicated against another one."""
-    return f"gen-{uuid.uuid4().hex}"
-
-
-def _request_key(data: Mapping[str, Any]) -> str:
-    key = parse_idempotency_key(data.get("idempotency_key"), "idempotency_key")
-    client_id = parse_idempotency_key(data.get("client_order_id"), "client_order_id")
-    if key is not None and client_id is not None and key != client_id:
-        raise InvalidSignal(
-            "idempotency_key and client_order_id differ; they name the same thing, give one"
-        )
-    return key or client_id or new_idempotency_key()
-
-
-def _source(value: SignalSource | str) -> SignalSource:
-    try:
-        return SignalSource(value)
-    except ValueError:
-        raise InvalidSignal(f"source: {_show(value)} is not a known signal source") from None
 
 
 # --------------------------------------------------------------------------- records
