@@ -1,27 +1,6 @@
-"""Shared fixtures: one simulator per test session, reset before each test that uses it."""
+"""Our tests use the venue harness our users get: the `tradeexec.testing` pytest plugin.
 
-from __future__ import annotations
+Installing tradeexec registers it already; naming it here keeps the suite working where
+plugins are not auto-loaded (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``)."""
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
-
-import pytest
-
-if TYPE_CHECKING:
-    from tradeexec.sim.server import SimServer
-
-
-@pytest.fixture(scope="session")
-def _sim_session() -> Iterator[SimServer]:
-    from tradeexec.sim.server import SimServer
-
-    with SimServer() as server:
-        yield server
-
-
-@pytest.fixture
-def sim_server(_sim_session: SimServer) -> Iterator[SimServer]:
-    """A running simulator with fresh engines, no faults and an empty request log."""
-    _sim_session.simulator.reset()
-    yield _sim_session
-    _sim_session.simulator.ctx.faults.clear()
+pytest_plugins = ["tradeexec.testing"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from conformance.conftest import Venue
 from tradeexec.domain import Order, OrderRequest, OrderStatus, OrderType
+from tradeexec.testing import TraderHarness as Venue
 
 QTY = Decimal("0.002")
 TAKE_PROFIT = Decimal("69000")

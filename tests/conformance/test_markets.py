@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from conformance.conftest import START_MARK, Venue
 from tradeexec.domain import OrderRequest, OrderStatus
+from tradeexec.testing import START_MARK
+from tradeexec.testing import TraderHarness as Venue
 
 SPELLINGS = ("BTCUSDT", "BTC/USDT", "BTCUSDT.P", "BTC", "btcusdt", "BINANCE:BTCUSDT.P")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from conformance.conftest import START_MARK, Venue
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType
+from tradeexec.testing import START_MARK
+from tradeexec.testing import TraderHarness as Venue
 
 QTY = Decimal("0.002")  # worth ~135: above every venue's minimum, far below the balance
 

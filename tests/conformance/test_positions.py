@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from conformance.conftest import BALANCE, START_MARK, Venue
 from tradeexec.domain import Balance, OrderRequest, OrderStatus
+from tradeexec.testing import BALANCE, START_MARK
+from tradeexec.testing import TraderHarness as Venue
 
 QTY = Decimal("0.01")  # notional ~675
 

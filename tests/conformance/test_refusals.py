@@ -11,9 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from conformance.conftest import START_MARK, Venue
 from tradeexec import errors
 from tradeexec.domain import OrderRequest, OrderStatus
+from tradeexec.testing import START_MARK
+from tradeexec.testing import TraderHarness as Venue
 
 QTY = Decimal("0.002")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tradeexec.sim.engine import OrderKind
 
 if TYPE_CHECKING:
-    from conftest import VenueHarness
+    from tradeexec.testing import VenueHarness
 
 STOP, TARGET = Decimal(66000), Decimal(69000)
 SHORT_STOP = Decimal(69500)

@@ -9,7 +9,7 @@ from tradeexec.config import SizingConfig
 from tradeexec.sim.engine import OrderStatus
 
 if TYPE_CHECKING:
-    from conftest import VenueHarness
+    from tradeexec.testing import VenueHarness
 
 Q = Decimal("0.1")
 STOP, TARGET = Decimal(66000), Decimal(69000)

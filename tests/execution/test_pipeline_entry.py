@@ -17,8 +17,8 @@ from tradeexec.domain import OrderType, SignalSource, TradingState
 from tradeexec.sim.engine import OrderKind, OrderStatus
 
 if TYPE_CHECKING:
-    from conftest import VenueHarness
     from tradeexec.execution.report import ExecutionReport
+    from tradeexec.testing import VenueHarness
 
 Q = Decimal("0.1")
 STOP, TARGET = Decimal(66000), Decimal(69000)

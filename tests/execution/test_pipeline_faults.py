@@ -16,8 +16,8 @@ from tradeexec.execution.reconcile import Reconciler
 from tradeexec.sim.engine import OrderKind, OrderStatus
 
 if TYPE_CHECKING:
-    from conftest import VenueHarness
     from tradeexec.service import TradingService
+    from tradeexec.testing import VenueHarness
 
 Q = Decimal("0.1")
 STOP, TARGET = Decimal(66000), Decimal(69000)

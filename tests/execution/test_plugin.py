@@ -22,8 +22,8 @@ from tradeexec.sim.faults import FaultRule
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from conftest import PluginHarness
     from tradeexec.sim.server import SimServer
+    from tradeexec.testing import PluginHarness
 
     MakePlugin = Callable[[str], PluginHarness]
 

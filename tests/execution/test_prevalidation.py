@@ -17,7 +17,7 @@ from tradeexec.config import RiskConfig, SizingConfig
 from tradeexec.domain import SignalSource
 
 if TYPE_CHECKING:
-    from conftest import PluginHarness, VenueHarness
+    from tradeexec.testing import PluginHarness, VenueHarness
 
 MARK = Decimal(67500)
 

@@ -13,7 +13,7 @@ from tradeexec.service import TradingService
 from tradeexec.sim.engine import OrderStatus
 
 if TYPE_CHECKING:
-    from conftest import VenueHarness
+    from tradeexec.testing import VenueHarness
 
 Q = Decimal("0.1")
 STOP, TARGET = Decimal(66000), Decimal(69000)
