@@ -30,7 +30,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from tradeexec.config_paths import default_market_cache_dir, default_store_url
 from tradeexec.domain import MarginMode
 from tradeexec.errors import ConfigError
-from tradeexec.exchanges.registry import trader_types
+from tradeexec.exchanges.registry import BUILTIN_ACCOUNT_TYPES, trader_types
 
 __all__ = [
     "BUILTIN_ACCOUNT_TYPES",
@@ -51,7 +51,6 @@ __all__ = [
 
 # ``binance`` is Binance USD-M futures. Third-party packages may add types through the
 # ``tradeexec.traders`` entry-point group (see tradeexec.exchanges.factory).
-BUILTIN_ACCOUNT_TYPES = ("binance", "hyperliquid", "paper", "ccxt")
 SizingMode = Literal["fixed_quantity", "fixed_notional", "percent_equity", "risk"]
 
 # ccxt's credential names (``Exchange.requiredCredentials``) -> our config keys

@@ -90,6 +90,13 @@ _REJECT: dict[sim.Reject, type[errors.ExchangeError]] = {
 }
 
 
+#: a live public feed's default source per mimicked venue: (ccxt id, quote:settle)
+_LIVE_FEEDS: dict[str, tuple[str, str]] = {
+    "binance": ("binanceusdm", "USDT:USDT"),
+    "hyperliquid": ("hyperliquid", "USDC:USDC"),
+}
+
+
 def paper_capabilities(venue: str) -> Capabilities:
     rules = VENUES[venue]
     return Capabilities(
@@ -119,6 +126,7 @@ class PaperTrader(ExchangeTrader):
     ) -> None:
         self.account = account
         self.capabilities = paper_capabilities(venue)
+        self._venue = venue
         rules = VENUES[venue]
         specs = rules.markets
         cap = self.capabilities
@@ -153,7 +161,8 @@ class PaperTrader(ExchangeTrader):
         if kind == "replay":
             return ReplayFeed(arg)
         if kind == "live":
-            return LivePublicFeed(arg or "binanceusdm", {c: f"{c}/USDT:USDT" for c in self._coins})
+            exchange_id, quote = _LIVE_FEEDS[self._venue]
+            return LivePublicFeed(arg or exchange_id, {c: f"{c}/{quote}" for c in self._coins})
         if kind != "walk":
             raise errors.ConfigError(f"unknown paper feed {self._feed_spec!r}")
         return SyntheticWalk(dict(self.engine.marks), seed=self._seed)

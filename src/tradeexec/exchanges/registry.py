@@ -15,9 +15,19 @@ from typing import Any
 from tradeexec import errors
 from tradeexec.exchanges.interface import ExchangeTrader
 
-__all__ = ["ENTRY_POINT_GROUP", "TraderBuilder", "builder_for", "register_trader", "trader_types"]
+__all__ = [
+    "BUILTIN_ACCOUNT_TYPES",
+    "ENTRY_POINT_GROUP",
+    "TraderBuilder",
+    "account_type_for",
+    "builder_for",
+    "register_trader",
+    "trader_types",
+]
 
 ENTRY_POINT_GROUP = "tradeexec.traders"
+#: the account types tradeexec itself provides (the factory registers their builders)
+BUILTIN_ACCOUNT_TYPES = ("binance", "hyperliquid", "paper", "ccxt")
 #: ``(name, AccountConfig, AppConfig | None) -> ExchangeTrader``
 TraderBuilder = Callable[[str, Any, Any], ExchangeTrader]
 
@@ -31,7 +41,8 @@ def register_trader(type_name: str, builder: TraderBuilder) -> None:
 
 def trader_types() -> set[str]:
     """Every type an account may name: registered (built-ins included) or an entry point."""
-    return set(_REGISTRY) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    entry = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return set(BUILTIN_ACCOUNT_TYPES) | set(_REGISTRY) | entry
 
 
 def builder_for(type_name: str) -> TraderBuilder:
@@ -44,3 +55,15 @@ def builder_for(type_name: str) -> TraderBuilder:
             return builder
     known = sorted(trader_types())
     raise errors.ConfigError(f"unknown trader type {type_name!r}; known: {known}")
+
+
+#: ccxt ids that mean one of our own account types (``binanceusdm`` is Binance USD-M futures,
+#: which ``binance`` means here too)
+_ALIASES = {"binanceusdm": "binance"}
+
+
+def account_type_for(exchange_id: str) -> str:
+    """The account type for a ccxt exchange id: our own venue type where there is one, else
+    the generic ``ccxt``."""
+    name = _ALIASES.get(exchange_id, exchange_id)
+    return name if name in trader_types() and name != "ccxt" else "ccxt"

@@ -22,15 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from tradeexec import errors
 from tradeexec.domain import Order, SignalSource
+from tradeexec.exchanges.registry import account_type_for
 
 ExecutionResult = dict[str, Any]
-
-_TYPES = {
-    "binance": "binance",
-    "binanceusdm": "binance",
-    "hyperliquid": "hyperliquid",
-    "paper": "paper",
-}
 
 
 @runtime_checkable
@@ -153,7 +147,7 @@ class CCXTPlugin:
             from tradeexec.exchanges.factory import create_trader
 
             own = self.config.accounts[self.account]
-            kind = _TYPES.get(exchange, "ccxt")
+            kind = account_type_for(exchange)
             cfg = AccountConfig(
                 type=kind, exchange_id=None if kind != "ccxt" else exchange, api_url=own.api_url
             )
@@ -247,7 +241,7 @@ def create_ccxt_plugin(
     """The convenience constructor of the original plan (see the module docstring)."""
     from tradeexec.config import AccountConfig, AppConfig
 
-    kind = _TYPES.get(exchange_id, "ccxt")
+    kind = account_type_for(exchange_id)
     if kind == "binance" and testnet:
         testnet, demo = False, True  # Binance's futures testnet is gone; demo trading is its heir
     fields: dict[str, Any] = {
