@@ -29,6 +29,7 @@ from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
 from tradeexec.execution.account_state import Mover
 from tradeexec.execution.pipeline import Accepted, Pipeline
+from tradeexec.execution.preview import Preview, preview_signal
 from tradeexec.execution.reconcile import Reconciler, ReconcileReport
 from tradeexec.execution.reconcile import _stop_cover as stop_cover
 from tradeexec.execution.report import ExecutionReport
@@ -163,6 +164,12 @@ class TradingService:
     # ---------------------------------------------------------------- signals
     async def submit_signal(self, signal: Signal) -> ExecutionReport:
         return await self.pipeline.execute(signal)
+
+    async def preview_signal(self, signal: Signal) -> Preview:
+        """A dry run through the same gate, sizing and risk checks: the exact orders the
+        signal would send (after the venue's rounding) or the refusal; nothing is recorded
+        or sent."""
+        return await preview_signal(self.manager, self.gate, signal)
 
     async def accept_signal(self, signal: Signal) -> Accepted:
         """Record the signal durably and execute it in the background (webhooks): returns as

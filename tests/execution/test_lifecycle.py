@@ -458,3 +458,22 @@ async def test_bad_input_is_recorded_as_a_rejected_signal(venue: VenueHarness) -
     not_a_dict = await venue.service.submit([1, 2], SignalSource.AGENT)  # type: ignore[arg-type]
     assert not_a_dict.status == "rejected" and not_a_dict.signal_id is not None
     assert venue.engine_orders() == []
+
+
+async def test_a_preview_lists_what_would_be_sent_and_sends_nothing(venue: VenueHarness) -> None:
+    await venue.submit(side="buy", quantity=Q, stop_loss=STOP)
+    before = len(venue.engine_orders())
+
+    asked = venue.signal(side="sell", quantity=Decimal("0.3"), stop_loss=Decimal("69500.37"))
+    flip = await venue.service.preview_signal(asked)
+
+    assert flip.approved, flip
+    roles = [(o["role"], o["side"], Decimal(o["quantity"])) for o in flip.orders]
+    assert roles == [("close", "sell", Q), ("entry", "sell", Decimal("0.2")),
+                     ("stop_loss", "buy", Decimal("0.2"))]  # fmt: skip
+    stop = Decimal(flip.orders[-1]["trigger_price"])
+    assert stop <= Decimal("69500.37")  # rounded towards the entry, onto the grid
+    refused = await venue.service.preview_signal(venue.signal(side="buy", quantity=Decimal(1)))
+    assert not refused.approved and refused.reason == "max_order_notional"
+    assert len(venue.engine_orders()) == before  # a preview sends nothing
+    assert await venue.service.signal_timeline(asked.idempotency_key) is None  # nor records
