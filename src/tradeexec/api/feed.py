@@ -130,6 +130,11 @@ class Feed:
         self._cursor = changes.cursor
         self.telemetry.record_changes(changes)
         self._publish_changes(changes)
+        # a state change shows in the gauge at once, not at the next refresh
+        for account in {e.account for e in changes.events if e.account and "account" in e.kind}:
+            if account in self.service.manager.names:
+                state = await self.service.state(account)
+                self.telemetry.set_account_state(account, state.state.value)
         if self._running:
             for record in await self.service.signals_now(list(self._running)):
                 if record.status != self._running[record.id]:
