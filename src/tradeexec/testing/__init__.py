@@ -40,14 +40,16 @@ if TYPE_CHECKING or importlib.util.find_spec("pytest_asyncio"):
 else:  # pytest then names the missing async plugin when an async fixture is used
     async_fixture = pytest.fixture
 
+# A submodule must not be named as a fixture: importing it sets the package attribute of
+# that name, hiding the fixture from pytest (so venue_under_test.py, not venue.py).
 _EXPORTS: dict[str, str] = {
-    "VenueUnderTest": "tradeexec.testing.venue",
+    "VenueUnderTest": "tradeexec.testing.venue_under_test",
     "TraderHarness": "tradeexec.testing.traders",
     "VenueHarness": "tradeexec.testing.services",
     "PluginHarness": "tradeexec.testing.plugins",
     "RISK": "tradeexec.testing.services",
     "new_key": "tradeexec.testing.services",
-    "is_order_request": "tradeexec.testing.venue",
+    "is_order_request": "tradeexec.testing.venue_under_test",
 }
 
 __all__ = [
@@ -206,4 +208,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from tradeexec.testing.plugins import PluginHarness
     from tradeexec.testing.services import RISK, VenueHarness, new_key
     from tradeexec.testing.traders import TraderHarness
-    from tradeexec.testing.venue import VenueUnderTest, is_order_request
+    from tradeexec.testing.venue_under_test import VenueUnderTest, is_order_request

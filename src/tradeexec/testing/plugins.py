@@ -13,7 +13,7 @@ from typing import Any
 from tradeexec.exchanges.paper import PaperTrader
 from tradeexec.execution.plugin import CCXTPlugin, create_ccxt_plugin
 from tradeexec.testing.defaults import BALANCE
-from tradeexec.testing.venue import VenueUnderTest
+from tradeexec.testing.venue_under_test import VenueUnderTest
 
 
 @dataclass(kw_only=True)

@@ -23,7 +23,7 @@ from tradeexec.execution.signals import Signal
 from tradeexec.service import TradingService
 from tradeexec.sim.server import SimServer
 from tradeexec.testing.defaults import ACCOUNT
-from tradeexec.testing.venue import VenueUnderTest
+from tradeexec.testing.venue_under_test import VenueUnderTest
 
 # Limits roomy enough for tradeexec's scenarios (a 0.1 -> -0.2 flip moves 0.3 BTC), tight
 # enough to refuse a 1 BTC order on max_order_notional.

@@ -15,7 +15,7 @@ from tradeexec.exchanges.interface import Capabilities, ExchangeTrader
 from tradeexec.exchanges.paper import PaperTrader
 from tradeexec.sim.engine import SimOrder
 from tradeexec.testing.defaults import BALANCE
-from tradeexec.testing.venue import VenueUnderTest, orders_of
+from tradeexec.testing.venue_under_test import VenueUnderTest, orders_of
 
 
 @dataclass

@@ -122,7 +122,10 @@ class VenueUnderTest:
         symbol, price = (self.symbol, args[0]) if len(args) == 1 else args
         mark = Decimal(str(price))
         if self.sim is not None:
-            self.sim.simulator.set_price(str(symbol).split("/")[0], mark)
+            coin = str(symbol).split("/")[0]  # unified symbols only: BTC/USDT, BTC/USDC:USDC
+            if not any(coin in face.engine.markets for face in self.sim.simulator.faces.values()):
+                raise ValueError(f"no simulated market for {symbol!r}; say BASE/QUOTE")
+            self.sim.simulator.set_price(coin, mark)
             return
         for trader in self._paper_traders():
             trader.set_mark(str(symbol), mark)
