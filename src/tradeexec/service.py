@@ -385,26 +385,16 @@ class TradingService:
 
     # ---- for the surfaces (api) ----
     async def accounts(self) -> list[dict[str, Any]]:
-        """Every configured account: its type, whether it is the default, and its trading
-        state with the reason (no secrets)."""
+        """Every account: its trading state and reason, type, whether it is the default."""
         default = self.manager.default_name()
-        out = []
-        for name in self.manager.names:
-            view = await self.state(name)
-            config = self.config.account(name)
-            out.append(
-                {
-                    **view.to_dict(),
-                    "type": config.type,
-                    "default": name == default,
-                    "fallback": getattr(config, "fallback", None),
-                }
-            )
-        return out
+        return [
+            {**(await self.state(name)).to_dict(), "type": self.config.account(name).type,
+             "default": name == default}
+            for name in self.manager.names
+        ]  # fmt: skip
 
     async def balances(self, account: str | None = None) -> dict[str, Balance]:
-        trader = await self.manager.get(account)
-        return await trader.fetch_balance()
+        return await (await self.manager.get(account)).fetch_balance()
 
     async def pause_entries(
         self, account: str | None = None, *, reason: str = "entries paused"
@@ -428,55 +418,41 @@ class TradingService:
     async def refuse_signal(self, signal: Signal, reason: str, detail: str) -> int:
         """Record a signal refused at the door (stale, out of order) as ``rejected`` with its
         reason, in one commit; returns its id (the existing one for a key seen before)."""
-        signal = replace(signal, account=signal.account or self.manager.default_name())
-        assert signal.account is not None
-        account = signal.account
+        account = signal.account or self.manager.default_name()
 
         def record() -> int:
             with self.store.batch():
                 signal_id, created = self.store.record_signal(
-                    idempotency_key=signal.idempotency_key,
-                    account=account,
-                    symbol=signal.symbol,
-                    source=signal.source.value,
-                    payload=signal.to_record(),
+                    idempotency_key=signal.idempotency_key, account=account,
+                    symbol=signal.symbol, source=signal.source.value,
+                    payload=replace(signal, account=account).to_record(),
                     confidence=signal.confidence,
-                )
+                )  # fmt: skip
                 if created:
                     self.store.set_signal_status(
                         signal_id, SignalStatus.REJECTED.value, reason, expect=["received"]
                     )
-                    self.store.append_event(
-                        "signal_refused", account, {"reason": reason, "detail": detail}, signal_id
-                    )
+                    data = {"reason": reason, "detail": detail}
+                    self.store.append_event("signal_refused", account, data, signal_id)
                 return int(signal_id)
 
         return int(await self.pipeline.db(record))
 
     async def latest_target_alert(self, webhook_source: str, symbol: str) -> datetime | None:
         """The newest target-position alert time recorded for a webhook source and symbol."""
-        found = await self.pipeline.db(
-            partial(
-                queries.latest_target_alert,
-                self.store,
-                webhook_source=webhook_source,
-                symbol=symbol,
-            )
-        )
+        find = partial(queries.latest_target_alert, self.store, webhook_source=webhook_source)
+        found = await self.pipeline.db(find, symbol=symbol)
         return found if isinstance(found, datetime) else None
 
     async def unprotected_positions(self, account: str) -> int:
-        """Open positions without resting stops covering their full size (what an operator
-        should alert on)."""
+        """Open positions without resting stops covering their full size."""
         trader = await self.manager.get(account)
         positions = [p for p in await trader.fetch_positions() if p.quantity]
-        if not positions:
-            return 0
-        resting = await trader.fetch_open_orders()
+        resting = await trader.fetch_open_orders() if positions else []
         return sum(1 for p in positions if stop_cover(resting, p) < abs(p.quantity))
 
     async def ready(self) -> dict[str, Any]:
-        """Ready to trade: the store writable, and each account's venue reachable with its
+        """Ready to trade: the store writable, each account's venue reachable with its
         credentials accepted (per account)."""
         store: dict[str, Any] = {"ok": True, "error": None}
         try:
@@ -487,14 +463,12 @@ class TradingService:
         ok = store["ok"] and all(a["ok"] for a in accounts.values())
         return {"ready": ok, "store": store, "accounts": accounts}
 
-    async def latest_changes_cursor(self) -> queries.Cursor:
-        cursor = await self.pipeline.db(queries.latest_cursor, self.store)
-        assert isinstance(cursor, queries.Cursor)
-        return cursor
-
-    async def changes_after(self, cursor: queries.Cursor) -> queries.Changes:
-        """What was recorded after ``cursor``: signals, decisions, order transitions, fills
-        and events (the SSE feed and the metrics read it)."""
+    async def changes_after(self, cursor: queries.Cursor | None) -> queries.Changes:
+        """What was recorded after ``cursor`` (signals, decisions, order transitions, fills,
+        events: the SSE feed and the metrics); None: nothing, and the cursor of now."""
+        if cursor is None:
+            now = await self.pipeline.db(queries.latest_cursor, self.store)
+            return queries.Changes(now, (), (), (), (), ())
         changes = await self.pipeline.db(queries.changes_after, self.store, cursor)
         assert isinstance(changes, queries.Changes)
         return changes
@@ -509,17 +483,9 @@ class TradingService:
     async def accept_request(
         self, data: dict[str, Any], source: SignalSource
     ) -> Accepted | ExecutionReport:
-        """``submit`` without waiting: parse, record, answer; execution continues in the
-        background. Bad input is a rejected report (recorded as an event), as in ``submit``."""
+        """``submit`` without waiting for the execution (bad input: ``submit``'s answer)."""
         try:
             signal = Signal.from_request(data, source=source, now=datetime.now(UTC))
-        except errors.InvalidSignal as exc:
-            await self.pipeline.event("signal_invalid", data.get("account"), error=exc.to_dict())
-            return ExecutionReport(
-                status="rejected",
-                idempotency_key=str(data.get("idempotency_key") or ""),
-                symbol=str(data.get("symbol") or ""),
-                reason=exc.code,
-                error=str(exc),
-            )
+        except errors.InvalidSignal:
+            return await self.submit(data, source)  # records and answers the refusal
         return await self.accept_signal(signal)

@@ -65,7 +65,7 @@ class Feed:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._cursor = await self.service.latest_changes_cursor()
+        self._cursor = (await self.service.changes_after(None)).cursor
         self._tasks = [
             asyncio.create_task(self._poll_forever(), name="tradeexec-feed"),
             asyncio.create_task(self._gauges_forever(), name="tradeexec-gauges"),
