@@ -240,8 +240,6 @@ def event_from_observation(
     return None if after is current else event
 
 
-
-
 def apply_observation(
     current: OrderStatus,
     observed: OrderStatus | str | None,
