@@ -19,8 +19,8 @@ Every harness is a `VenueUnderTest`: what reached the venue (``engine_orders()``
 price, ``add_fault`` to make the venue misbehave, ``new_client_id``. To run a test on fewer
 venues: ``@pytest.mark.parametrize("venue", ["hyperliquid"], indirect=True)``.
 
-Importing this module is cheap (the harness types load on first use), so the plugin costs
-nothing in a test session that does not use it. Nothing else in tradeexec imports it.
+Importing this module is cheap (the harness types load on first use), so the auto-loaded
+plugin costs little in a session that does not use it. Nothing else in tradeexec imports it.
 """
 
 from __future__ import annotations
