@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tradeexec import __version__, cli_ops, cli_serve
+from tradeexec import __version__, cli_mcp, cli_ops, cli_serve
 from tradeexec import cli_render as render
 from tradeexec.cli_common import (
     AccountOpt,
@@ -244,6 +244,7 @@ signal_app.command("list")(cli_serve.signal_list)
 # --------------------------------------------------------------------------- the service
 
 app.command()(cli_serve.serve)
+app.command()(cli_mcp.mcp)
 
 
 @app.command()
