@@ -14,7 +14,7 @@ Import everything from here; the definitions live in siblings, one job each:
 
 - ``domain_enums``: the enumerations (sides, order types and statuses, trading states, ...);
 - ``domain_orders``: `OrderRequest`, `Order`, `Fill`;
-- ``domain_market``: `Market`, `Ticker`, `Position`, `Balance`;
+- ``domain_market``: `Market`, `Ticker`, `Position`, `Balance`, and `net_position` / `opposes`;
 - ``domain_fields``: how those take their fields (exact decimals, enums, `FrozenMap`);
 - ``numeric``: numbers from outside (`to_decimal`, `InvalidNumber`).
 """
@@ -22,7 +22,9 @@ Import everything from here; the definitions live in siblings, one job each:
 from __future__ import annotations
 
 from tradeexec.domain_enums import (
+    BRACKET_ROLES,
     MarginMode,
+    OrderRole,
     OrderSide,
     OrderStatus,
     OrderType,
@@ -32,13 +34,14 @@ from tradeexec.domain_enums import (
 )
 from tradeexec.domain_fields import ZERO as ZERO
 from tradeexec.domain_fields import FrozenMap
-from tradeexec.domain_market import Balance, Market, Position, Ticker
+from tradeexec.domain_market import Balance, Market, Position, Ticker, net_position, opposes
 from tradeexec.domain_orders import Fill, Order, OrderRequest
 
 # numbers from outside: re-exported here, where callers have always found to_decimal
 from tradeexec.numeric import InvalidNumber, to_decimal
 
 __all__ = [
+    "BRACKET_ROLES",
     "Balance",
     "Fill",
     "FrozenMap",
@@ -47,6 +50,7 @@ __all__ = [
     "Market",
     "Order",
     "OrderRequest",
+    "OrderRole",
     "OrderSide",
     "OrderStatus",
     "OrderType",
@@ -55,5 +59,7 @@ __all__ = [
     "Ticker",
     "TimeInForce",
     "TradingState",
+    "net_position",
+    "opposes",
     "to_decimal",
 ]

@@ -122,3 +122,17 @@ class SignalSource(_LenientStrEnum):
     CLI = "cli"
     MCP = "mcp"
     API = "api"
+
+
+class OrderRole(_LenientStrEnum):
+    """What an order does for its signal (the store keeps these words)."""
+
+    ENTRY = "entry"  # opens or adds
+    CLOSE = "close"  # reduces first (reduce-only); a flatten is stored as a close
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+    ADOPTED = "adopted"  # found on the venue, placed around tradeexec
+
+
+#: the resting protective legs of a position
+BRACKET_ROLES = (OrderRole.STOP_LOSS, OrderRole.TAKE_PROFIT)

@@ -5,11 +5,12 @@ them from ``tradeexec.domain``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
-from tradeexec.domain_enums import MarginMode
+from tradeexec.domain_enums import MarginMode, OrderSide
 from tradeexec.domain_fields import ZERO, convert_decimals, enum_value, set_field
 
 __all__ = ["Balance", "Market", "Position", "Ticker"]
@@ -143,3 +144,13 @@ def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
     if step <= 0:
         return value
     return (value / step).quantize(Decimal(1), rounding=rounding) * step
+
+
+def net_position(positions: Iterable[Position], symbol: str) -> Decimal:
+    """The signed quantity held in ``symbol`` (> 0 long, < 0 short, 0 flat)."""
+    return sum((p.quantity for p in positions if p.symbol == symbol), ZERO)
+
+
+def opposes(side: OrderSide | str, position: Decimal) -> bool:
+    """Does an order on ``side`` go against the (signed) ``position``, i.e. reduce it?"""
+    return position != 0 and (position > 0) != (OrderSide(side) is OrderSide.BUY)

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType
+from tradeexec.domain import Order, OrderRequest, OrderRole, OrderSide, OrderType
 from tradeexec.exchanges.interface import ExchangeTrader
 
-ROLE_STOP = "stop_loss"
-ROLE_TAKE = "take_profit"
-BRACKET_ROLES = (ROLE_STOP, ROLE_TAKE)
+ROLE_STOP = OrderRole.STOP_LOSS
+ROLE_TAKE = OrderRole.TAKE_PROFIT
 _ROLE_TYPE = {ROLE_STOP: OrderType.STOP_MARKET, ROLE_TAKE: OrderType.TAKE_PROFIT_MARKET}
 
 

@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, TradingState
+from tradeexec.domain import Order, OrderRequest, OrderRole, OrderSide, OrderStatus, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import protection
@@ -235,7 +235,7 @@ class Pipeline(SignalIntake):
             elif last and not legs:
                 then = [self._final_status_step(run)]
             results = await self._record_step(order_id, order, fresh, then)
-            if role == "close" and order.filled_quantity > 0 and fresh:
+            if role == OrderRole.CLOSE and order.filled_quantity > 0 and fresh:
                 # only when its answer is new: a close recorded before a restart was fitted
                 # for then, and the position it started from may be another one by now
                 await self._after_close(run, order)
@@ -423,7 +423,7 @@ class Pipeline(SignalIntake):
         stop_error: errors.ExchangeError | None = None
         for leg, outcome in zip(legs, outcomes, strict=True):
             if isinstance(outcome, errors.ExchangeError):
-                if leg.role == protection.ROLE_STOP:
+                if leg.role == OrderRole.STOP_LOSS:
                     stop_error = outcome
                 else:
                     run.report = run.report.with_warning(f"take-profit not placed: {outcome}")

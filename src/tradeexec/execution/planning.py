@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tradeexec.domain import OrderRequest, OrderSide, OrderType
+from tradeexec.domain import OrderRequest, OrderRole, OrderSide, OrderType, opposes
 from tradeexec.execution.signals import Signal
 
 ZERO = Decimal(0)
@@ -61,7 +61,7 @@ class StoredPlan:
 
 @dataclass(frozen=True)
 class EntryPlan:
-    role: str  # "close" (reduce-only, closing part) or "entry" (opens or adds)
+    role: OrderRole  # CLOSE (reduce-only, the closing part) or ENTRY (opens or adds)
     request: OrderRequest
     opens: bool
 
@@ -85,7 +85,7 @@ def _close(
 ) -> EntryPlan:
     side = OrderSide.SELL if position > 0 else OrderSide.BUY
     qty = abs(position) if quantity is None else quantity
-    return EntryPlan("close", _order(signal, symbol, side, qty, reduce=True), False)
+    return EntryPlan(OrderRole.CLOSE, _order(signal, symbol, side, qty, reduce=True), False)
 
 
 def opening_quantity(signal: Signal, position: Decimal) -> Decimal | None:
@@ -120,7 +120,9 @@ def plan_entries(
             if target != 0 and quantity > 0:
                 side = OrderSide.BUY if target > 0 else OrderSide.SELL
                 plans.append(
-                    EntryPlan("entry", _order(signal, symbol, side, quantity, reduce=False), True)
+                    EntryPlan(
+                        OrderRole.ENTRY, _order(signal, symbol, side, quantity, reduce=False), True
+                    )
                 )
             return plans
         delta = target - position
@@ -131,7 +133,7 @@ def plan_entries(
             return []
         return [
             EntryPlan(
-                "close" if shrinks else "entry",
+                OrderRole.CLOSE if shrinks else OrderRole.ENTRY,
                 _order(signal, symbol, side, qty, reduce=shrinks),
                 not shrinks,
             )
@@ -142,14 +144,18 @@ def plan_entries(
             return []
         asked = signal.quantity
         qty = min(asked, abs(position)) if asked else abs(position)
-        return [EntryPlan("close", _order(signal, symbol, signal.side, qty, reduce=True), False)]
+        return [
+            EntryPlan(OrderRole.CLOSE, _order(signal, symbol, signal.side, qty, reduce=True), False)
+        ]
     plans = []
-    if position != 0 and (position > 0) != (signal.side is OrderSide.BUY):
+    if opposes(signal.side, position):
         close_qty = abs(position) if closing is None else min(closing, abs(position))
         if close_qty > 0:
             plans.append(_close(signal, symbol, position, close_qty))
     if quantity > 0 or not plans:
         plans.append(
-            EntryPlan("entry", _order(signal, symbol, signal.side, quantity, reduce=False), True)
+            EntryPlan(
+                OrderRole.ENTRY, _order(signal, symbol, signal.side, quantity, reduce=False), True
+            )
         )
     return plans

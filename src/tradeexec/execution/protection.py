@@ -20,15 +20,25 @@ import asyncio
 from decimal import Decimal
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, TradingState
+from tradeexec.domain import (
+    BRACKET_ROLES,
+    Order,
+    OrderRequest,
+    OrderRole,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TradingState,
+    net_position,
+)
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.account_state import AccountStates, Mover
-from tradeexec.execution.brackets import BRACKET_ROLES, ROLE_STOP, ROLE_TAKE, cancel_quietly
+from tradeexec.execution.brackets import cancel_quietly
 from tradeexec.execution.journal import Journal
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.store.records import OrderRecord
 
-__all__ = ["ROLE_STOP", "ROLE_TAKE", "fit_resting_legs", "next_role", "stop_failed"]
+__all__ = ["fit_resting_legs", "next_role", "stop_failed"]
 
 _OPEN = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
 
@@ -61,7 +71,7 @@ async def stop_failed(
     if policy != "flatten":
         return report.with_warning(f"stop-loss not placed ({exc}); position kept as configured")
     flattened, why = await _flatten_added(journal, trader, signal_id, report, entry, retry_delays)
-    target = report.orders.get(ROLE_TAKE)
+    target = report.orders.get(OrderRole.TAKE_PROFIT)
     if target is not None:  # placed alongside the failed stop: nothing left to take profit on
         await _retire_by_order(journal, trader, signal_id, target)
     if flattened is not None:
@@ -117,7 +127,7 @@ async def _flatten_added(
         )
         try:
             # stored as a close (the store's roles); its client id says "flatten"
-            sent = await journal.ensure(trader, request, "close", signal_id)
+            sent = await journal.ensure(trader, request, OrderRole.CLOSE, signal_id)
             assert sent is not None
             order, order_id, fresh = sent
             if fresh:
@@ -173,7 +183,7 @@ async def _flat_already(trader: ExchangeTrader, symbol: str, entry_side: OrderSi
         positions = await trader.fetch_positions([symbol])
     except errors.TradeExecError:
         return False
-    held = sum((p.quantity for p in positions if p.symbol == symbol), Decimal(0))
+    held = net_position(positions, symbol)
     return held == 0 or (held > 0) != (entry_side is OrderSide.BUY)
 
 

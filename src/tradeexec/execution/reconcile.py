@@ -23,7 +23,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderSide, OrderStatus, OrderType, Position, TradingState
+from tradeexec.domain import (
+    BRACKET_ROLES,
+    Order,
+    OrderRole,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Position,
+    TradingState,
+    net_position,
+    opposes,
+)
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution import brackets
 from tradeexec.execution.account_state import RECONCILER_PREFIX, Mover
@@ -235,19 +246,19 @@ class Reconciler:
         positions: list[Position],
         report: ReconcileReport,
     ) -> None:
-        entry = next((r for r in records if r.role == "entry"), None)
+        entry = next((r for r in records if r.role == OrderRole.ENTRY), None)
         legs: dict[str, OrderRecord] = {}  # the newest record per role
         for record in sorted(records, key=lambda r: r.id):
-            if record.role in brackets.BRACKET_ROLES:
+            if record.role in BRACKET_ROLES:
                 legs[record.role] = record
         if entry is None or entry.status != OrderStatus.FILLED.value:
             return
         sym = entry.symbol
-        position = sum((p.quantity for p in positions if p.symbol == sym), Decimal(0))
+        position = net_position(positions, sym)
         open_legs = {role: r for role, r in legs.items() if OrderStatus(r.status).is_open}
         done_leg = next((r for r in legs.values() if r.status == OrderStatus.FILLED.value), None)
         # flat, or flipped to the other side: this entry's position is gone either way
-        gone = position == 0 or (position > 0) != (entry.side == OrderSide.BUY.value)
+        gone = position == 0 or opposes(entry.side, position)
         if done_leg is not None or gone:
             for record in open_legs.values():
                 cancelled = await brackets.cancel_quietly(
@@ -292,7 +303,7 @@ class Reconciler:
         if signal is None:
             return
         stop, target = await self._leg_prices(signal_id)
-        wanted = {brackets.ROLE_STOP: stop, brackets.ROLE_TAKE: target}
+        wanted = {OrderRole.STOP_LOSS: stop, OrderRole.TAKE_PROFIT: target}
         # a leg never recorded, or recorded but never sent (a crash in between), is placed
         # now; a leg the venue refused is not retried blindly (the pipeline already flattened
         # or warned), and shows up as a mismatch instead
@@ -310,8 +321,8 @@ class Reconciler:
             entry.symbol,
             OrderSide(entry.side),
             entry.filled_quantity,
-            stop_loss=missing.get(brackets.ROLE_STOP),
-            take_profit=missing.get(brackets.ROLE_TAKE),
+            stop_loss=missing.get(OrderRole.STOP_LOSS),
+            take_profit=missing.get(OrderRole.TAKE_PROFIT),
             # a retry needs a fresh client id: the first one is taken in the store
             client_id=lambda role: self.pipeline.client_id(
                 trader,
@@ -353,7 +364,7 @@ class Reconciler:
                 account=trader.account,
                 symbol=order.symbol,
                 client_order_id=order.client_order_id or f"exchange:{order.id}",
-                role="adopted",
+                role=OrderRole.ADOPTED,
                 side=order.side.value,
                 order_type=order.type.value,
                 quantity=order.quantity,
@@ -465,7 +476,7 @@ def _latest_entry(records: list[OrderRecord]) -> OrderRecord | None:
     entries = [
         r
         for r in records
-        if r.role == "entry" and r.filled_quantity > 0 and r.signal_id is not None
+        if r.role == OrderRole.ENTRY and r.filled_quantity > 0 and r.signal_id is not None
     ]
     return max(entries, key=lambda r: r.id) if entries else None
 

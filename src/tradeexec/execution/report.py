@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderStatus
+from tradeexec.domain import BRACKET_ROLES, Order, OrderRole, OrderStatus
 from tradeexec.execution.journal import order_from_record
 from tradeexec.numeric import decimal_text
 from tradeexec.signal_state import SUCCESSFUL, SignalStatus
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 #: report statuses that mean the request was carried out (a signal status, or a duplicate's
 #: answer, whose success is the original's)
 SUCCESS = frozenset(s.value for s in SUCCESSFUL)
+#: the roles whose answer is the signal's own (what ``order_id`` and ``filled_quantity`` are)
+_ENTRY_ROLES = (OrderRole.ENTRY, OrderRole.CLOSE)
 
 
 def _now_ms() -> int:
@@ -130,7 +132,7 @@ class ExecutionReport:
         by_role: dict[str, Order] = {}
         for order in orders:  # the newest per role ("flatten" is stored as a close)
             by_role[order.role] = order_from_record(order)
-        entry = next((o for o in orders if o.role in ("entry", "close")), None)
+        entry = next((o for o in orders if o.role in _ENTRY_ROLES), None)
         ended = SignalStatus(record.status).is_terminal or record.status == "accepted"
         what = f"first delivery came to {record.status}" if ended else "first delivery is running"
         return cls._base(
@@ -185,7 +187,7 @@ class ExecutionReport:
             return self
         orders = {**self.orders, role: order}
         status = self.status
-        if role in ("entry", "close"):
+        if role in _ENTRY_ROLES:
             status = "filled" if order.status is OrderStatus.FILLED else "accepted"
             if order.status.is_terminal and order.status is not OrderStatus.FILLED:
                 # an expired / cancelled remainder: what filled stands; nothing filled failed
@@ -213,7 +215,7 @@ class ExecutionReport:
 
     @property
     def entry(self) -> Order | None:
-        return self.orders.get("entry") or self.orders.get("close")
+        return self.orders.get(OrderRole.ENTRY) or self.orders.get(OrderRole.CLOSE)
 
     @property
     def filled_quantity(self) -> Decimal | None:
@@ -245,7 +247,7 @@ class ExecutionReport:
         if self.original_status is not None:
             out["original_status"] = self.original_status
             out["original_reason"] = self.original_reason
-        for role in ("stop_loss", "take_profit"):
+        for role in BRACKET_ROLES:
             if role in self.orders:
                 out[f"{role}_order_id"] = self.orders[role].id
         if not self.success or self.reason:

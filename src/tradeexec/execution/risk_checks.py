@@ -22,6 +22,7 @@ from tradeexec.domain import (
     Position,
     SignalSource,
     TradingState,
+    net_position,
 )
 from tradeexec.execution.signals import Signal
 
@@ -118,9 +119,7 @@ class RiskContext(GateContext):
     @property
     def position_qty(self) -> Decimal:
         """The signed position on this market now."""
-        return sum(
-            (p.quantity for p in self.positions if p.symbol == self.market.symbol), start=ZERO
-        )
+        return net_position(self.positions, self.market.symbol)
 
     @property
     def order_price(self) -> Decimal | None:

@@ -26,7 +26,15 @@ from typing import Any
 
 from tradeexec import errors
 from tradeexec.config import AppConfig, RiskConfig
-from tradeexec.domain import OrderSide, OrderType, SignalSource, TradingState
+from tradeexec.domain import (
+    OrderRole,
+    OrderSide,
+    OrderType,
+    SignalSource,
+    TradingState,
+    net_position,
+    opposes,
+)
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.leg_prices import ProtectivePrices, protective_prices
 from tradeexec.execution.planning import opening_quantity
@@ -96,7 +104,7 @@ class RiskGate:
         if not gate.approved:
             return _refused(gate, config)
         facts = await self._facts(trader, symbol, now)
-        position = sum((p.quantity for p in facts.positions if p.symbol == symbol), ZERO)
+        position = net_position(facts.positions, symbol)
         try:
             return self._decide(trader, signal, symbol, config, engine, facts, position, now)
         except errors.RiskRejected as exc:
@@ -252,7 +260,7 @@ class RiskGate:
             market=trader.market(symbol),
             round_amount=lambda q: trader.amount_to_precision(symbol, q),
             stop_price=stop_loss,  # the one placed: the risk budget holds at it
-            position_qty=ZERO if _opposes(side, position) else position,
+            position_qty=ZERO if opposes(side, position) else position,
             quantity=explicit if explicit is not None else signal.quantity,
             notional=signal.notional,
             mode=signal.sizing_mode,
@@ -292,7 +300,7 @@ class RiskGate:
     ) -> tuple[TradingState, int, Decimal]:
         state, _reason = self.store.get_trading_state(account)
         recent = self.store.count_orders_since(
-            account, now - timedelta(seconds=60), roles=("entry", "close")
+            account, now - timedelta(seconds=60), roles=(OrderRole.ENTRY, OrderRole.CLOSE)
         )
         pnl = self.store.daily_realized_pnl(account, day_start)
         return TradingState(state), recent, pnl
@@ -302,26 +310,22 @@ def split_move(
     signal: Signal, side: OrderSide, opening: Decimal, position: Decimal
 ) -> tuple[Decimal, Decimal]:
     """(opening, closing) quantities of the whole move this signal asks for."""
-    opposes = _opposes(side, position)
+    against = opposes(side, position)
     if signal.reduce_only or signal.is_close:
-        return ZERO, (min(abs(position), signal.quantity or abs(position)) if opposes else ZERO)
+        return ZERO, (min(abs(position), signal.quantity or abs(position)) if against else ZERO)
     target = signal.target_position
-    if target is not None and not opposes and abs(target) < abs(position):
+    if target is not None and not against and abs(target) < abs(position):
         return ZERO, abs(target - position)  # same direction, smaller: a partial close
-    if opposes and target is None and not signal.reverse and has_explicit_size(signal):
+    if against and target is None and not signal.reverse and has_explicit_size(signal):
         # side + size is an order of that size: it reduces the opposite position first and
         # opens only what is left over ("sell 0.1" against a long 0.2 leaves a long 0.1)
         closing = min(opening, abs(position))
         return opening - closing, closing
-    return opening, (abs(position) if opposes else ZERO)
+    return opening, (abs(position) if against else ZERO)
 
 
 def has_explicit_size(signal: Signal) -> bool:
     return signal.quantity is not None or signal.notional is not None
-
-
-def _opposes(side: OrderSide, position: Decimal) -> bool:
-    return position != 0 and (position > 0) != (side is OrderSide.BUY)
 
 
 def _refused(
