@@ -119,6 +119,11 @@ def create_app(
 
         return EventSourceResponse(stream(), ping=15)
 
+    # MCP over streamable HTTP at /mcp (issue 11): the same service and bearer tokens; its
+    # session managers run inside this app's lifespan (see tradeexec.mcp_server.http)
+    from tradeexec.mcp_server.http import mount_mcp
+
+    mount_mcp(app, service, settings)
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
     return app
 
