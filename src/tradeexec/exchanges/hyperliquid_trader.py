@@ -48,14 +48,46 @@ def _no_surprise_fees_class() -> Any:
     import ccxt.async_support as ccxt
 
     class _NoSurpriseFeesHyperliquid(ccxt.hyperliquid):  # type: ignore[misc]
-        """ccxt's hyperliquid, minus the builder-fee approval nobody configured."""
+        """ccxt's hyperliquid, minus the builder-fee approval nobody configured, and signing
+        with a C keccak (byte-identical signatures, about 13x faster: see `fast_keccak`)."""
 
         async def handle_builder_fee_approval(self) -> bool:
             if self.options.get("tradeexecBuilder"):
                 return bool(await super().handle_builder_fee_approval())
             return True  # nothing approved, so ccxt attaches no builder to orders
 
+        @staticmethod
+        def hash(request: Any, algorithm: str = "md5", digest: str = "hex") -> Any:
+            if algorithm != "keccak":
+                return ccxt.hyperliquid.hash(request, algorithm, digest)
+            binary = fast_keccak(bytes(request))
+            if digest == "hex":
+                return ccxt.hyperliquid.binary_to_base16(binary)
+            if digest == "base64":
+                return ccxt.hyperliquid.binary_to_base64(binary)
+            return binary
+
+        @staticmethod
+        def eth_encode_structured_data(domain: Any, message_types: Any, message: Any) -> bytes:
+            # eth-account's EIP-712 encoder (hashing with eth-hash's C keccak) instead of the
+            # copy ccxt vendors, which hashes in pure Python
+            from eth_account.messages import encode_typed_data
+
+            signable = encode_typed_data(
+                domain_data=domain, message_types=message_types, message_data=message
+            )
+            return b"\x19\x01" + signable.header + signable.body
+
     return _NoSurpriseFeesHyperliquid
+
+
+def fast_keccak(data: bytes) -> bytes:
+    """KECCAK-256 in C (pycryptodome, which eth-account already brings). ccxt falls back to a
+    pure-Python keccak when Python's OpenSSL lacks KECCAK-256 (3.0 does): ~3.5 ms of the 4 ms
+    an order's signature took, on the order path of every Hyperliquid order."""
+    from Crypto.Hash import keccak
+
+    return bytes(keccak.new(digest_bits=256, data=data).digest())
 
 
 class HyperliquidTrader(CCXTTrader):
