@@ -17,13 +17,15 @@ from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from tradeexec import errors
 from tradeexec.mcp_server.guards import McpRefusal
 from tradeexec.mcp_server.tools import Answered, McpTools, refusal_from
+from tradeexec.mcp_server.views import clip
 
 __all__ = ["DATA_NOTE", "SCOPE_OF", "Scope", "build_server"]
 
@@ -153,6 +155,29 @@ class _Server(FastMCP[Any]):
     def __init__(self, hidden: dict[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hidden = hidden
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Each call logged: the tool and its outcome's reason code (never the arguments).
+        Arguments that do not fit the schema are refused as ``invalid_request`` naming the
+        fields (never echoing values)."""
+        result: Any
+        try:
+            result = await super().call_tool(name, arguments)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            wrong = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.__cause__.errors(include_url=False)[:5]
+            )
+            result = _error(McpRefusal("invalid_request", clip(wrong, 300)))
+        if isinstance(result, CallToolResult) and result.isError:
+            block = result.content[0] if result.content else None
+            code = block.text.partition(":")[0] if isinstance(block, TextContent) else "error"
+            log.info("MCP %s refused: %s", name, code[:64])
+        else:
+            log.info("MCP %s done", name)
+        return result
 
     async def list_tools(self) -> list[MCPTool]:
         return [
