@@ -5,7 +5,8 @@ stdout carries the protocol and nothing else; the log goes to stderr. The server
 one ``tradeexec serve`` mounts at ``/mcp`` (tradeexec.mcp_server), on the configured
 accounts and store; a stdio client gets ``mcp.stdio_scope`` (default ``trade``: reads and
 orders; ``admin`` adds halt and resume), or ``--scope``. ``--read-only`` lists and allows
-only the read tools.
+only the read tools. Unless ``--reconcile-interval`` is given it reconciles nothing (as the
+CLI's order commands): ``tradeexec serve`` records fills and cancels the leg left behind.
 
 ``--sim`` starts the exchange simulator in this process and adds ``binance-sim``,
 ``hl-sim`` (and ``paper``) accounts on it, with a fresh store (``mcp-sim.db`` in the data
@@ -46,6 +47,10 @@ def mcp(
         ScopeChoice | None,
         typer.Option(help="read, trade or admin (halt / resume); default: mcp.stdio_scope."),
     ] = None,
+    reconcile_interval: Annotated[
+        float,
+        typer.Option(help="Seconds between reconcile passes (0: none; serve runs them)."),
+    ] = 0.0,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -65,9 +70,11 @@ def mcp(
             update={"mcp": loaded.mcp.model_copy(update={"read_only": True})}
         )
     service = open_service(loaded)
+    service.reconcile_interval_s = reconcile_interval
 
     async def serve() -> None:
-        await service.start(reconcile=False)  # `tradeexec serve` runs the reconcile loop
+        # by default none: `tradeexec serve` reconciles (two processes would do it twice)
+        await service.start(reconcile=reconcile_interval > 0)
         try:
             tools = McpTools(service)
             await build_server(

@@ -175,7 +175,12 @@ class McpTools:
 
     # ------------------------------------------------------------------ orders
     def _signal(self, args: dict[str, Any], name: str) -> Signal:
-        data = {k: v for k, v in args.items() if v is not None}
+        # JSON integers arrive as floats (the schema's numbers): 66000 is "66000", not "66000.0"
+        data = {
+            k: int(v) if isinstance(v, float) and v.is_integer() else v
+            for k, v in args.items()
+            if v is not None
+        }
         data["account"] = name
         return Signal.from_request(data, source=SignalSource.MCP, now=datetime.now(UTC))
 
