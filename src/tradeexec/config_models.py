@@ -27,9 +27,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from tradeexec.config_mcp import McpConfig, McpLimits
 from tradeexec.config_paths import default_market_cache_dir, default_store_url
 from tradeexec.config_service import (
-    Scope,
     ServiceConfig,
     TokenConfig,
     WebhookSourceConfig,
@@ -252,9 +252,7 @@ class AccountConfig(_Frozen):
     feed: str = "walk"  # paper: walk | replay:<csv> | live:<ccxt id>
     seed: int = 0  # paper
     risk: RiskOverrides | None = None
-    # what the MCP server may do here (tradeexec.mcp_server): off (hidden), read, trade
-    # (paper / simulator only), live (trade with a confirmation token from preview_order).
-    # None: trade on paper and the simulator, read elsewhere.
+    # off, read, trade (paper / simulator), live (tokens): see tradeexec.mcp_server.guards
     mcp: Literal["off", "read", "trade", "live"] | None = None
 
     @field_validator(*SECRET_FIELDS, mode="before")
@@ -350,31 +348,6 @@ class AccountConfig(_Frozen):
 # --------------------------------------------------------------------------- app
 
 
-class McpLimits(_Frozen):
-    """What MCP may send to an account, on top of its risk limits (None: no extra limit)."""
-
-    max_order_notional: Decimal | None = Field(default=None, gt=0)
-    max_orders_per_minute: int | None = Field(default=None, ge=1)
-
-
-class McpConfig(McpLimits):
-    """The MCP server (``tradeexec mcp``, ``/mcp`` in the service). The limits here apply
-    to every account; ``per_account`` replaces them key by key."""
-
-    read_only: bool = False  # lists no write tool and refuses every one
-    accounts: list[str] | None = None  # the only accounts MCP sees (None: all not 'off')
-    stdio_scope: Scope = "trade"  # a stdio client's scope; halt / resume need admin
-    confirm_ttl_s: float = Field(default=60, gt=0, le=600)  # preview_order's tokens
-    per_account: dict[str, McpLimits] = Field(default_factory=dict)
-
-    def limits_for(self, account: str) -> McpLimits:
-        own = self.per_account.get(account)
-        if own is None:
-            return McpLimits(**{k: getattr(self, k) for k in McpLimits.model_fields})
-        merged = {k: getattr(self, k) for k in McpLimits.model_fields}
-        return McpLimits(**{**merged, **{k: getattr(own, k) for k in own.model_fields_set}})
-
-
 class AppConfig(_Frozen):
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     default_account: str | None = None
@@ -388,10 +361,7 @@ class AppConfig(_Frozen):
 
     @model_validator(mode="after")
     def _mcp_accounts_known(self) -> AppConfig:
-        named = [*(self.mcp.accounts or []), *self.mcp.per_account]
-        unknown = sorted({a for a in named if a not in self.accounts})
-        if unknown:
-            raise ValueError(f"mcp: unknown account(s) {', '.join(unknown)}")
+        self.mcp.check_accounts(self.accounts)
         return self
 
     @model_validator(mode="after")
