@@ -361,10 +361,13 @@ class Driver:
         deadline = time.monotonic() + BATCH_DEADLINE_S
         while True:
             self.answers.poll()
-            if not self.unanswered():
-                return
             got = sum(len(v) for v in self.answers.answers.values()) - base
-            if kill_after is not None and got >= kill_after:
+            done = not self.unanswered()
+            if done and kill_after is None:
+                return
+            if kill_after is not None and (got >= kill_after or done):
+                # the answers can all land between two polls: the kill is still owed (at a
+                # quiet moment then), so every run kills the worker as often as it was asked
                 time.sleep(self.rng.uniform(0, 0.3))  # land anywhere in the next signal
                 self.kill_worker()
                 kill_after = None
