@@ -40,7 +40,7 @@ def test_import_does_not_load_ccxt_or_sqlalchemy() -> None:
 
 def test_original_plan_names_are_where_the_plan_put_them() -> None:
     from tradeexec.exchanges.factory import create_trader
-    from tradeexec.execution.plugin import create_ccxt_plugin
+    from tradeexec.plugin import create_ccxt_plugin
 
     assert tradeexec.create_ccxt_plugin is create_ccxt_plugin
     assert tradeexec.create_trader is create_trader

@@ -24,10 +24,10 @@ _EXPORTS: dict[str, str] = {
     "register_trader": "tradeexec.exchanges.registry",
     "ExchangeManager": "tradeexec.exchanges.factory",
     # the plugin API of the original plan
-    "ExecutionPlugin": "tradeexec.execution.plugin",
-    "CCXTPlugin": "tradeexec.execution.plugin",
-    "create_ccxt_plugin": "tradeexec.execution.plugin",
-    "ExecutionResult": "tradeexec.execution.plugin",
+    "ExecutionPlugin": "tradeexec.plugin",
+    "CCXTPlugin": "tradeexec.plugin",
+    "create_ccxt_plugin": "tradeexec.plugin",
+    "ExecutionResult": "tradeexec.plugin",
     # the facade and its values
     "TradingService": "tradeexec.service",
     "Signal": "tradeexec.execution.signals",
@@ -155,7 +155,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from tradeexec.exchanges.interface import Capabilities, ExchangeTrader
     from tradeexec.exchanges.paper import PaperTrader
     from tradeexec.exchanges.registry import register_trader
-    from tradeexec.execution.plugin import (
+    from tradeexec.plugin import (
         CCXTPlugin,
         ExecutionPlugin,
         ExecutionResult,

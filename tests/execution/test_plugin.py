@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tradeexec import errors
-from tradeexec.execution.plugin import CCXTPlugin, ExecutionPlugin, create_ccxt_plugin
+from tradeexec.plugin import CCXTPlugin, ExecutionPlugin, create_ccxt_plugin
 from tradeexec.sim.engine import OrderKind, OrderStatus
 from tradeexec.sim.faults import FaultRule
 

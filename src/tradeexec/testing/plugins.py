@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tradeexec.exchanges.paper import PaperTrader
-from tradeexec.execution.plugin import CCXTPlugin, create_ccxt_plugin
+from tradeexec.plugin import CCXTPlugin, create_ccxt_plugin
 from tradeexec.testing.defaults import BALANCE
 from tradeexec.testing.venue_under_test import VenueUnderTest
 

@@ -21,8 +21,11 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from tradeexec import errors
+from tradeexec.config import AccountConfig, AppConfig
 from tradeexec.domain import Order, SignalSource
+from tradeexec.exchanges.factory import create_trader
 from tradeexec.exchanges.registry import account_type_for
+from tradeexec.service import TradingService
 
 ExecutionResult = dict[str, Any]
 
@@ -90,8 +93,6 @@ class CCXTPlugin:
     async def init(self) -> None:
         """Open the store, connect to the exchange (load markets) and, when credentials are
         configured, check them with one balance read. Raises on failure. Idempotent."""
-        from tradeexec.service import TradingService
-
         if self.service is not None:  # a second service would leak the first's connections
             return
         service = TradingService(self.config)
@@ -143,9 +144,6 @@ class CCXTPlugin:
         if exchange is None or exchange == self.exchange_id:
             return await service.manager.get(self.account)
         if exchange not in self._public:  # keyless market data from another exchange
-            from tradeexec.config import AccountConfig
-            from tradeexec.exchanges.factory import create_trader
-
             own = self.config.accounts[self.account]
             kind = account_type_for(exchange)
             cfg = AccountConfig(
@@ -239,8 +237,6 @@ def create_ccxt_plugin(
     **account_options: Any,
 ) -> CCXTPlugin:
     """The convenience constructor of the original plan (see the module docstring)."""
-    from tradeexec.config import AccountConfig, AppConfig
-
     kind = account_type_for(exchange_id)
     if kind == "binance" and testnet:
         testnet, demo = False, True  # Binance's futures testnet is gone; demo trading is its heir
