@@ -62,7 +62,50 @@ _EXPORTS: dict[str, str] = {
     "point_ccxt_at": "tradeexec.exchanges.endpoints",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])  # derived: the exports are listed once
+__all__ = [
+    "AccountConfig",
+    "AppConfig",
+    "Balance",
+    "BinanceFuturesTrader",
+    "CCXTPlugin",
+    "CCXTTrader",
+    "Capabilities",
+    "ConfigError",
+    "ExchangeError",
+    "ExchangeManager",
+    "ExchangeTrader",
+    "ExecutionPlugin",
+    "ExecutionReport",
+    "ExecutionResult",
+    "Fill",
+    "HyperliquidTrader",
+    "InvalidSignal",
+    "MarginMode",
+    "Market",
+    "Order",
+    "OrderOutcomeUnknown",
+    "OrderRequest",
+    "OrderSide",
+    "OrderStatus",
+    "OrderType",
+    "PaperTrader",
+    "Position",
+    "RiskConfig",
+    "RiskRejected",
+    "Signal",
+    "SignalSource",
+    "Ticker",
+    "TimeInForce",
+    "TradeExecError",
+    "TradingService",
+    "TradingState",
+    "__version__",
+    "create_ccxt_plugin",
+    "create_trader",
+    "load_config",
+    "point_ccxt_at",
+    "register_trader",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -112,12 +155,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from tradeexec.exchanges.interface import Capabilities, ExchangeTrader
     from tradeexec.exchanges.paper import PaperTrader
     from tradeexec.exchanges.registry import register_trader
+    from tradeexec.execution.report import ExecutionReport
+    from tradeexec.execution.signals import Signal
     from tradeexec.plugin import (
         CCXTPlugin,
         ExecutionPlugin,
         ExecutionResult,
         create_ccxt_plugin,
     )
-    from tradeexec.execution.report import ExecutionReport
-    from tradeexec.execution.signals import Signal
     from tradeexec.service import TradingService
