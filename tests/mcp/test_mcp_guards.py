@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from mcp.types import CallToolResult
-from mcp_harness import READ_TOOLS, data, funded, mcp_config, order_args, refusal
+from mcp_harness import READ_TOOLS, data, funded, mcp_config, order_args, refusal, text
 
 from tradeexec.config import AccountConfig, AppConfig
 from tradeexec.mcp_server import McpRefusal, McpTools, access_of, account_kind, build_server
 from tradeexec.mcp_server.guards import Confirmations, McpLimiter
 from tradeexec.service import TradingService
+from tradeexec.sim.faults import FaultRule
 from tradeexec.sim.server import SimServer
 
 
@@ -228,3 +229,21 @@ async def test_a_live_account_is_read_only_unless_configured(
         )
     finally:
         await service.stop()
+
+
+async def test_an_unknown_outcome_says_retry_with_the_same_key(
+    served: Callable[..., Any], sim_server: SimServer
+) -> None:
+    call = await served()
+    rule = FaultRule(route="binance.order.create", kind="status", status=503, times=1)
+    sim_server.simulator.ctx.faults.rules.append(rule)
+    first = await call("place_order", **order_args(idempotency_key="u1"))
+    assert refusal(first).startswith("order_outcome_unknown: the order MAY have been placed")
+    assert "same idempotency_key" in refusal(first)
+    retry = await call("place_order", **order_args(idempotency_key="u1"))
+    assert not text(retry).startswith("order_outcome_unknown")  # the first one's truth
+    assert retry.structuredContent is not None
+    found = retry.structuredContent.get("report", retry.structuredContent)
+    assert found["signal_id"] == first.structuredContent["report"]["signal_id"]  # type: ignore[index]
+    held = data(await call("get_positions", account="bn"))["accounts"]["bn"]
+    assert sum(Decimal(p["quantity"]) for p in held) <= Decimal("0.01")  # never a second entry
