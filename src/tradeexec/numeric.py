@@ -69,8 +69,9 @@ def _sane(number: Decimal) -> Decimal:
     """``number`` checked against the sane range, a positive exponent normalised away."""
     if not number.is_finite():
         raise InvalidNumber(f"{_shown(number)} is not a finite number")
-    if number.is_zero():
-        return abs(number)  # no negative zero
+    if number.is_zero():  # no negative zero, and no exponent ("0e1" is Decimal("0E+1"))
+        exponent = number.as_tuple().exponent
+        return Decimal(0) if isinstance(exponent, int) and exponent > 0 else abs(number)
     magnitude = abs(number)
     if magnitude > MAX_NUMBER:
         raise InvalidNumber(f"{_shown(number)} is out of range (at most {MAX_NUMBER:E})")
