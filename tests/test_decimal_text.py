@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradeexec.cli_render import jsonable
+from tradeexec.cli.render import jsonable
 from tradeexec.execution.signals import json_safe
 from tradeexec.numeric import decimal_text
 

@@ -1,6 +1,6 @@
 """The MCP server: agents trade through the same risk engine as every other door.
 
-``tradeexec mcp`` serves it over stdio (``tradeexec.cli_mcp``); ``tradeexec serve`` mounts
+``tradeexec mcp`` serves it over stdio (``tradeexec.cli.mcp``); ``tradeexec serve`` mounts
 it at ``/mcp`` (streamable HTTP, bearer tokens with scopes as the REST API's; see
 ``tradeexec.mcp_server.http``). The tools are thin over `TradingService` (``tools.py``);
 what the server enforces on top of the risk engine is in ``guards.py``.

@@ -2,7 +2,7 @@
 
 Cells may wrap between words but never inside one (an id cut in two could not be copied
 into the next command); when even that does not fit, each row becomes a block of
-``column: value`` lines instead (`as_records`). Used by `cli_render`.
+``column: value`` lines instead (`as_records`). Used by `render`.
 """
 
 from __future__ import annotations

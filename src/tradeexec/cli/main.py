@@ -2,8 +2,8 @@
 
 Every command that prints data takes ``--json``; every trading or reading command takes
 ``--account`` and ``--config``. The trading and operations commands live in
-``tradeexec.cli_ops``, the shared plumbing in ``tradeexec.cli_common``, the tables in
-``tradeexec.cli_render``.
+``tradeexec.cli.ops``, the shared plumbing in ``tradeexec.cli.common``, the tables in
+``tradeexec.cli.render``.
 
 Imports of the service, the traders, the simulator (and so ccxt, ~0.7 s and ~100 MB) happen
 inside the command functions, so ``tradeexec --help`` stays fast. A ``TradeExecError`` ends
@@ -18,9 +18,12 @@ from typing import Annotated, Any
 
 import typer
 
-from tradeexec import __version__, cli_mcp, cli_ops, cli_serve
-from tradeexec import cli_render as render
-from tradeexec.cli_common import (
+from tradeexec import __version__
+from tradeexec.cli import mcp as cli_mcp
+from tradeexec.cli import ops as cli_ops
+from tradeexec.cli import render
+from tradeexec.cli import serve as cli_serve
+from tradeexec.cli.common import (
     AccountOpt,
     ConfigOpt,
     JsonOpt,
@@ -123,8 +126,8 @@ def demo(
     A bracketed BTC long on Binance, Hyperliquid and paper accounts, the price falling
     through the stop, reconciliation cancelling the target, then each signal's timeline.
     """
+    from tradeexec.cli.demo import default_demo_store_url, run_demo
     from tradeexec.config_paths import store_url_from
-    from tradeexec.demo import default_demo_store_url, run_demo
 
     url = store_url_from(store, Path.cwd()) if store else default_demo_store_url()
     ok = run_demo(url, keep_running=keep_running, as_json=as_json)

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tradeexec.cli_table_fit import as_records as as_records
-from tradeexec.cli_table_fit import fit
+from tradeexec.cli.table_fit import as_records as as_records
+from tradeexec.cli.table_fit import fit
 from tradeexec.numeric import decimal_text
 
 if TYPE_CHECKING:

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradeexec import cli_render as render
-from tradeexec.cli_common import (
+from tradeexec.cli import render
+from tradeexec.cli.common import (
     AccountOpt,
     ConfigOpt,
     JsonOpt,
@@ -71,7 +71,7 @@ def serve(
     import uvicorn
 
     from tradeexec.api import ApiSettings, create_app
-    from tradeexec.cli_common import open_service
+    from tradeexec.cli.common import open_service
     from tradeexec.config_paths import data_dir
 
     loaded = load_config(config, store)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradeexec.cli_common import ConfigOpt, StoreOpt, load_config, open_service, run
+from tradeexec.cli.common import ConfigOpt, StoreOpt, load_config, open_service, run
 
 if TYPE_CHECKING:
     from tradeexec.config import AppConfig
@@ -93,7 +93,7 @@ def mcp(
 
 
 def _with_simulator(config: AppConfig, *, fresh_store: bool) -> tuple[SimServer, AppConfig]:
-    from tradeexec.cli_serve import _start_simulator, with_sim_accounts
+    from tradeexec.cli.serve import _start_simulator, with_sim_accounts
     from tradeexec.config_paths import data_dir
 
     server = _start_simulator()

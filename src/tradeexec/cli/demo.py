@@ -34,9 +34,9 @@ from typing import Any
 
 from rich.rule import Rule
 
-from tradeexec import cli_render as render
 from tradeexec import errors
-from tradeexec.cli_common import open_service
+from tradeexec.cli import render
+from tradeexec.cli.common import open_service
 from tradeexec.config import AppConfig
 from tradeexec.config_paths import data_dir
 from tradeexec.domain import OrderSide, SignalSource, TradingState

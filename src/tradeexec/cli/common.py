@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from tradeexec import cli_render as render
 from tradeexec import errors
+from tradeexec.cli import render
 from tradeexec.logging_setup import register_secrets
 
 if TYPE_CHECKING:

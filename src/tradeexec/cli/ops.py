@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradeexec import cli_render as render
 from tradeexec import errors
-from tradeexec.cli_common import (
+from tradeexec.cli import render
+from tradeexec.cli.common import (
     AccountOpt,
     AllAccountsOpt,
     ConfigOpt,
