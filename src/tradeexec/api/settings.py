@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from tradeexec.config import ServiceConfig
-from tradeexec.config_service import TRADINGVIEW_IPS
+from tradeexec.config.service import TRADINGVIEW_IPS
 
 __all__ = ["SCOPES", "ApiSettings", "Network", "Token", "WebhookSource"]
 

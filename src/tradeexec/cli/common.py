@@ -174,7 +174,7 @@ def fail(message: str, code: str) -> typer.Exit:
 def load_config(path: Path | None, store: str | None = None) -> AppConfig:
     """The configuration, with ``--store`` applied; its secrets are kept out of every log."""
     from tradeexec import config
-    from tradeexec.config_paths import store_url_from
+    from tradeexec.config.paths import store_url_from
 
     # a literal secret in the file is also logged (once, naming the key, never the value)
     with warnings.catch_warnings():
@@ -193,7 +193,7 @@ def load_config(path: Path | None, store: str | None = None) -> AppConfig:
 
 def store_exists(config: AppConfig) -> bool:
     """False when the store is a SQLite file not created yet (a server database: True)."""
-    from tradeexec.config_paths import sqlite_file
+    from tradeexec.config.paths import sqlite_file
 
     path = sqlite_file(config.store_url)
     return path is None or path.is_file()

@@ -12,7 +12,7 @@ each one:
    is cancelled (neither venue cancels the sibling itself);
 4. prints the signal's timeline and the final positions.
 
-The store is ``demo.db`` in the data directory (see `tradeexec.config_paths`) unless told
+The store is ``demo.db`` in the data directory (see `tradeexec.config.paths`) unless told
 otherwise, apart from the main store; the demo ends by saying how ``tradeexec signal show
 --store`` reads it afterwards. Market metadata is cached in a temporary directory: the simulator's
 port changes every run and cached files would only pile up.
@@ -38,7 +38,7 @@ from tradeexec import errors
 from tradeexec.cli import render
 from tradeexec.cli.common import open_service
 from tradeexec.config import AppConfig
-from tradeexec.config_paths import data_dir
+from tradeexec.config.paths import data_dir
 from tradeexec.domain import OrderSide, SignalSource, TradingState
 from tradeexec.execution.signals import Signal
 from tradeexec.service import TradingService

@@ -127,7 +127,7 @@ def demo(
     through the stop, reconciliation cancelling the target, then each signal's timeline.
     """
     from tradeexec.cli.demo import default_demo_store_url, run_demo
-    from tradeexec.config_paths import store_url_from
+    from tradeexec.config.paths import store_url_from
 
     url = store_url_from(store, Path.cwd()) if store else default_demo_store_url()
     ok = run_demo(url, keep_running=keep_running, as_json=as_json)

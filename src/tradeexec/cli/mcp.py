@@ -94,7 +94,7 @@ def mcp(
 
 def _with_simulator(config: AppConfig, *, fresh_store: bool) -> tuple[SimServer, AppConfig]:
     from tradeexec.cli.serve import _start_simulator, with_sim_accounts
-    from tradeexec.config_paths import data_dir
+    from tradeexec.config.paths import data_dir
 
     server = _start_simulator()
     config = with_sim_accounts(config, server, fresh_store=False)

@@ -72,7 +72,7 @@ def serve(
 
     from tradeexec.api import ApiSettings, create_app
     from tradeexec.cli.common import open_service
-    from tradeexec.config_paths import data_dir
+    from tradeexec.config.paths import data_dir
 
     loaded = load_config(config, store)
     server: SimServer | None = None
@@ -149,7 +149,7 @@ def with_sim_accounts(config: AppConfig, server: SimServer, *, fresh_store: bool
     from decimal import Decimal
 
     from tradeexec.config import AccountConfig
-    from tradeexec.config_paths import data_dir
+    from tradeexec.config.paths import data_dir
 
     binance = server.simulator.binance.create_account(Decimal(SIM_BALANCE))
     hyperliquid = server.simulator.hyperliquid.create_account(Decimal(SIM_BALANCE))

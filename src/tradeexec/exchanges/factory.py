@@ -206,7 +206,7 @@ class ExchangeManager:
         once, closed by `close_all`; a read-only command never creates a database)."""
         if self._paper_state_looked_up:
             return self._paper_state
-        from tradeexec.config_paths import sqlite_file
+        from tradeexec.config.paths import sqlite_file
         from tradeexec.store.paper_state import PaperStateStore
 
         self._paper_state_looked_up = True

@@ -32,7 +32,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from tradeexec.config_models import AccountConfig, AppConfig, McpLimits
+from tradeexec.config.models import AccountConfig, AppConfig, McpLimits
 from tradeexec.execution.signals import Signal
 from tradeexec.numeric import decimal_text
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from tradeexec.config_models import RiskConfig
+from tradeexec.config.models import RiskConfig
 from tradeexec.domain import Order
 from tradeexec.execution.signals import Signal
 from tradeexec.mcp_server.guards import max_quantity

@@ -27,9 +27,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from tradeexec.config_mcp import McpConfig, McpLimits
-from tradeexec.config_paths import default_market_cache_dir, default_store_url
-from tradeexec.config_service import (
+from tradeexec.config.mcp import McpConfig, McpLimits
+from tradeexec.config.paths import default_market_cache_dir, default_store_url
+from tradeexec.config.service import (
     ServiceConfig,
     TokenConfig,
     WebhookSourceConfig,
@@ -351,7 +351,7 @@ class AccountConfig(_Frozen):
 class AppConfig(_Frozen):
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     default_account: str | None = None
-    # never relative to the working directory: see tradeexec.config_paths
+    # never relative to the working directory: see tradeexec.config.paths
     store_url: str = Field(default_factory=default_store_url)
     service: ServiceConfig = ServiceConfig()
     market_cache_dir: str = Field(default_factory=default_market_cache_dir)

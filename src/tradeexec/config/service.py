@@ -1,7 +1,7 @@
 """The ``service:`` section of the configuration (``tradeexec serve``): where it listens,
 bearer tokens with scopes, named TradingView webhook sources, the source-address allow-list,
 the trusted proxy, limits. Secrets not configured are generated on first start (see
-``tradeexec.api.settings``). Re-exported by ``tradeexec.config_models``.
+``tradeexec.api.settings``). Re-exported by ``tradeexec.config.models``.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ the file is accepted with a warning that names the account and key, never the va
 The store and the market cache never depend on the current directory: by default they live
 in the user data directory (``$TRADEEXEC_HOME`` overrides it); ``$TRADEEXEC_STORE_URL``
 beats the file's ``store_url``; relative paths in a file are relative to that file (see
-``tradeexec.config_paths``).
+``tradeexec.config.paths``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from tradeexec.config_models import (
+from tradeexec.config.models import (
     BUILTIN_ACCOUNT_TYPES,
     CCXT_CREDENTIAL_FIELDS,
     SECRET_FIELDS,
@@ -57,7 +57,7 @@ from tradeexec.config_models import (
     TokenConfig,
     WebhookSourceConfig,
 )
-from tradeexec.config_paths import (
+from tradeexec.config.paths import (
     STORE_URL_ENV_VAR,
     default_market_cache_dir,
     default_store_url,
@@ -376,7 +376,7 @@ def _legacy_env_config(env: Mapping[str, str]) -> AppConfig | None:
 
 def _place_state(data: dict[str, Any], env: Mapping[str, str], base: Path) -> None:
     """The store and the market cache, never relative to the current directory (see
-    tradeexec.config_paths): ``$TRADEEXEC_STORE_URL`` beats the file's ``store_url``;
+    tradeexec.config.paths): ``$TRADEEXEC_STORE_URL`` beats the file's ``store_url``;
     relative paths in the file are relative to the file."""
     store = data.get("store_url")
     if env.get(STORE_URL_ENV_VAR, "").strip() or not store:

@@ -1,6 +1,6 @@
 """The ``mcp:`` section of the configuration: the MCP server (``tradeexec mcp``, ``/mcp`` in
 the service; see ``tradeexec.mcp_server``). An account's own ``mcp:`` setting (off, read,
-trade, live) is on `AccountConfig`. Re-exported by ``tradeexec.config_models``.
+trade, live) is on `AccountConfig`. Re-exported by ``tradeexec.config.models``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradeexec.config_service import Scope
+from tradeexec.config.service import Scope
 
 __all__ = ["McpConfig", "McpLimits"]
 
