@@ -692,3 +692,19 @@ def test_literal_passphrase_warns(caplog: pytest.LogCaptureFixture) -> None:
         warnings.simplefilter("ignore")
         load("accounts: {o: {type: ccxt, exchange_id: okx, passphrase: hunter22}}\n")
     assert "literal passphrase" in caplog.text and "hunter22" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("account", "message"),
+    [
+        ("{type: binance, wallet_address: '0x" + "a" * 40 + "'}", "only for Hyperliquid and ccxt"),
+        ("{type: binance, starting_balance: 5}", "only for paper accounts"),
+        ("{type: paper, api_key: '${A:-a}', api_secret: '${B:-b}'}", "only for Binance and ccxt"),
+        ("{type: hyperliquid, hedge_mode: true}", "'hedge_mode'"),
+    ],
+)
+def test_a_setting_of_another_venue_type_is_an_error_not_a_no_op(
+    account: str, message: str
+) -> None:
+    """One flat account model, but each venue type's settings are its own (config/venues.py)."""
+    assert message in error_of(f"accounts:\n  a: {account}\n")

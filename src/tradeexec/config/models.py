@@ -34,6 +34,7 @@ from tradeexec.config.service import (
     TokenConfig,
     WebhookSourceConfig,
 )
+from tradeexec.config.venues import misplaced, misplaced_message
 from tradeexec.domain import MarginMode
 from tradeexec.errors import ConfigError
 from tradeexec.exchanges.registry import BUILTIN_ACCOUNT_TYPES, trader_types
@@ -76,8 +77,6 @@ CCXT_CREDENTIAL_FIELDS = {
 }
 # never printed or logged; shown as '***'
 SECRET_FIELDS = ("api_key", "api_secret", "private_key", "password", "twofa", "token")
-_CCXT_ONLY_FIELDS = ("password", "uid", "account_id", "login", "twofa", "token")
-
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -311,23 +310,24 @@ class AccountConfig(_Frozen):
     def _consistent(self) -> AccountConfig:
         if self.type == "ccxt" and not self.exchange_id:
             raise ValueError("type 'ccxt' needs 'exchange_id' (any ccxt exchange id)")
-        if self.venue is not None and self.type != "paper":
-            raise ValueError("'venue' is only for paper accounts")
+        wrong = misplaced(self.type, self._set_away_from_default())
+        if wrong:
+            raise ValueError(misplaced_message(self.type, wrong))
         if self.testnet and self.demo:
             raise ValueError("choose one of 'testnet' and 'demo'")
         if (self.api_key is None) != (self.api_secret is None):
             raise ValueError("'api_key' and 'api_secret' go together; one is missing")
         if self.type == "hyperliquid" and self.private_key and not self.wallet_address:
             raise ValueError("'private_key' needs 'wallet_address' (the main account address)")
-        extra = [k for k in _CCXT_ONLY_FIELDS if getattr(self, k) is not None]
-        if extra and self.type != "ccxt":
-            raise ValueError(
-                f"{', '.join(map(repr, extra))}: only type 'ccxt' accounts use "
-                f"{'it' if len(extra) == 1 else 'them'}"
-            )
-        if self.builder is not None and self.type != "hyperliquid":
-            raise ValueError("'builder' is a Hyperliquid setting")
         return self
+
+    def _set_away_from_default(self) -> list[str]:
+        fields = type(self).model_fields
+        return [
+            name
+            for name in self.model_fields_set
+            if name in fields and getattr(self, name) != fields[name].get_default()
+        ]
 
     @property
     def has_credentials(self) -> bool:
