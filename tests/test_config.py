@@ -697,7 +697,7 @@ def test_literal_passphrase_warns(caplog: pytest.LogCaptureFixture) -> None:
 @pytest.mark.parametrize(
     ("account", "message"),
     [
-        ("{type: binance, wallet_address: '0x" + "a" * 40 + "'}", "only for Hyperliquid and ccxt"),
+        ("{type: binance, wallet_address: '0x" + "a" * 40 + "'}", "only for ccxt and Hyperliquid"),
         ("{type: binance, starting_balance: 5}", "only for paper accounts"),
         ("{type: paper, api_key: '${A:-a}', api_secret: '${B:-b}'}", "only for Binance and ccxt"),
         ("{type: hyperliquid, hedge_mode: true}", "'hedge_mode'"),
