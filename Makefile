@@ -56,8 +56,24 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## the test suite (the short crash-and-fault soak included)
-unit: $(STAMP)
+unit: $(STAMP) postgres
 	$(BIN)/pytest -q
+
+## PostgreSQL's server programs: the tests start a throwaway server of their own (nothing is
+## configured or left running); as root (CI) the distribution's package is installed if missing
+.PHONY: postgres
+postgres:
+	@test -n "$$TRADEEXEC_PG_BIN" || command -v pg_ctl >/dev/null 2>&1 \
+	  || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "==> installing PostgreSQL (apt-get install postgresql) for the PostgreSQL tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else \
+	    echo "PostgreSQL's server programs (initdb, pg_ctl) are missing; the tests need them."; \
+	    echo "Install the distribution's package: sudo apt-get install postgresql (Debian/Ubuntu),"; \
+	    echo "or set TRADEEXEC_PG_BIN to the directory holding initdb and pg_ctl."; \
+	    exit 1; \
+	  fi; }
 
 sim: $(STAMP)
 	$(BIN)/tradeexec sim --port 8765

@@ -1,4 +1,9 @@
-"""Fixtures for the store tests: a migrated SQLite file per test, and small record factories."""
+"""Fixtures for the store tests: a migrated database per test, and small record factories.
+
+Every test that takes ``db_url`` or ``store`` runs twice: on a SQLite file and on a database
+of a real PostgreSQL server the session starts (``tradeexec_postgres``, from the
+``tradeexec.testing`` plugin). ``empty_db_url`` is an unmigrated database on each.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
 
 from tradeexec.store import Store, upgrade
+from tradeexec.store.models import Base
+from tradeexec.testing import PostgresServer
 
 _keys = itertools.count()
 
@@ -24,11 +32,48 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def db_url(tmp_path: Path, _migrated_template: Path) -> str:
-    path = tmp_path / "store.db"
-    shutil.copyfile(_migrated_template, path)
-    return f"sqlite:///{path}"
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        path = tmp_path / "store.db"
+        shutil.copyfile(request.getfixturevalue("_migrated_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("_postgres_store")
+    # the tests' own database, emptied before each (much faster than a new database each)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+    engine.dispose()
+    yield url
+
+
+_TABLES = ", ".join(Base.metadata.tables)
+
+
+@pytest.fixture(scope="session")
+def _postgres_store(tradeexec_postgres: PostgresServer) -> str:
+    return tradeexec_postgres.new_store_database()[1]
+
+
+@pytest.fixture
+def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("tradeexec_postgres")
+    name, url = server.new_database("empty")
+    yield url
+    server.drop_database(name)
 
 
 @pytest.fixture

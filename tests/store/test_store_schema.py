@@ -1,4 +1,5 @@
-"""Migrations build exactly the models' schema; SQLite connections get the settings we rely on."""
+"""Migrations build exactly the models' schema, on SQLite and PostgreSQL; SQLite connections
+get the settings we rely on."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ def _schema_diffs(url: str, metadata: MetaData) -> list[object]:
         engine.dispose()
 
 
-def test_upgrade_on_an_empty_file_creates_exactly_the_models_schema(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "fresh.db")
+def test_upgrade_on_an_empty_database_creates_exactly_the_models_schema(
+    empty_db_url: str,
+) -> None:
+    url = empty_db_url
     upgrade(url)
 
     assert _schema_diffs(url, Base.metadata) == []
@@ -44,9 +47,9 @@ def test_upgrade_on_an_empty_file_creates_exactly_the_models_schema(tmp_path: Pa
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
 
 
-def test_schema_comparison_would_notice_a_model_the_migration_lacks(tmp_path: Path) -> None:
+def test_schema_comparison_would_notice_a_model_the_migration_lacks(empty_db_url: str) -> None:
     # Guards the test above: the comparison is live, not vacuously empty.
-    url = sqlite_url(tmp_path / "drift.db")
+    url = empty_db_url
     upgrade(url)
     drifted = MetaData()
     for table in Base.metadata.tables.values():
@@ -58,8 +61,8 @@ def test_schema_comparison_would_notice_a_model_the_migration_lacks(tmp_path: Pa
     assert [d[0] for d in diffs if isinstance(d, tuple)] == ["add_column"]
 
 
-def test_upgrade_twice_is_harmless_and_lands_on_the_single_head(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "twice.db")
+def test_upgrade_twice_is_harmless_and_lands_on_the_single_head(empty_db_url: str) -> None:
+    url = empty_db_url
     upgrade(url)
     upgrade(url)
 
@@ -74,8 +77,8 @@ def test_upgrade_twice_is_harmless_and_lands_on_the_single_head(tmp_path: Path) 
     assert current == tuple(heads)
 
 
-def test_downgrade_to_base_removes_every_table(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "down.db")
+def test_downgrade_to_base_removes_every_table(empty_db_url: str) -> None:
+    url = empty_db_url
     upgrade(url)
 
     command.downgrade(alembic_config(url), "base")
@@ -95,11 +98,13 @@ def test_migrations_are_found_inside_the_package_without_an_ini_file() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
 
 
-def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(store: Store) -> None:
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    store = Store.from_url(sqlite_url(tmp_path / "pragmas.db"))
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    store.close()
 
 
 def test_foreign_keys_are_enforced(store: Store) -> None:
@@ -111,7 +116,7 @@ def test_database_refuses_an_unknown_order_role(store: Store) -> None:
     insert = text(
         "INSERT INTO orders (account, symbol, client_order_id, role, side, order_type, quantity,"
         " reduce_only, status, filled_quantity, created_at, updated_at) VALUES ('main', 'BTC',"
-        " 'c1', 'hedge', 'buy', 'market', '1', 0, 'pending_submit', '0',"
+        " 'c1', 'hedge', 'buy', 'market', '1', false, 'pending_submit', '0',"
         " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
     )
     with pytest.raises(IntegrityError), store.engine.begin() as connection:

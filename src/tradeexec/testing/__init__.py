@@ -13,6 +13,10 @@ pytest-asyncio. Fixtures (see each one's docstring):
 - ``trader_venue``: a `TraderHarness`, a connected `ExchangeTrader` on each venue.
 - ``plugin_venue``: a `PluginHarness` for `create_ccxt_plugin` on each venue;
   ``plugin_harness``: a factory of them on a named simulated venue.
+- ``tradeexec_store_url``: the store a ``venue``'s service uses: a SQLite file in the test's
+  temporary directory, or with ``--tradeexec-store=postgresql`` a fresh database on
+  ``tradeexec_postgres``, a throwaway PostgreSQL server (one per session, see
+  `PostgresServer`). Override the fixture in a module to choose there.
 
 Every harness is a `VenueUnderTest`: what reached the venue (``engine_orders()``,
 ``engine_position()``, ``engine_fills()``, ``order_requests()``), ``set_mark`` to move the
@@ -50,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "RISK": "tradeexec.testing.services",
     "new_key": "tradeexec.testing.services",
     "is_order_request": "tradeexec.testing.venue_under_test",
+    "PostgresServer": "tradeexec.testing.postgres",
+    "PostgresUnavailable": "tradeexec.testing.postgres",
 }
 
 __all__ = [
@@ -60,6 +66,8 @@ __all__ = [
     "START_MARK",
     "VENUES",
     "PluginHarness",
+    "PostgresServer",
+    "PostgresUnavailable",
     "TraderHarness",
     "VenueHarness",
     "VenueUnderTest",
@@ -113,13 +121,60 @@ def _sim_for(request: pytest.FixtureRequest) -> SimServer | None:
     return server
 
 
+# ---------------------------------------------------------------------- the store
+STORES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("tradeexec").addoption(
+        "--tradeexec-store",
+        choices=STORES,
+        default="sqlite",
+        help="the store the venue harness's services use (default: a SQLite file per test; "
+        "postgresql: a database per test on a throwaway server the session starts)",
+    )
+
+
+@pytest.fixture(scope="session")
+def tradeexec_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the session (`PostgresServer`): started from the
+    distribution's ``initdb`` / ``pg_ctl``, removed at the end. Missing programs fail the
+    test that asks for it (saying what to install); it is never skipped."""
+    from tradeexec.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+def postgres_store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh migrated database on the session's server for one test, dropped after it."""
+    server: PostgresServer = request.getfixturevalue("tradeexec_postgres")
+    name, url = server.new_store_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def tradeexec_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store URL a ``venue``'s services use (see ``--tradeexec-store``)."""
+    if request.config.getoption("--tradeexec-store") == "postgresql":
+        yield from postgres_store_url(request)
+    else:
+        yield f"sqlite:///{tmp_path / 't.db'}"
+
+
 # ---------------------------------------------------------------------- services
 async def _venue_harness(request: pytest.FixtureRequest, tmp: Path) -> AsyncIterator[VenueHarness]:
     from tradeexec.testing.services import VenueHarness
 
     workdir: Path = request.getfixturevalue("tradeexec_workdir")
     cache = workdir / ".tradeexec" / "markets"
-    harness = await VenueHarness.start(request.param, _sim_for(request), tmp, cache)
+    store_url: str = request.getfixturevalue("tradeexec_store_url")
+    harness = await VenueHarness.start(
+        request.param, _sim_for(request), tmp, cache, store_url=store_url
+    )
     try:
         yield harness
     finally:
@@ -206,6 +261,7 @@ async def plugin_harness(
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from tradeexec.sim.server import SimServer
     from tradeexec.testing.plugins import PluginHarness
+    from tradeexec.testing.postgres import PostgresServer, PostgresUnavailable
     from tradeexec.testing.services import RISK, VenueHarness, new_key
     from tradeexec.testing.traders import TraderHarness
     from tradeexec.testing.venue_under_test import VenueUnderTest, is_order_request

@@ -1,8 +1,8 @@
 """`VenueHarness`: a started `TradingService` on one venue's fresh funded account.
 
-The service runs on a temporary SQLite store with one account (named `ACCOUNT`); signals go
-in through `submit`, and what reached the venue is read from the venue itself (see
-`VenueUnderTest`).
+The service runs on a temporary store (a SQLite file unless a store URL is given) with one
+account (named `ACCOUNT`); signals go in through `submit`, and what reached the venue is read
+from the venue itself (see `VenueUnderTest`).
 """
 
 from __future__ import annotations
@@ -45,22 +45,31 @@ def new_key(prefix: str = "t") -> str:
 class VenueHarness(VenueUnderTest):
     """One venue under test, with ``service`` started on a fresh funded account.
 
-    ``tmp`` holds the store; ``cache_dir`` (optional) a market cache shared between tests,
-    since the simulator's markets never change.
+    ``tmp`` holds the store (unless ``database_url`` names another, e.g. a PostgreSQL
+    database); ``cache_dir`` (optional) a market cache shared between tests, since the
+    simulator's markets never change.
     """
 
     tmp: Path
     cache_dir: Path | None = None
+    database_url: str | None = None
     risk: RiskConfig = RISK
     service: TradingService = field(init=False)
     services: list[TradingService] = field(default_factory=list)
 
     @classmethod
     async def start(
-        cls, name: str, sim: SimServer | None, tmp: Path, cache_dir: Path | None = None
+        cls,
+        name: str,
+        sim: SimServer | None,
+        tmp: Path,
+        cache_dir: Path | None = None,
+        *,
+        store_url: str | None = None,
     ) -> VenueHarness:
-        """A started service on a fresh funded account, the mark at `START_MARK`."""
-        harness = cls(name, sim, tmp=tmp, cache_dir=cache_dir)
+        """A started service on a fresh funded account, the mark at `START_MARK`; its store
+        at ``store_url`` (a migrated, empty database) or a SQLite file in ``tmp``."""
+        harness = cls(name, sim, tmp=tmp, cache_dir=cache_dir, database_url=store_url)
         harness.new_venue_account()
         harness.service = await harness.new_service(start=False)
         if name == "paper":
@@ -75,7 +84,7 @@ class VenueHarness(VenueUnderTest):
     # ---------------------------------------------------------------- config
     @property
     def store_url(self) -> str:
-        return f"sqlite:///{self.tmp / 't.db'}"
+        return self.database_url or f"sqlite:///{self.tmp / 't.db'}"
 
     def app_config(self, risk: RiskConfig | None = None, **account_overrides: Any) -> AppConfig:
         """The service's config: the main account as `ACCOUNT`, this harness's store."""
