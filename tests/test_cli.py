@@ -137,13 +137,15 @@ def test_sim_prints_the_banner_first_and_serves() -> None:
 
     import httpx
 
+    from proc_lines import Lines, tradeexec_argv
+
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tradeexec", "sim", "--port", "0", "--seed", "3"],
+        tradeexec_argv("sim", "--port", "0", "--seed", "3"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        first = proc.stdout.readline()
+        first = Lines(proc.stdout).next(timeout=60)
         banner = json.loads(first)  # nothing may come before the banner
         base_url = banner["base_url"]
         assert base_url.startswith("http://127.0.0.1:")

@@ -68,22 +68,22 @@ def test_demo_json_records_fills_pnl_and_the_cancelled_target(tmp_path: Path) ->
 def test_demo_keep_running_leaves_the_simulator_up(tmp_path: Path) -> None:
     import signal
     import subprocess
-    import sys
 
     import httpx
 
+    from proc_lines import Lines, tradeexec_argv
+
     store = f"sqlite:///{tmp_path}/demo.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tradeexec", "demo", "--keep-running", "--json", "--store", store],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        tradeexec_argv("demo", "--keep-running", "--json", "--store", store),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
+        output = Lines(proc.stdout)
         lines = []
-        for line in proc.stdout:  # the demo's JSON, then the banner line
-            if line.startswith('{"base_url"'):
-                break
-            lines.append(line)
+        while not (line := output.next(timeout=120)).startswith('{"base_url"'):
+            lines.append(line)  # the demo's JSON, then the banner line
         runs = json.loads("".join(lines))
         assert [run["ok"] for run in runs] == [True, True, True]
         banner = json.loads(line)
