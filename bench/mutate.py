@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MUTMUT = Path(sys.executable).parent / "mutmut"
 _FIRST = "tradeexec.execution.brackets.x_cancel_quietly__mutmut_1"
-_DEF = re.compile(r"^\s*def (x\S*?__mutmut_\d+)\(", re.MULTILINE)
+_DEF = re.compile(r"^\s*(?:async\s+)?def (x\S*?__mutmut_\d+)\(", re.MULTILINE)
 
 
 def copy_tree(work: Path) -> None:

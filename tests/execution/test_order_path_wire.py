@@ -248,3 +248,12 @@ async def test_stop_and_target_are_sized_to_what_the_entry_filled(venue: VenueHa
     assert stop.spec.qty == target.spec.qty == D("0.04")
     legs = [w for w in wire_orders(venue) if w[2]]
     assert legs == [("sell", D("0.04"), True)] * 2
+
+
+async def test_a_target_without_a_stop_is_placed(sim_venue: VenueHarness) -> None:
+    report = await sim_venue.submit(side="buy", quantity=D("0.1"), take_profit=TARGET)
+
+    assert report.status == "filled", report
+    assert open_legs(sim_venue, OrderKind.STOP_MARKET) == []
+    (target,) = open_legs(sim_venue, OrderKind.TAKE_PROFIT_MARKET)
+    assert (target.spec.qty, target.spec.trigger_price) == (D("0.1"), TARGET)
