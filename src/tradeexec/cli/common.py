@@ -8,7 +8,6 @@ Read-only commands open the store with `reader_for`, which never creates one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import warnings
@@ -22,8 +21,13 @@ import typer
 from typer.core import TyperGroup
 
 from tradeexec import errors
-from tradeexec.cli import render
+from tradeexec.cli.lazy import lazy_module
 from tradeexec.logging_setup import register_secrets
+
+if TYPE_CHECKING:
+    from tradeexec.cli import render
+else:  # rich loads when a command first prints, not for --help
+    render = lazy_module("tradeexec.cli.render")
 
 if TYPE_CHECKING:
     from tradeexec.config import AppConfig
@@ -106,7 +110,8 @@ app = typer.Typer(
     help="One dependable path from a trading signal to an order on an exchange.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="markdown",  # re-wraps docstring paragraphs
+    # plain click help: typer's rich help pulls in rich + markdown-it (~90 ms per --help)
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,  # our errors print one line; others a plain traceback
     pretty_exceptions_show_locals=False,  # locals can hold credentials
 )
@@ -163,6 +168,8 @@ class MarginChoice(StrEnum):
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio  # here, not at the top: ~15 ms that `tradeexec --help` does not need
+
     return asyncio.run(coro)
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tradeexec import __version__
 from tradeexec.cli import mcp as cli_mcp
 from tradeexec.cli import ops as cli_ops
-from tradeexec.cli import render
 from tradeexec.cli import serve as cli_serve
 from tradeexec.cli.common import (
     AccountOpt,
@@ -38,6 +37,12 @@ from tradeexec.cli.common import (
     store_exists,
     trader_for,
 )
+from tradeexec.cli.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from tradeexec.cli import render
+else:  # rich loads when a command first prints, not for --help
+    render = lazy_module("tradeexec.cli.render")
 
 __all__ = ["app", "main"]
 

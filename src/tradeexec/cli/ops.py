@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tradeexec import errors
-from tradeexec.cli import render
 from tradeexec.cli.common import (
     AccountOpt,
     AllAccountsOpt,
@@ -30,6 +29,12 @@ from tradeexec.cli.common import (
     run,
     service_for,
 )
+from tradeexec.cli.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from tradeexec.cli import render
+else:  # rich loads when a command first prints, not for --help
+    render = lazy_module("tradeexec.cli.render")
 
 if TYPE_CHECKING:
     from tradeexec.config import AppConfig

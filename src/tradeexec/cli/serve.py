@@ -19,7 +19,6 @@ simulator's exchange state does not outlive the process either).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import sys
@@ -28,7 +27,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradeexec.cli import render
 from tradeexec.cli.common import (
     AccountOpt,
     ConfigOpt,
@@ -39,6 +37,12 @@ from tradeexec.cli.common import (
     reader_for,
     run,
 )
+from tradeexec.cli.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from tradeexec.cli import render
+else:  # rich loads when a command first prints, not for --help
+    render = lazy_module("tradeexec.cli.render")
 
 if TYPE_CHECKING:
     from tradeexec.config import AppConfig
@@ -108,6 +112,8 @@ def serve(
     }
     print(json.dumps(banner), flush=True)
     _next_steps(banner)
+    import asyncio  # here, not at the top: `tradeexec --help` does not need it
+
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     try:
         asyncio.run(uv.serve(sockets=[sock]))
