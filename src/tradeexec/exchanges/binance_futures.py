@@ -3,7 +3,8 @@
 - No spot calls: ``fetchCurrencies`` off, so ``load_markets`` never touches ``/sapi``.
 - Conditional orders (stop / take-profit) go through ccxt's algo-order path
   (``POST /fapi/v1/algoOrder``, since 2025-12-09); cancelling or fetching one needs
-  ``trigger=True``, which `CCXTTrader` adds from ``cancel_trigger_needs_flag``.
+  ``trigger=True``, which `CCXTTrader` adds from ``cancel_trigger_needs_flag``. Once one
+  fires, the order it placed has its own id (``actualOrderId``): see `_fetch_once`.
 - Our client order id is always sent (ccxt would inject a broker-tagged one).
 - Hedge mode: ``positionSide`` LONG/SHORT instead of reduce-only (Binance refuses both).
 - Clock skew (-1021): ccxt's time-difference adjustment, loaded at connect.
@@ -17,15 +18,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, ClassVar
+from functools import cached_property
+from typing import Any, ClassVar, TypeVar
 
 from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType, Ticker
 from tradeexec.exchanges.ccxt_parse import dec
 from tradeexec.exchanges.ccxt_trader import CCXTTrader
 from tradeexec.exchanges.interface import Capabilities
+
+T = TypeVar("T")
 
 BINANCE_FUTURES = Capabilities(
     venue="binance",
@@ -45,6 +50,11 @@ BINANCE_FUTURES = Capabilities(
 class BinanceFuturesTrader(CCXTTrader):
     ccxt_id: ClassVar[str | None] = "binanceusdm"
     default_capabilities: ClassVar[Capabilities | None] = BINANCE_FUTURES
+
+    @cached_property
+    def _placed_ids(self) -> set[str]:
+        """Ids of orders that fired algo orders placed, as learnt (plain order ids)."""
+        return set()
 
     def _exchange_config(self) -> dict[str, Any]:
         config = super()._exchange_config()
@@ -76,21 +86,56 @@ class BinanceFuturesTrader(CCXTTrader):
     async def _fetch_once(
         self, sym: str, order_id: str | None, client_order_id: str | None, trigger: bool
     ) -> Order:
-        """A fired algo order reports no fills of its own: they belong to the order it placed
-        (``actualOrderId``), so its outcome is read from there."""
+        """A fired algo order is answered by the order it placed: that order has an id of its
+        own (``actualOrderId``; the plain endpoints answer -2013 for the algoId), carries the
+        fills and realised PnL in ``userTrades``, and is what a cancel must reach if it still
+        rests (a fired stop-limit). So the outcome comes back under that id, with the algo
+        order's type and trigger; the store follows the id, so fills are matched by it."""
         order = await super()._fetch_once(sym, order_id, client_order_id, trigger)
         actual = order.info.get("actualOrderId") if trigger else None
         if not actual:
-            return order
+            return order  # not fired, or refused when it fired (REJECTED: nothing placed)
         placed = await super()._fetch_once(sym, str(actual), None, False)
+        self._placed_ids.add(placed.id)
         return replace(
-            order,
-            status=placed.status,
-            filled_quantity=placed.filled_quantity,
-            average_price=placed.average_price,
-            fee=placed.fee,
-            fee_currency=placed.fee_currency,
+            placed,
+            type=order.type,
+            trigger_price=order.trigger_price,
+            client_order_id=order.client_order_id,
+            reduce_only=order.reduce_only or placed.reduce_only,
         )
+
+    async def _on_plain_then_trigger(
+        self,
+        sym: str,
+        order_id: str | None,
+        client_order_id: str | None,
+        call: Callable[[str, str | None, str | None, bool], Awaitable[T]],
+        *,
+        reads: bool,
+    ) -> T:
+        """An id we learnt as a fired algo order's placed order is a plain order id: never ask
+        the algo service for it (algoIds are another counter, and could name another order)."""
+        if order_id is not None and order_id in self._placed_ids:
+            return await call(sym, order_id, client_order_id, False)
+        return await super()._on_plain_then_trigger(
+            sym, order_id, client_order_id, call, reads=reads
+        )
+
+    async def _cancel_once(
+        self, sym: str, order_id: str | None, client_order_id: str | None, trigger: bool
+    ) -> Order:
+        """The algo service refuses to cancel a fired algo order (-2011); if the order it
+        placed still rests (a fired stop-limit), that order is what is cancelled."""
+        try:
+            return await super()._cancel_once(sym, order_id, client_order_id, trigger)
+        except errors.OrderNotFound:
+            if not trigger:
+                raise
+            placed = await self._fetch_once(sym, order_id, client_order_id, True)
+            if placed.id == order_id or not placed.status.is_open:
+                raise
+            return await super()._cancel_once(sym, placed.id, None, False)
 
     def _order_params(self, request: OrderRequest, client_order_id: str) -> dict[str, Any]:
         params = super()._order_params(request, client_order_id)

@@ -8,8 +8,9 @@ live in `binance_orders`, shapes in `binance_render` and `binance_market`, param
 
 Conditional orders (stop / take-profit, market or limit) live in the algo service as on Binance
 since 2025-12: ``/fapi/v1/algoOrder``; the plain ``/fapi/v1/order`` refuses them with -4120. An
-algo order's ``algoId`` is its engine order id; once it fires, the order it placed shows up on
-the plain endpoints under ``actualOrderId`` (the same number) and the trades carry that id.
+algo order's ``algoId`` is its engine order id; once it fires, the order it placed gets an id
+of its own (``actualOrderId`` on the algo order): it shows up on the plain endpoints under that
+id only (asking them for the algoId answers -2013), and its trades carry that id.
 
 Every request runs through ``ctx.faults.guard(route, account, ...)``. Route names:
 
@@ -268,19 +269,25 @@ class BinanceFace:
     def _trades(self, call: Call) -> Any:
         market = self._market(call)
         assert market is not None
+        engine = self.engine
         order_id = call.params.integer("orderId")
         start = call.params.integer("startTime")
         end = call.params.integer("endTime")
         from_id = call.params.integer("fromId")
         limit = min(call.params.integer("limit") or 500, 1000)
+        # a fired algo order's trades carry the id of the order it placed, not the algoId
+        shown = {
+            f.order_id: render.shown_order_id(engine.orders[f.order_id])
+            for f in engine.account_fills(call.account, market.coin)
+        }
         fills = [
-            f for f in self.engine.account_fills(call.account, market.coin)
-            if (order_id is None or f.order_id == order_id)
+            f for f in engine.account_fills(call.account, market.coin)
+            if (order_id is None or shown[f.order_id] == order_id)
             and (start is None or f.time_ms >= start) and (end is None or f.time_ms <= end)
             and (from_id is None or f.trade_id >= from_id)
         ]  # fmt: skip
         fills = fills[:limit] if (from_id is not None or start is not None) else fills[-limit:]
-        return [render.trade(market, f) for f in fills]
+        return [render.trade(market, f, shown[f.order_id]) for f in fills]
 
     # --------------------------------------------------------------- settings
     def _leverage(self, call: Call) -> Any:

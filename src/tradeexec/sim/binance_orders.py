@@ -4,7 +4,9 @@ Plain: ``/fapi/v1/order`` (new, cancel, query), ``openOrders``, ``allOrders``,
 ``allOpenOrders``. Algo (conditional orders, as on Binance since 2025-12): ``/fapi/v1/algoOrder``,
 ``openAlgoOrders``, ``allAlgoOrders``, ``algoOpenOrders``. One engine order has two views: an
 untriggered trigger order exists only on the algo endpoints (``algoId`` is its engine id);
-once it fires, the order it placed shows up on the plain endpoints under the same number.
+once it fires, the order it placed shows up on the plain endpoints under its own id
+(``actualOrderId``, the engine order's `placed_id`) and its clientAlgoId as clientOrderId.
+The plain endpoints never answer to an algoId (-2013, as live).
 
 Also `Call`, a request as every handler of the face sees it.
 """
@@ -59,16 +61,26 @@ class BinanceOrders:
         id_name, client_name = (
             ("algoId", "clientAlgoId") if algo else ("orderId", "origClientOrderId")
         )
-        market = call.market(self._engine(), required=not algo)
+        engine = self._engine()
+        market = call.market(engine, required=not algo)
         order_id, client_id = call.params.order_ref(id_name, client_name)
+        placed = (
+            None if algo or order_id is None else engine.placed_by_trigger(call.account, order_id)
+        )
         try:
-            order = self._engine().get_order(call.account, order_id, client_id)
+            order = placed or engine.get_order(call.account, order_id, client_id)
         except SimError:
             raise missing.error() from None
         if market is not None and order.spec.coin != market.coin:
             raise missing.error()
-        if (not order.spec.kind.is_trigger) if algo else order.is_untriggered:
-            raise missing.error()  # a plain id on the algo endpoints, or an unfired algo id
+        if algo and not order.spec.kind.is_trigger:
+            raise missing.error()  # a plain id on the algo endpoints
+        if (
+            not algo
+            and order.spec.kind.is_trigger
+            and (order.placed_id is None or (order_id is not None and placed is None))
+        ):
+            raise missing.error()  # an algoId, or an algo order that placed nothing (yet)
         return order
 
     def _place(self, call: Call, *, algo: bool) -> tuple[SimOrder, MarketSpec, str]:
@@ -127,21 +139,25 @@ class BinanceOrders:
         return self._shown(self._find(call, algo=False, missing=err.ORDER_DOES_NOT_EXIST))
 
     def _plain_orders(self, call: Call, *, open_only: bool) -> list[SimOrder]:
+        """Plain orders, and the orders fired algo orders placed, by their shown id."""
         market = call.market(self._engine(), required=not open_only)
         coin = market.coin if market is not None else None
-        orders = sorted(
+        return sorted(
             (o for o in self._engine().orders.values()
              if o.account_id == call.account and (coin is None or o.spec.coin == coin)
-             and not o.is_untriggered and (o.status.is_open or not open_only)),
-            key=lambda o: o.order_id,
+             and (not o.spec.kind.is_trigger or o.placed_id is not None)
+             and (o.status.is_open or not open_only)),
+            key=render.shown_order_id,
         )  # fmt: skip
-        return orders
 
     def open(self, call: Call) -> Any:
         return [self._shown(o) for o in self._plain_orders(call, open_only=True)]
 
     def all(self, call: Call) -> Any:
-        orders = _window(self._plain_orders(call, open_only=False), call.params, "orderId")
+        orders = _window(
+            self._plain_orders(call, open_only=False), call.params, "orderId",
+            render.shown_order_id,
+        )  # fmt: skip
         return [self._shown(o) for o in orders]
 
     def cancel_all(self, call: Call) -> Any:
@@ -179,7 +195,9 @@ class BinanceOrders:
         return [self._shown_algo(o) for o in self._algo_orders(call, open_only=True)]
 
     def algo_all(self, call: Call) -> Any:
-        orders = _window(self._algo_orders(call, open_only=False), call.params, "algoId")
+        orders = _window(
+            self._algo_orders(call, open_only=False), call.params, "algoId", lambda o: o.order_id
+        )
         return [self._shown_algo(o) for o in orders]
 
     def algo_cancel_all(self, call: Call) -> Any:
@@ -188,7 +206,9 @@ class BinanceOrders:
         return CANCEL_ALL_DONE
 
 
-def _window(orders: list[SimOrder], params: Params, id_name: str) -> list[SimOrder]:
+def _window(
+    orders: list[SimOrder], params: Params, id_name: str, id_of: Callable[[SimOrder], int]
+) -> list[SimOrder]:
     """``allOrders``-style paging: from an id or a time, else the newest ``limit``."""
     from_id = params.integer(id_name)
     start = params.integer("startTime")
@@ -196,7 +216,7 @@ def _window(orders: list[SimOrder], params: Params, id_name: str) -> list[SimOrd
     limit = min(params.integer("limit") or 500, 1000)
     rows = [
         o for o in orders
-        if (from_id is None or o.order_id >= from_id)
+        if (from_id is None or id_of(o) >= from_id)
         and (start is None or o.created_ms >= start) and (end is None or o.created_ms <= end)
     ]  # fmt: skip
     return rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]

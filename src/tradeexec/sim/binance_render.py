@@ -12,7 +12,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 from tradeexec.sim.accounting import ZERO, MarginMode, Position, PositionSide
-from tradeexec.sim.engine import Engine, Fill, OrderKind, OrderStatus, Reject, SimOrder, TimeInForce
+from tradeexec.sim.engine import Engine, Fill, OrderKind, OrderStatus, SimOrder, TimeInForce
 from tradeexec.sim.markets import MarketSpec
 
 MAINT_MARGIN_RATIO = Decimal("0.004")
@@ -91,18 +91,24 @@ def order_status(order: SimOrder) -> str:
 
 
 def algo_status(order: SimOrder) -> str:
+    """The algo service's status (Binance "Event: Algo Order Update"): NEW until the trigger
+    is hit; REJECTED if the matching engine refused the order it would place (reduce-only with
+    nothing to reduce, margin); TRIGGERED while the placed order works; FINISHED once that
+    order is filled or cancelled. TRIGGERING (hit, not yet in the matching engine) passes
+    within one engine step here, so it is never seen."""
     if order.triggered_ms is None:
         return {OrderStatus.NEW: "NEW", OrderStatus.CANCELED: "CANCELED"}.get(
             order.status, "EXPIRED"
         )
-    if order.status is OrderStatus.NEW:
-        return "TRIGGERED"
-    if order.status is OrderStatus.EXPIRED and order.expire_reason in (
-        Reject.REDUCE_ONLY,
-        Reject.INSUFFICIENT_MARGIN,
-    ):
+    if order.placed_id is None:
         return "REJECTED"
-    return "FINISHED"
+    return "TRIGGERED" if order.status is OrderStatus.NEW else "FINISHED"
+
+
+def shown_order_id(o: SimOrder) -> int:
+    """The id the plain endpoints and trades show: a fired algo order's placed order has its
+    own (``actualOrderId``), never the ``algoId``."""
+    return o.placed_id if o.placed_id is not None else o.order_id
 
 
 def _shown_reduce_only(order: SimOrder) -> bool:
@@ -113,14 +119,15 @@ def _shown_reduce_only(order: SimOrder) -> bool:
 def order(
     spec: MarketSpec, o: SimOrder, extras: dict[str, Any], *, with_time: bool = True
 ) -> dict[str, Any]:
-    """A plain order (``/fapi/v1/order``), or the order a triggered algo order placed."""
+    """A plain order (``/fapi/v1/order``), or the order a triggered algo order placed (under
+    its own id; its clientOrderId is the algo order's clientAlgoId)."""
     s = o.spec
     kind_type = KIND_TO_TYPE[s.kind]
     shown_type = kind_type
     if s.kind.is_trigger:  # the order the algo service placed when it fired
         shown_type = "LIMIT" if s.kind.needs_price else "MARKET"
     result: dict[str, Any] = {
-        "orderId": o.order_id,
+        "orderId": shown_order_id(o),
         "symbol": symbol_of(spec),
         "status": order_status(o),
         "clientOrderId": s.client_id or "",
@@ -182,9 +189,8 @@ def algo_order(
         "triggerTime": o.triggered_ms or 0,
         "goodTillDate": 0,
     }
-    if query:
-        triggered = o.triggered_ms is not None
-        result["actualOrderId"] = str(o.order_id) if triggered else ""
+    if query:  # "Query Algo Order": the placed order's id and average price, no quantity
+        result["actualOrderId"] = str(o.placed_id) if o.placed_id is not None else ""
         result["actualPrice"] = fixed(o.avg_price, max(5, price_precision(spec)))
         for key in ("tpTriggerPrice", "tpPrice", "slTriggerPrice", "slPrice"):
             result[key] = px(spec, ZERO)
@@ -192,14 +198,15 @@ def algo_order(
     return result
 
 
-def trade(spec: MarketSpec, f: Fill) -> dict[str, Any]:
+def trade(spec: MarketSpec, f: Fill, order_id: int) -> dict[str, Any]:
+    """One of ``userTrades``; ``order_id`` is the order's shown id (`shown_order_id`)."""
     return {
         "buyer": f.side.value == "BUY",
         "commission": money(f.fee),
         "commissionAsset": spec.quote,
         "id": f.trade_id,
         "maker": f.maker,
-        "orderId": f.order_id,
+        "orderId": order_id,
         "price": px(spec, f.price),
         "qty": qty(spec, f.qty),
         "quoteQty": money(f.qty * f.price),

@@ -28,11 +28,11 @@ from tradeexec.sim.accounting import (
     ZERO,
     Account,
     AccountSummary,
-    MarginMode,
     Position,
     PositionSide,
     settle,
 )
+from tradeexec.sim.engine_accounts import AccountBook
 from tradeexec.sim.filters import check_filters
 from tradeexec.sim.markets import MarketSpec
 from tradeexec.sim.orders import (
@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 
-class Engine:
+class Engine(AccountBook):
     """One venue: its markets, marks, accounts and orders."""
 
     def __init__(
@@ -78,48 +78,22 @@ class Engine:
         reject_immediate_trigger: bool = True,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
-        self.markets: dict[str, MarketSpec] = {m.coin: m for m in markets}
+        super().__init__(markets, default_leverage)
         self.collateral = collateral
         self.maker_fee = maker_fee
         self.taker_fee = taker_fee
         self.spread_bps = spread_bps
-        self.default_leverage = default_leverage
         self.reject_immediate_trigger = reject_immediate_trigger
         self.clock = clock
         self.marks: dict[str, Decimal] = {m.coin: m.initial_price for m in self.markets.values()}
-        self.accounts: dict[str, Account] = {}
         self.orders: dict[int, SimOrder] = {}
         self.fills: list[Fill] = []
         self._by_client: dict[tuple[str, str], SimOrder] = {}
+        self._by_placed: dict[int, SimOrder] = {}  # a fired trigger, by the id it placed under
         self._order_ids = itertools.count(1_000_001)
         self._trade_ids = itertools.count(5_000_001)
 
     # ----------------------------------------------------------------- lookups
-    def market(self, coin: str) -> MarketSpec:
-        try:
-            return self.markets[coin]
-        except KeyError:
-            raise SimError(Reject.UNKNOWN_SYMBOL, coin) from None
-
-    def account(self, account_id: str) -> Account:
-        try:
-            return self.accounts[account_id]
-        except KeyError:
-            raise SimError(Reject.UNKNOWN_ACCOUNT, account_id) from None
-
-    def create_account(self, account_id: str, balance: Decimal = ZERO) -> Account:
-        acct = self.accounts.get(account_id) or Account(account_id)
-        self.accounts[account_id] = acct
-        if balance:
-            acct.deposit(balance)
-        return acct
-
-    def leverage(self, account_id: str, coin: str) -> int:
-        return self.account(account_id).leverage.get(coin, self.default_leverage)
-
-    def margin_mode(self, account_id: str, coin: str) -> MarginMode:
-        return self.account(account_id).margin_mode.get(coin, MarginMode.CROSS)
-
     def get_order(
         self, account_id: str, order_id: int | None = None, client_id: str | None = None
     ) -> SimOrder:
@@ -131,6 +105,11 @@ class Engine:
         if order is None or order.account_id != account_id:
             raise SimError(Reject.UNKNOWN_ORDER, str(order_id or client_id))
         return order
+
+    def placed_by_trigger(self, account_id: str, placed_id: int) -> SimOrder | None:
+        """The fired trigger whose placed order has this id (see `SimOrder.placed_id`)."""
+        order = self._by_placed.get(placed_id)
+        return order if order is not None and order.account_id == account_id else None
 
     def open_orders(self, account_id: str, coin: str | None = None) -> list[SimOrder]:
         return [
@@ -145,9 +124,6 @@ class Engine:
         return [
             f for f in self.fills if f.account_id == account_id and (coin is None or f.coin == coin)
         ]
-
-    def positions(self, account_id: str) -> list[Position]:
-        return self.account(account_id).open_positions()
 
     def bid_ask(self, coin: str) -> tuple[Decimal, Decimal]:
         spec, mark = self.market(coin), self.marks[coin]
@@ -211,8 +187,7 @@ class Engine:
         account_id = state.account.account_id
         self.accounts[account_id] = state.account
         kept = [o for o in self.orders.values() if o.account_id != account_id]
-        self.orders = {}
-        self._by_client = {}
+        self.orders, self._by_client, self._by_placed = {}, {}, {}
         for order in sorted([*kept, *state.orders], key=lambda o: o.order_id):
             self._register(order)  # in id order: a reused client id maps to its latest order
         others = [f for f in self.fills if f.account_id != account_id]
@@ -227,30 +202,6 @@ class Engine:
         order_id, trade_id = next(self._order_ids), next(self._trade_ids)
         self._order_ids, self._trade_ids = itertools.count(order_id), itertools.count(trade_id)
         return order_id, trade_id
-
-    # ------------------------------------------------------------ settings
-    def set_leverage(self, account_id: str, coin: str, leverage: int) -> None:
-        spec = self.market(coin)
-        if not 1 <= leverage <= spec.max_leverage:
-            raise SimError(Reject.BAD_LEVERAGE, f"{leverage} not in 1..{spec.max_leverage}")
-        self.account(account_id).leverage[coin] = leverage
-
-    def set_margin_mode(self, account_id: str, coin: str, mode: MarginMode) -> None:
-        self.market(coin)
-        acct = self.account(account_id)
-        if self.margin_mode(account_id, coin) is mode:
-            raise SimError(Reject.MARGIN_MODE_UNCHANGED, mode.value)
-        if any(p.coin == coin for p in acct.open_positions()):
-            raise SimError(Reject.POSITION_EXISTS, coin)
-        acct.margin_mode[coin] = mode
-
-    def set_position_mode(self, account_id: str, hedge: bool) -> None:
-        acct = self.account(account_id)
-        if acct.hedge_mode == hedge:
-            return
-        if acct.open_positions() or self.open_orders(account_id):
-            raise SimError(Reject.POSITION_EXISTS, "close positions and orders first")
-        acct.hedge_mode = hedge
 
     # -------------------------------------------------------------- orders
     def place_order(self, account_id: str, spec: OrderSpec) -> SimOrder:
@@ -407,6 +358,8 @@ class Engine:
         self.orders[order.order_id] = order
         if order.spec.client_id is not None:
             self._by_client[(order.account_id, order.spec.client_id)] = order
+        if order.placed_id is not None:
+            self._by_placed[order.placed_id] = order
 
     def _fire(self, order: SimOrder) -> None:
         """A trigger was hit: check reduce-only and margin now, then execute."""
@@ -423,6 +376,8 @@ class Engine:
         except SimError as exc:
             self._close(order, OrderStatus.EXPIRED, exc.reason)
             return
+        order.placed_id = next(self._order_ids)  # the checks passed: an order is placed
+        self._register(order)
         if spec.kind.needs_price and not self._crosses(spec, spec.price):
             return  # now a resting limit order
         self._execute_taker(order)

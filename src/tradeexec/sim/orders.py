@@ -123,6 +123,9 @@ class SimOrder:
     armed: bool = True
     expire_reason: Reject | None = None
     trade_ids: list[int] = field(default_factory=list)
+    # the id of the order a fired trigger placed, numbered apart from the trigger's own (the
+    # Binance face shows it as ``actualOrderId``; Hyperliquid keeps one oid); None until then
+    placed_id: int | None = None
 
     @property
     def remaining(self) -> Decimal:

@@ -110,6 +110,7 @@ def order_to_dict(order: SimOrder) -> dict[str, Any]:
         "armed": order.armed,
         "expire_reason": order.expire_reason.value if order.expire_reason else None,
         "trade_ids": list(order.trade_ids),
+        "placed_id": order.placed_id,
     }
 
 
@@ -144,6 +145,7 @@ def order_from_dict(data: dict[str, Any]) -> SimOrder:
         armed=bool(data["armed"]),
         expire_reason=Reject(reason) if reason else None,
         trade_ids=[int(t) for t in data["trade_ids"]],
+        placed_id=data.get("placed_id"),  # absent in snapshots taken before it existed
     )
 
 
