@@ -43,7 +43,27 @@ QUICK = {
     "order_path_hyperliquid": ("order_path", ["--venue", "hyperliquid", "--iterations", "2"]),
     "profile": ("order_path", ["--profile-only", "--profile-iterations", "2"]),
 }
-ORDER_PATH = ("order_path_binance", "order_path_hyperliquid")
+for _plan, _n in ((FULL, "100"), (QUICK, "2")):  # the same with 5 ms on every venue request
+    for _v in ("binance", "hyperliquid"):
+        _plan[f"order_path_{_v}_5ms"] = (
+            "order_path",
+            ["--venue", _v, "--iterations", _n, "--latency-ms", "5"],
+        )
+ORDER_PATH = (
+    "order_path_binance",
+    "order_path_hyperliquid",
+    "order_path_binance_5ms",
+    "order_path_hyperliquid_5ms",
+)
+
+
+def _mutation_line() -> str:
+    """The score line of MUTATION.md (`make mutate`), if it has been run."""
+    path = ROOT / "MUTATION.md"
+    if not path.exists():
+        return "not run yet (`make mutate`)"
+    found = [line for line in path.read_text().splitlines() if line.startswith("**Score")]
+    return found[0].strip("*") if found else "see MUTATION.md"
 
 
 def _run(script: str, args: list[str], timeout_s: float = 300) -> dict[str, Any]:
@@ -174,9 +194,12 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
         "|---|---|---|",
         f"| `tradeexec --help` <= 0.3 s (median wall, cached bytecode) "
         f"| {t['help_wall_median_s']:.3f} s | {'yes' if t['help_le_0_3_s'] else '**no**'} |",
-        f"| `tradeexec --help` does not import ccxt | "
-        f"{'not imported' if not t['help_imports_ccxt'] else 'imported'} "
-        f"| {'yes' if not t['help_imports_ccxt'] else '**no**'} |",
+        f"| `tradeexec --help` <= 8x a bare `python -c pass` (same run) "
+        f"| {t['help_over_bare_python']:.1f}x ({t['bare_python_median_s']:.3f} s) "
+        f"| {'yes' if t['help_le_8x_bare'] else '**no**'} |",
+        f"| `tradeexec --help` imports none of ccxt, rich, SQLAlchemy | "
+        f"{', '.join(t['help_heavy_loaded']) or 'none imported'} "
+        f"| {'yes' if not t['help_heavy_loaded'] else '**no**'} |",
         f"| `import tradeexec` does not import ccxt | "
         f"{'not imported' if not t['import_imports_ccxt'] else 'imported'} "
         f"| {'yes' if not t['import_imports_ccxt'] else '**no**'} |",
@@ -184,12 +207,15 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
     for r in rows:
         if "ratio_p50" in r:
             lines.append(
-                f"| order path, {r['venue']}: tradeexec / raw ccxt at p50 <= "
-                f"{order_path.TARGET_RATIO}x | {r['ratio_p50']:.2f}x "
+                f"| order path, {r['venue']}{r.get('label', '')}: tradeexec / raw ccxt at "
+                f"p50 <= {r['target']}x | {r['ratio_p50']:.2f}x "
                 f"({r['tradeexec']['p50_ms']:.1f} vs {r['raw ccxt']['p50_ms']:.1f} ms) "
                 f"| {'yes' if r['target_met'] else '**no**'} |"
             )
     lines += [
+        "",
+        f"Mutation score of the order path ([MUTATION.md](MUTATION.md), `make mutate`): "
+        f"{_mutation_line()}",
         "",
         "## 1. Start-up: `tradeexec --help`, `import tradeexec`, `import ccxt.async_support`",
         "",
