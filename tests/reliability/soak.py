@@ -72,6 +72,7 @@ class SoakConfig:
     fault_rate: float = 1.0  # scales every fault rule's probability; 0 switches faults off
     duplicate_rate: float = 0.15  # share of deliveries sent as 2-3 concurrent copies
     timeout_ms: int = 800  # the accounts' client timeout; held faults last a bit longer
+    store_url: str | None = None  # a migrated database (PostgreSQL); default: SQLite in workdir
 
 
 @dataclass
@@ -164,7 +165,7 @@ class Driver:
         }
         self.answers = AnswerLog(workdir / "answers.jsonl")
         self.job_path = workdir / "job.json"
-        self.store_url = f"sqlite:///{workdir / 'soak.db'}"
+        self.store_url = config.store_url or f"sqlite:///{workdir / 'soak.db'}"
         self.signals: dict[str, dict[str, Any]] = {}  # key -> payload, in delivery order
         self.proc: subprocess.Popen[str] | None = None
         self.incarnation = 0
