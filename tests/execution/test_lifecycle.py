@@ -181,7 +181,8 @@ async def test_stop_and_flatten_both_refused_halts_the_account(venue: VenueHarne
 
     assert report.status == "partially_done" and not report.success, report
     assert "unprotected" in (report.error or "")
-    assert len(pipeline.refused) == 4  # the stop, then the flatten three times
+    # the stop and its two passing-refusal retries, then the flatten and its two retries
+    assert len(pipeline.refused) == 6
     state = await service.state("acct")
     assert state.state is TradingState.HALTED and "flatten failed" in (state.reason or "")
     assert open_legs(venue, OrderKind.TAKE_PROFIT_MARKET) == []  # the target was cancelled

@@ -200,8 +200,13 @@ def legs_by_kind(venue: VenueHarness) -> dict[str, Any]:
 
 def refuse_the_stop(venue: VenueHarness, times: int | None = 1) -> dict[str, Any]:
     """Make the venue refuse the stop that follows the entry; returns the signal fields."""
-    if venue.sim is not None:  # the first create passes (the entry), the next one is refused
-        venue.add_fault("any_create", kind="status", status=429, skip=1, times=1)
+    if venue.sim is not None:
+        # the first create passes (the entry); the stop is refused, and so is each of its
+        # retries (a 429 is retried before anything is closed); the flatten then passes
+        pipeline = venue.service.pipeline
+        pipeline.retry_delays = (0.01, 0.01, 0.01)
+        refusals = 1 + len(pipeline.retry_delays)
+        venue.add_fault("any_create", kind="status", status=429, skip=1, times=refusals)
         return {"stop_loss": STOP}
     # the paper venue has no wire to fault (and a stop on the wrong side is refused before
     # anything is sent): its trader refuses the stop, as a venue would (-2021)
@@ -224,7 +229,7 @@ async def test_stop_refused_after_entry_flattens(venue: VenueHarness) -> None:
 
     assert report.status == "flattened" and not report.success, report
     if venue.sim is not None:
-        assert [r.fired for r in venue.sim.simulator.ctx.faults.rules] == [1]
+        assert [r.fired for r in venue.sim.simulator.ctx.faults.rules] == [4]
     assert report.reason == "stop_loss_failed"
     assert report.to_dict()["reason"] == "stop_loss_failed" and report.error
     assert set(report.orders) == {"entry", "flatten"}
@@ -246,8 +251,32 @@ async def test_stop_refused_after_entry_flattens(venue: VenueHarness) -> None:
     assert kinds.index("stop_loss_failed") < kinds.index("position_flattened")
     statuses = {o.order.client_order_id: o.order.status for o in timeline.orders}
     assert statuses[flatten.spec.client_id] == "filled"
-    assert sorted(statuses.values()) == ["filled", "filled", "rejected"]
+    # the stop refused (and on the simulator, each passing-refusal retry refused too)
+    stop_attempts = 1 if venue.sim is None else 4
+    assert sorted(statuses.values()) == ["filled", "filled"] + ["rejected"] * stop_attempts
     assert timeline.signal.status == "flattened"
+
+
+async def test_a_stop_refused_for_a_passing_reason_is_retried_not_flattened(
+    sim_venue: VenueHarness,
+) -> None:
+    """A 429 on the stop is not a refusal of the stop: it is sent again (a fresh id) and the
+    position stays, protected, with no flatten and no second fee."""
+    venue = sim_venue
+    venue.service.pipeline.retry_delays = (0.01, 0.01, 0.01)
+    rule = venue.add_fault("any_create", kind="status", status=429, skip=1, times=1)
+
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP)
+
+    assert rule.fired == 1
+    assert report.status == "filled" and report.success, report
+    assert venue.engine_position() == Q
+    (stop,) = [o for o in venue.open_engine_orders() if o.spec.kind is OrderKind.STOP_MARKET]
+    assert stop.spec.qty == Q and stop.spec.trigger_price == STOP
+    assert [o for o in venue.engine_orders() if not o.spec.kind.is_trigger][
+        -1
+    ].spec.side.value == "BUY"
+    assert report.orders["stop_loss"].id == str(stop.order_id)
 
 
 async def test_stop_refused_with_keep_policy_keeps_and_reconcile_reduces(

@@ -439,6 +439,15 @@ class Pipeline(SignalIntake):
             return run.report
         if acks:
             await self.write(*acks)
+        stop = next(leg for leg in legs if leg.role == OrderRole.STOP_LOSS)
+        placed = await protection.retry_stop(
+            self, run.trader, run.signal_id, run.signal.idempotency_key, stop.request,
+            stop_error, self.retry_delays,
+        )  # fmt: skip
+        if isinstance(placed, Order):  # a passing refusal (429, 5xx): the stop rests now
+            run.report = run.report.with_order(OrderRole.STOP_LOSS, placed)
+            await self.write(self._final_status_step(run))
+            return run.report
         run.report = await protection.stop_failed(
             self,
             run.trader,
@@ -446,7 +455,7 @@ class Pipeline(SignalIntake):
             run.symbol,
             entry,
             run.report,
-            stop_error,
+            placed,
             policy=self.gate.risk_config(run.trader.account).on_stop_failure,
             retry_delays=self.retry_delays,
         )

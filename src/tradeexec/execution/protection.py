@@ -17,6 +17,7 @@ resting stops and targets follow a position that shrinks.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from decimal import Decimal
 
 from tradeexec import errors
@@ -38,7 +39,7 @@ from tradeexec.execution.journal import Journal
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.store.records import OrderRecord
 
-__all__ = ["fit_resting_legs", "next_role", "stop_failed"]
+__all__ = ["fit_resting_legs", "next_role", "retry_stop", "stop_failed"]
 
 _OPEN = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
 
@@ -51,6 +52,35 @@ def next_role(role: str, records: list[OrderRecord]) -> str:
 
 
 # ------------------------------------------------------------------ stop refused
+async def retry_stop(
+    journal: Journal,
+    trader: ExchangeTrader,
+    signal_id: int,
+    idempotency_key: str,
+    request: OrderRequest,
+    exc: errors.ExchangeError,
+    retry_delays: tuple[float, ...],
+) -> Order | errors.ExchangeError:
+    """A stop the venue did not take for a passing reason (a 429, a 5xx answered, the venue
+    unreachable) is sent again after a pause, under a fresh derived id, a bounded number of
+    times - closing the position for a rate limit would cost two fees and the spread. A real
+    refusal, or an outcome that is unknown (the stop may rest), is not retried; the last
+    error is returned for `stop_failed`."""
+    for delay in retry_delays:
+        transient = isinstance(exc, errors.NetworkError)
+        if not transient or isinstance(exc, errors.OrderOutcomeUnknown):
+            break
+        await asyncio.sleep(delay)
+        siblings = await journal.db(journal.store.orders_for_signal, signal_id)
+        role = next_role(OrderRole.STOP_LOSS, siblings)
+        again = replace(request, client_order_id=journal.client_id(trader, idempotency_key, role))
+        try:
+            return await journal.place(trader, again, OrderRole.STOP_LOSS, signal_id)
+        except errors.ExchangeError as failed:
+            exc = failed
+    return exc
+
+
 async def stop_failed(
     journal: Journal,
     trader: ExchangeTrader,
