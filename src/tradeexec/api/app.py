@@ -124,6 +124,11 @@ def create_app(
     from tradeexec.mcp_server.http import mount_mcp
 
     mount_mcp(app, service, settings)
+
+    # the dashboard (issue 15): pages at /ui/ (and / leads there), signed in with an API token
+    from tradeexec.api.dashboard import mount_dashboard
+
+    mount_dashboard(app)
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
     return app
 
