@@ -285,3 +285,21 @@ class PaperStateRow(Base):
     venue: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountLeaseRow(Base):
+    """Which replica executes for an account (DESIGN.md section 9; see `store/leases.py`).
+
+    `epoch` goes up by one each time the lease changes hands (or is taken again after it
+    lapsed); every order intent carries the epoch it was decided under and is refused when
+    the row has moved on, so a replica that was paused past its lease cannot act on it.
+    """
+
+    __tablename__ = "account_leases"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    epoch: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    renewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(default=utcnow)

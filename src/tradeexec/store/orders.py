@@ -28,6 +28,7 @@ from tradeexec.store.base import (
     _text,
     _texts,
 )
+from tradeexec.store.leases import Fence, check_fence
 from tradeexec.store.models import (
     ORDER_ROLES,
     OrderRow,
@@ -79,11 +80,14 @@ class OrderStore(StoreBase):
         event: str = "intent",
         detail: str | None = None,
         at: datetime | None = None,
+        fence: Fence | None = None,
     ) -> int:
         """Record an order before it is sent; its first state-history row says so.
 
         Raises `DuplicateClientOrderId` (carrying the existing order id) if the account
-        already has an order with this client order id.
+        already has an order with this client order id. With ``fence`` (the lease the order
+        was decided under, on a shared database) raises `StaleLease` unless that lease is
+        still the account's current one, checked in the same transaction.
         """
         role = _text(role)
         if role not in ORDER_ROLES:
@@ -118,6 +122,8 @@ class OrderStore(StoreBase):
         try:
             # No savepoint: a duplicate raises, and inside a batch that ends the batch.
             with self._writing() as connection:
+                if fence is not None:
+                    check_fence(connection, fence)
                 order_id = _insert(connection, _INSERT_ORDER, values)
                 connection.execute(_INSERT_HISTORY, {"order_id": order_id, **first})
                 return order_id

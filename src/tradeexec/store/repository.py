@@ -3,7 +3,8 @@
 `Store` is one object built from one module per kind of record: `signals` (signals and
 risk decisions), `orders` (orders and their state history), `fills` (fills and position
 snapshots), `events` (events and a signal's timeline), `trading_state` (ACTIVE / REDUCING /
-HALTED per account), on the plumbing of `base` (engines, transactions, argument checks).
+HALTED per account), `leases` (which replica executes for an account), on the plumbing of
+`base` (engines, transactions, argument checks).
 See `base` for how writes and reads are done.
 """
 
@@ -20,6 +21,7 @@ from tradeexec.store.base import (
 )
 from tradeexec.store.events import EventStore
 from tradeexec.store.fills import FillStore
+from tradeexec.store.leases import LeaseStore
 from tradeexec.store.orders import OrderStore
 from tradeexec.store.signals import SignalStore
 from tradeexec.store.trading_state import TradingStateStore
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 
-class Store(SignalStore, OrderStore, FillStore, EventStore, TradingStateStore):
+class Store(SignalStore, OrderStore, FillStore, EventStore, TradingStateStore, LeaseStore):
     """The durable store. Build one with `Store.from_url(url)` or `Store(engine)`.
 
     Each public method is one transaction on its own (or joins `batch()`), so a `Store` can
