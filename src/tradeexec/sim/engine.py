@@ -12,6 +12,8 @@ Model (documented in the README, section "Simulator"):
   fires when mark >= trigger, a stop SELL when mark <= trigger; take-profit is the reverse.
 - Reduce-only plain orders are refused if they would not reduce; reduce-only triggers are
   checked when they fire (as on both real venues) and expire if nothing is left to reduce.
+  Resting reduce-only orders in the book end when the position closes or flips
+  (`_end_reduce_only`; each face names it as its venue does).
 - Margin: available = wallet + unrealised PnL - position margin - margin of resting orders.
   Opening exposure needs notional / leverage of available margin. No liquidation, no funding.
 """
@@ -431,6 +433,25 @@ class Engine(AccountBook):
         for child in self.orders.values():
             if child.spec.parent_id == order.order_id and child.status.is_open:
                 child.armed = True
+        self._end_reduce_only(acct, spec, order)
+
+    def _end_reduce_only(self, acct: Account, spec: OrderSpec, filled: SimOrder) -> None:
+        """Resting reduce-only orders that no longer reduce the position (it closed or
+        flipped) end, as on both venues: Binance expires them ("The reduceOnly open order is
+        expired due to current position has been closed", Binance developer FAQ "Futures
+        LIMIT order got expired", dev.binance.vision/t/802); Hyperliquid cancels them
+        (``reduceOnlyCanceled``: "Canceled reduced-only order that does not reduce position",
+        info endpoint, order status table). Only orders in the book: an untriggered trigger
+        (a Binance algo order, a Hyperliquid trigger) stays and is checked when it fires."""
+        for other in self.open_orders(acct.account_id, spec.coin):
+            if (
+                other is not filled
+                and other.spec.reduce_only
+                and not other.is_untriggered
+                and other.spec.position_side is spec.position_side
+                and self._reducible(acct, other.spec) <= 0
+            ):
+                self._close(other, OrderStatus.EXPIRED, Reject.REDUCE_ONLY)
 
     def _close(self, order: SimOrder, status: OrderStatus, reason: Reject | None = None) -> None:
         order.status = status
