@@ -20,13 +20,14 @@ from tradeexec.sim.server import SimServer
 
 
 @pytest.fixture
-def live(sim_server: SimServer, tmp_path: Path) -> Iterator[Live]:
+def live(request: pytest.FixtureRequest, sim_server: SimServer, tmp_path: Path) -> Iterator[Live]:
+    """``@pytest.mark.parametrize("live", [0.5], indirect=True)``: reconcile every 0.5 s."""
     creds = funded(sim_server)
     config = service_config(sim_server, tmp_path, creds)
     capture = Capture()
     root = logging.getLogger()
     root.addHandler(capture)
-    server = LiveServer(config).start()
+    server = LiveServer(config, reconcile_interval_s=getattr(request, "param", 0.0)).start()
     live = Live(sim_server, server, tmp_path, creds)
     try:
         yield live
