@@ -56,7 +56,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## the test suite (the short crash-and-fault soak included)
-unit: $(STAMP) postgres
+unit: $(STAMP) postgres chromium
 	$(BIN)/pytest -q
 
 ## PostgreSQL's server programs: the tests start a throwaway server of their own (nothing is
@@ -72,6 +72,21 @@ postgres:
 	    echo "PostgreSQL's server programs (initdb, pg_ctl) are missing; the tests need them."; \
 	    echo "Install the distribution's package: sudo apt-get install postgresql (Debian/Ubuntu),"; \
 	    echo "or set TRADEEXEC_PG_BIN to the directory holding initdb and pg_ctl."; \
+	    exit 1; \
+	  fi; }
+
+## headless Chromium for the dashboard's browser tests (tests/dashboard): as root (CI) the
+## distribution's package is installed if missing
+.PHONY: chromium
+chromium:
+	@test -n "$$CHROMIUM" || command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "==> installing Chromium (apt-get install chromium) for the dashboard's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "Chromium is missing; the dashboard's browser tests need it. Install the"; \
+	    echo "distribution's package: sudo apt-get install chromium (Debian/Ubuntu),"; \
+	    echo "or set CHROMIUM to a Chromium binary."; \
 	    exit 1; \
 	  fi; }
 
