@@ -578,7 +578,8 @@ class Spans:
         return measured
 
     def wrap_store(self, pipeline: Any) -> Callable[[], None]:
-        """Every ``pipeline.db(fn, ...)``: awaited on the loop, and inside the worker thread."""
+        """Every ``pipeline.db(fn, ...)`` (awaited on the loop, and inside the worker thread)
+        and every ``pipeline.write(...)`` batch (awaited)."""
         original = pipeline.db
 
         async def db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -590,8 +591,26 @@ class Spans:
                 if self.active:
                     self.awaited.setdefault(key, []).append(time.perf_counter() - t0)
 
-        pipeline.db = db
-        return lambda: delattr(pipeline, "db")
+        original_write = pipeline.write
+
+        async def write(*steps: Callable[..., Any]) -> Any:
+            # a write batch: its steps and their commit in one transaction, in a worker
+            # thread (`Journal.write` calls `asyncio.to_thread` itself, not `db`)
+            key = "store: write batch (one transaction + commit)"
+            t0 = time.perf_counter()
+            try:
+                return await original_write(*steps)
+            finally:
+                if self.active:
+                    self.awaited.setdefault(key, []).append(time.perf_counter() - t0)
+
+        pipeline.db, pipeline.write = db, write
+
+        def undo() -> None:
+            del pipeline.db
+            del pipeline.write
+
+        return undo
 
     def wrap_sync(self, owner: Any, attr: str, key: str) -> Callable[[], None]:
         setattr(owner, attr, self.in_thread(key, getattr(owner, attr)))
