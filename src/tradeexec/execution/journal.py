@@ -17,6 +17,7 @@ from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.ids import derive_client_order_id
+from tradeexec.execution.lease import SOLE_OWNER, Lease
 from tradeexec.execution.planning import StoredPlan
 from tradeexec.order_state import OrderEvent, apply_observation, transition
 from tradeexec.signal_state import SignalStatus, predecessors
@@ -31,6 +32,10 @@ NEVER_SENT = "never_sent"
 
 
 class Journal:
+    #: who may act for an account: the service replaces it with its replica's leases when
+    #: several replicas share the database (see `lease.py`); alone, it owns every account
+    lease: Lease = SOLE_OWNER
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -99,6 +104,7 @@ class Journal:
             trigger_price=request.trigger_price,
             reduce_only=request.reduce_only,
             status=OrderStatus.PENDING_SUBMIT.value,
+            fence=self.lease.fence(account),  # refused in the store if the lease moved on
         )
 
     def ack_step(self, order_id: int, order: Order, event: str) -> Callable[[], Any]:
@@ -130,7 +136,9 @@ class Journal:
     async def send(
         self, trader: ExchangeTrader, request: OrderRequest, order_id: int, signal_id: int | None
     ) -> Order:
-        """Send a recorded intent. A refusal or an unknown outcome is recorded, then raised."""
+        """Send a recorded intent. A refusal or an unknown outcome is recorded, then raised.
+        Nothing is sent once this replica no longer holds the account (`LeaseLost`)."""
+        self.lease.check(trader.account)
         try:
             return await trader.create_order(request)
         except errors.OrderOutcomeUnknown as exc:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tradeexec.store.base import StoreBase, _record, _table
 from tradeexec.store.models import AccountLeaseRow, utcnow
+from tradeexec.store.wakeups import notify_account
 
 _LEASES = _table(AccountLeaseRow)
 _LEASE = select(_LEASES).where(_LEASES.c.account == bindparam("b_account"))
@@ -149,11 +150,22 @@ class LeaseStore(StoreBase):
         with self._writing() as connection:
             return bool(connection.execute(_RELEASE, params).rowcount)
 
+    def get_lease(self, account: str) -> LeaseRecord | None:
+        with self._querying() as connection:
+            row = connection.execute(_LEASE, {"b_account": account}).one_or_none()
+            return None if row is None else _record(LeaseRecord, row)
+
     def leases(self) -> list[LeaseRecord]:
         """Every account's lease (running or run out), by account."""
         with self._querying() as connection:
             rows = connection.execute(select(_LEASES).order_by(_LEASES.c.account))
             return [_record(LeaseRecord, row) for row in rows]
+
+    def wake_owner(self, account: str) -> None:
+        """Wake the replica that owns ``account`` (PostgreSQL ``NOTIFY``, sent on commit: in a
+        `batch` it goes with the batch; see `wakeups.py`). Nothing on SQLite."""
+        with self._writing() as connection:
+            notify_account(connection, account)
 
     def database_time(self) -> datetime:
         """The clock leases are measured by (see `database_now`)."""
