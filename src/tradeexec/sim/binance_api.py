@@ -43,6 +43,7 @@ binance.positions              GET /fapi/v2/positionRisk, /fapi/v3/positionRisk
 binance.trades                 GET /fapi/v1/userTrades
 binance.leverage               POST /fapi/v1/leverage
 binance.leverageBracket        GET /fapi/v1/leverageBracket
+binance.symbolConfig           GET /fapi/v1/symbolConfig
 binance.marginType             POST /fapi/v1/marginType
 binance.positionMode.get       GET /fapi/v1/positionSide/dual
 binance.positionMode.set       POST /fapi/v1/positionSide/dual
@@ -147,6 +148,7 @@ class BinanceFace:
             ("GET", "/fapi/v1/userTrades", "binance.trades", self._trades, True),
             ("POST", "/fapi/v1/leverage", "binance.leverage", self._leverage, True),
             ("GET", "/fapi/v1/leverageBracket", "binance.leverageBracket", self._brackets, True),
+            ("GET", "/fapi/v1/symbolConfig", "binance.symbolConfig", self._symbol_config, True),
             ("POST", "/fapi/v1/marginType", "binance.marginType", self._margin_type, True),
             ("GET", "/fapi/v1/positionSide/dual", "binance.positionMode.get", self._dual_get, True),
             ("POST", "/fapi/v1/positionSide/dual", "binance.positionMode.set",
@@ -296,20 +298,60 @@ class BinanceFace:
         raw = call.params.required("leverage")
         if not raw.isdigit():
             raise err.illegal_chars("leverage", "^[0-9]{1,20}$")
+        leverage = int(raw)
+        if 1 <= leverage <= market.max_leverage:
+            self._check_leverage_change(call.account, market, leverage)
         try:
-            self.engine.set_leverage(call.account, market.coin, int(raw))
+            self.engine.set_leverage(call.account, market.coin, leverage)
         except SimError as exc:
             if exc.reason is Reject.BAD_LEVERAGE:
                 raise err.bad_leverage(raw) from None
             raise
         return {
-            "leverage": int(raw),
-            "maxNotionalValue": "1000000000",
+            "leverage": leverage,
+            "maxNotionalValue": render.max_notional(market, leverage),
             "symbol": render.symbol_of(market),
         }
 
+    def _check_leverage_change(self, account: str, market: MarketSpec, leverage: int) -> None:
+        """What fapi checks before changing a symbol's leverage with a position open: the
+        position must fit the new leverage's bracket (-2027), and lowering the leverage must
+        leave margin for the larger initial margin (-2028)."""
+        notional = sum(
+            (abs(p.qty) * self.engine.marks[p.coin] for p in self.engine.positions(account)
+             if p.coin == market.coin),
+            Decimal(0),
+        )  # fmt: skip
+        if not notional:
+            return
+        cap = market.max_notional(leverage)
+        if cap is not None and notional > cap:
+            raise err.ABOVE_MAX_NOTIONAL.error()
+        current = self.engine.leverage(account, market.coin)
+        extra = notional / leverage - notional / current
+        if extra > 0 and extra > self.engine.summary(account).available:
+            raise err.LEVERAGE_MARGIN.error()
+
     def _brackets(self, call: Call) -> Any:
         return self._one_or_all(call, mkt.leverage_bracket)
+
+    def _symbol_config(self, call: Call) -> Any:
+        """``GET /fapi/v1/symbolConfig``: per symbol, the account's margin type and leverage
+        (what ccxt's fetchLeverage(s) and fetchMarginMode read)."""
+        return [
+            {
+                "symbol": render.symbol_of(spec),
+                "marginType": "ISOLATED"
+                if self.engine.margin_mode(call.account, spec.coin) is MarginMode.ISOLATED
+                else "CROSSED",
+                "isAutoAddMargin": "false",
+                "leverage": self.engine.leverage(call.account, spec.coin),
+                "maxNotionalValue": render.max_notional(
+                    spec, self.engine.leverage(call.account, spec.coin)
+                ),
+            }
+            for spec in self._markets(call)
+        ]
 
     def _margin_type(self, call: Call) -> Any:
         market = self._market(call)

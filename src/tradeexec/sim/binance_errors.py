@@ -91,6 +91,8 @@ MARGIN_TYPE_OPEN_ORDERS = Answer(
     -4047, "Margin type cannot be changed if there exists open orders."
 )
 MARGIN_TYPE_POSITION = Answer(-4048, "Margin type cannot be changed if there exists position.")
+ABOVE_MAX_NOTIONAL = Answer(-2027, "Exceeded the maximum allowable position at current leverage.")
+LEVERAGE_MARGIN = Answer(-2028, "Leverage is smaller than permitted: insufficient margin balance")
 
 # --------------------------------------------------------------------------- auth
 API_KEY_FORMAT = Answer(-2014, "API-key format invalid.", 401)
@@ -135,6 +137,7 @@ REJECT_ANSWERS: dict[Reject, tuple[int, str]] = {
     Reject.MISSING_PRICE: (-1102, mandatory("price").msg),  # BadRequest
     Reject.MISSING_TRIGGER: (-1102, mandatory("triggerPrice").msg),  # BadRequest
     Reject.INSUFFICIENT_MARGIN: (-2019, "Margin is insufficient."),  # InsufficientFunds
+    Reject.ABOVE_MAX_NOTIONAL: (-2027, ABOVE_MAX_NOTIONAL.msg),  # OperationRejected
     Reject.REDUCE_ONLY: (-2022, "ReduceOnly Order is rejected."),  # InvalidOrder
     Reject.POST_ONLY_WOULD_CROSS: (  # OrderNotFillable (an InvalidOrder)
         -5022,

@@ -28,7 +28,7 @@ from tradeexec.sim.binance_render import (
     symbol_of,
 )
 from tradeexec.sim.engine import Engine
-from tradeexec.sim.markets import MarketSpec
+from tradeexec.sim.markets import LeverageTier, MarketSpec
 
 
 # ------------------------------------------------------------------- market data
@@ -170,18 +170,25 @@ def premium_index(engine: Engine, spec: MarketSpec, now: int) -> dict[str, Any]:
 
 
 def leverage_bracket(spec: MarketSpec) -> dict[str, Any]:
+    """``/fapi/v1/leverageBracket`` for one symbol: its notional brackets (one unlimited
+    bracket where the simulator models none)."""
+    tiers = spec.tiers or (
+        LeverageTier(Decimal(0), Decimal(1_000_000_000), spec.max_leverage, MAINT_MARGIN_RATIO,
+                     Decimal(0)),
+    )  # fmt: skip
     return {
         "symbol": symbol_of(spec),
         "notionalCoef": 1.0,
         "brackets": [
             {
-                "bracket": 1,
-                "initialLeverage": spec.max_leverage,
-                "notionalCap": 1_000_000_000,
-                "notionalFloor": 0,
-                "maintMarginRatio": float(MAINT_MARGIN_RATIO),
-                "cum": 0.0,
+                "bracket": n,
+                "initialLeverage": t.max_leverage,
+                "notionalCap": int(t.cap),
+                "notionalFloor": int(t.floor),
+                "maintMarginRatio": float(t.maint_margin_ratio),
+                "cum": float(t.cum),
             }
+            for n, t in enumerate(tiers, start=1)
         ],
     }
 

@@ -75,6 +75,12 @@ def symbol_of(spec: MarketSpec) -> str:
     return spec.coin + spec.quote
 
 
+def max_notional(spec: MarketSpec, leverage: int) -> str:
+    """``maxNotionalValue``: the bracket cap at this leverage (1e9 where none is modelled)."""
+    cap = spec.max_notional(leverage)
+    return format(cap, "f") if cap is not None else "1000000000"
+
+
 def percent_price_band(spec: MarketSpec, mark: Decimal) -> tuple[Decimal, Decimal]:
     """(floor for SELL limit prices, cap for BUY limit prices), on the tick grid."""
     tick = spec.tick_size or Decimal("0.01")
@@ -274,7 +280,7 @@ def position_risk(
         result.update(
             {
                 "leverage": str(lev),
-                "maxNotionalValue": "1000000000",
+                "maxNotionalValue": max_notional(spec, lev),
                 "marginType": "isolated" if isolated else "cross",
                 "isAutoAddMargin": "false",
                 "isolated": isolated,

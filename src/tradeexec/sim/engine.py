@@ -330,6 +330,12 @@ class Engine(AccountBook):
         if increase == 0:
             return
         lev = self.leverage(acct.account_id, spec.coin)
+        cap = self.market(spec.coin).max_notional(lev)
+        if cap is not None:  # the notional bracket of the current leverage (Binance -2027)
+            held = abs(self._position_for(acct, spec).qty)
+            after = held + increase if self._reducible(acct, spec) == 0 else increase
+            if after * price > cap:
+                raise SimError(Reject.ABOVE_MAX_NOTIONAL, f"{after * price} > {cap} at {lev}x")
         required = increase * price / lev + increase * price * self.taker_fee
         available = self.summary(acct.account_id).available
         if required > available:

@@ -18,6 +18,18 @@ PERP_MAX_DECIMALS = 6  # Hyperliquid: MAX_DECIMALS for perps
 
 
 @dataclass(frozen=True, slots=True)
+class LeverageTier:
+    """One notional bracket (Binance ``/fapi/v1/leverageBracket``): a position of up to
+    ``cap`` notional may be held at up to ``max_leverage``."""
+
+    floor: Decimal
+    cap: Decimal
+    max_leverage: int
+    maint_margin_ratio: Decimal
+    cum: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class MarketSpec:
     """One perpetual market. ``coin`` is the base asset (``BTC``); the faces name it their way."""
 
@@ -32,6 +44,14 @@ class MarketSpec:
     sz_decimals: int | None = None  # Hyperliquid-style size rule
     max_qty: Decimal = Decimal("1000000")
     initial_price: Decimal = Decimal("100")
+    tiers: tuple[LeverageTier, ...] = ()  # notional brackets, lowest first; () = no limit
+
+    def max_notional(self, leverage: int) -> Decimal | None:
+        """The largest position notional allowed at ``leverage`` (None: not limited)."""
+        caps = [t.cap for t in self.tiers if t.max_leverage >= leverage]
+        if not self.tiers:
+            return None
+        return max(caps, default=Decimal(0))
 
     @property
     def max_price_decimals(self) -> int | None:
@@ -82,6 +102,22 @@ def _decimals(value: Decimal) -> int:
 
 D = Decimal
 
+# BTCUSDT's notional brackets as fapi answered /fapi/v1/leverageBracket in a recorded response
+# (github.com/boolean404/heikin-ashi-trading-bot, json/fapiPrivate_get_leverage_bracket.py);
+# Binance revises them from time to time. (floor, cap, max leverage, maint. margin ratio, cum)
+_BTCUSDT_BRACKETS = (
+    ("0", "50000", 125, "0.004", "0"),
+    ("50000", "250000", 100, "0.005", "50"),
+    ("250000", "3000000", 50, "0.01", "1300"),
+    ("3000000", "20000000", 20, "0.025", "46300"),
+    ("20000000", "40000000", 10, "0.05", "546300"),
+    ("40000000", "100000000", 5, "0.1", "2546300"),
+    ("100000000", "120000000", 4, "0.125", "5046300"),
+    ("120000000", "200000000", 3, "0.15", "8046300"),
+    ("200000000", "300000000", 2, "0.25", "28046300"),
+    ("300000000", "500000000", 1, "0.5", "103046300"),
+)
+
 BINANCE_MARKETS: tuple[MarketSpec, ...] = (
     MarketSpec(
         "BTC",
@@ -93,6 +129,10 @@ BINANCE_MARKETS: tuple[MarketSpec, ...] = (
         tick_size=D("0.10"),
         max_qty=D("1000"),
         initial_price=D("67500"),
+        tiers=tuple(
+            LeverageTier(D(floor), D(cap), lev, D(mmr), D(cum))
+            for floor, cap, lev, mmr, cum in _BTCUSDT_BRACKETS
+        ),
     ),
     MarketSpec(
         "ETH",

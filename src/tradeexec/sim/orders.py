@@ -71,6 +71,7 @@ class Reject(StrEnum):
     MISSING_PRICE = "MISSING_PRICE"
     MISSING_TRIGGER = "MISSING_TRIGGER"
     INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    ABOVE_MAX_NOTIONAL = "ABOVE_MAX_NOTIONAL"  # the position would exceed the leverage's bracket
     REDUCE_ONLY = "REDUCE_ONLY"  # would not reduce the position
     POST_ONLY_WOULD_CROSS = "POST_ONLY_WOULD_CROSS"
     IOC_NO_MATCH = "IOC_NO_MATCH"
