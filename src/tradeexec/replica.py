@@ -1,0 +1,135 @@
+"""`ReplicaCoordinator`: one `TradingService` as one of several replicas on a shared
+PostgreSQL database (DESIGN.md section 9).
+
+It gives the service's journal this replica's leases (`execution/lease.py`), so the replica
+acts only for the accounts it holds, and runs the background work a replica needs in place
+of the service's own reconcile loop (build the service with ``reconcile_interval_s=0``):
+
+- every ``ttl_s / 3``: renew the leases held, take the free or lapsed ones; an account just
+  taken (``Takeover``: its owner died, hung, or shut down) gets the lifecycle recovery and a
+  reconcile (`TradingService.reconcile`) before anything else, and the takeover is logged
+  with how long the account was without an owner;
+- every ``reconcile_interval_s``: reconcile the accounts held, and only those (a reconcile
+  cancels and places orders: the non-owners must not);
+- on a wake-up (``LISTEN``, `store/wakeups.py`) for an account held: reconcile it at once,
+  which resumes the signals recorded for it by other replicas.
+
+`stop` gives the leases up, so the next replica need not wait for them to run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tradeexec.execution.lease import ReplicaLeases, Takeover
+from tradeexec.service import TradingService
+from tradeexec.store.wakeups import WakeupListener
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ReplicaCoordinator"]
+
+
+@dataclass
+class ReplicaCoordinator:
+    service: TradingService
+    replica_id: str
+    ttl_s: float = 10.0
+    reconcile_interval_s: float = 5.0
+    takeovers: list[Takeover] = field(default_factory=list)
+    leases: ReplicaLeases = field(init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _listener: WakeupListener | None = None
+    _woken: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+
+    def __post_init__(self) -> None:
+        self.leases = ReplicaLeases(
+            self.service.store, self.replica_id, ttl_s=self.ttl_s, margin_s=self.ttl_s / 5
+        )
+        self.service.pipeline.lease = self.leases
+
+    @property
+    def accounts(self) -> list[str]:
+        return list(self.service.manager.names)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def woken(account: str) -> None:  # on the listener's thread
+            loop.call_soon_threadsafe(self._woken.put_nowait, account)
+
+        if self.service.store.engine.dialect.name == "postgresql":
+            listener = WakeupListener(self.service.store.engine, woken)
+            self._listener = await asyncio.to_thread(listener.start)
+        await self.hold_leases()
+        self._tasks = [
+            asyncio.create_task(self._every(self.ttl_s / 3, self.hold_leases)),
+            asyncio.create_task(self._every(self.reconcile_interval_s, self.reconcile_held)),
+            asyncio.create_task(self._wakeups()),
+        ]
+
+    async def hold_leases(self) -> None:
+        for takeover in await self.leases.refresh(self.accounts):
+            self.takeovers.append(takeover)
+            lease = takeover.lease
+            log.warning(
+                "replica %s took account %s (epoch %s, %s s without an owner)",
+                self.replica_id,
+                lease.account,
+                lease.epoch,
+                "?" if takeover.waited_s is None else f"{takeover.waited_s:.2f}",
+            )
+            await self.service.record_event(
+                "lease_taken",
+                lease.account,
+                replica=self.replica_id,
+                epoch=lease.epoch,
+                waited_s=takeover.waited_s,
+            )
+            await self._reconcile(lease.account)  # recovery first: what the last owner left
+
+    async def reconcile_held(self) -> None:
+        for account in self.accounts:
+            if self.leases.owns(account):
+                await self._reconcile(account)
+
+    async def _wakeups(self) -> None:
+        while True:
+            account = await self._woken.get()
+            if self.leases.owns(account):
+                await self._reconcile(account)
+
+    async def _reconcile(self, account: str) -> None:
+        started = time.monotonic()
+        try:
+            await self.service.reconcile(account)
+        except Exception:  # the next pass retries; say why
+            log.exception("replica %s: reconcile of %s failed", self.replica_id, account)
+        log.debug("reconcile of %s took %.2fs", account, time.monotonic() - started)
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await work()
+            except Exception:  # the database away for a moment: the next pass retries
+                log.exception("replica %s: background work failed", self.replica_id)
+
+    async def stop(self, *, release: bool = True) -> None:
+        """Stop the background work; ``release`` gives the leases up (a clean shutdown)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.close)
+            self._listener = None
+        if release:
+            await asyncio.to_thread(self.leases.release_all)
