@@ -95,7 +95,7 @@ def test_an_operator_follows_an_alert_live_and_flattens_everything(
     row = f"document.querySelector('tr[data-signal=\"{signal_id}\"]')"
     chromium.wait_for(row, timeout=3)
     assert time.monotonic() - started < 3
-    chromium.wait_for(f"{row} && {row}.innerText.includes('filled')", timeout=5)
+    chromium.wait_for(f"{row} && {row}.innerText.includes('filled')", timeout=10)
     assert chromium.evaluate("window.__notReloaded === true"), "the page was reloaded"
     chromium.screenshot(shots / "1-signals.png")
     chromium.screenshot(shots / "1-signals-phone.png", width=390, height=844)
