@@ -241,5 +241,5 @@ async def health_view(service: TradingService) -> HealthView:
         venues=venues,
         reconcile=tuple(reconcile),
         reconcile_interval=f"every {interval:g} s" if interval > 0 else "off (start-up only)",
-        lease="this process (one replica; no lease in use)",
+        lease="not shown yet: TradingService exposes no lease holders",
     )
