@@ -25,8 +25,6 @@ from tradeexec import errors
 from tradeexec.config import AppConfig, load_config
 from tradeexec.domain import Balance, MarginMode, Order, Position, SignalSource, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
-from tradeexec.exchanges.interface import ExchangeTrader
-from tradeexec.execution import brackets
 from tradeexec.execution.account_state import Mover
 from tradeexec.execution.pipeline import Accepted, Pipeline
 from tradeexec.execution.preview import Preview, preview_signal
@@ -35,6 +33,7 @@ from tradeexec.execution.reconcile import _stop_cover as stop_cover
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
 from tradeexec.execution.signals import Signal, new_idempotency_key
+from tradeexec.kill_switch import KillSwitch
 from tradeexec.signal_state import NON_TERMINAL, SignalStatus
 from tradeexec.store import queries
 from tradeexec.store.records import SignalRecord
@@ -71,6 +70,7 @@ class TradingService:
         self.reconciler = Reconciler(self.pipeline)
         self.reconcile_interval_s = reconcile_interval_s
         self.retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+        self._kill = KillSwitch(self.manager, self.pipeline, self.close_position)
         self.last_start: dict[str, Any] = {}
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -156,7 +156,7 @@ class TradingService:
     async def reconcile(self, account: str | None = None) -> ReconcileReport:
         name = account or self.manager.default_name()
         report = await self.reconciler.run(name)
-        finished = await self._finish_kill_switch(name)
+        finished = await self._kill.finish(name)
         if finished is not None and not finished["complete"]:
             report.failures += [f"kill switch: {f}" for f in finished["failures"]]
         return report
@@ -258,6 +258,14 @@ class TradingService:
         state, reason = await self.pipeline.db(self.store.get_trading_state, name)
         return StateView(name, TradingState(state), reason)
 
+    async def kill_switch(
+        self, tier: str, account: str | None = None, *, reason: str = "kill switch"
+    ) -> dict[str, Any]:
+        """The kill switch by tier (``KILL_SWITCH_TIERS``) - the one mapping every surface
+        uses: pause_entries (REDUCING), halt, close_only (+ cancel open orders), flatten
+        (+ close every position). Per account: ``state``, ``complete``, ``failures``."""
+        return await self._kill.engage(tier, account, reason=reason)
+
     async def halt(
         self,
         account: str | None = None,
@@ -266,97 +274,9 @@ class TradingService:
         cancel_orders: bool = False,
         flatten: bool = False,
     ) -> dict[str, Any]:
-        """The kill switch: no new exposure; optionally cancel open orders and flatten.
-
-        Every target account is HALTED durably *first*, in one commit, before any venue is
-        touched; then each account's cancels and flattens run concurrently, each failure
-        reported for its account (``complete: False`` with ``failures``). What could not be
-        done is retried by the next ``halt`` and by every reconcile pass while the account
-        stays HALTED."""
-        names = [account] if account else self.manager.names
-        states = self.pipeline.states
-        await self.pipeline.write(
-            *(
-                states.step(
-                    name,
-                    TradingState.HALTED,
-                    Mover.OPERATOR,
-                    reason,
-                    cancel_orders=cancel_orders,
-                    flatten=flatten,
-                )
-                for name in names
-            )
-        )
-        done = await asyncio.gather(
-            *(self._kill_switch_work(name, cancel_orders, flatten) for name in names)
-        )
-        return dict(zip(names, done, strict=True))
-
-    async def _kill_switch_work(
-        self, name: str, cancel_orders: bool, flatten: bool
-    ) -> dict[str, Any]:
-        """One account's cancels and flattens; every failure is kept, none stops the rest."""
-        out: dict[str, Any] = {
-            "state": TradingState.HALTED.value,
-            "cancelled": [],
-            "flattened": [],
-            "failures": [],
-            "complete": True,
-        }
-        if not (cancel_orders or flatten):
-            return out
-        failures: list[dict[str, Any]] = out["failures"]
-        try:
-            trader = await self.manager.get(name)
-            open_orders = await trader.fetch_open_orders()
-        except errors.TradeExecError as exc:
-            failures.append({"step": "connect", **exc.to_dict()})
-        else:
-            for order in open_orders:
-                try:
-                    await brackets.cancel_quietly(trader, order.symbol, order.id, None)
-                    out["cancelled"].append(order.id)
-                except errors.TradeExecError as exc:
-                    failures.append({"step": "cancel", "order_id": order.id, **exc.to_dict()})
-            if flatten:
-                await self._flatten_all(trader, out)
-        out["complete"] = not failures
-        await self.pipeline.event(
-            "kill_switch",
-            name,
-            cancel_orders=cancel_orders,
-            flatten=flatten,
-            complete=out["complete"],
-            failures=failures,
-        )
-        return out
-
-    async def _flatten_all(self, trader: ExchangeTrader, out: dict[str, Any]) -> None:
-        try:
-            positions = await trader.fetch_positions()
-        except errors.TradeExecError as exc:
-            out["failures"].append({"step": "positions", **exc.to_dict()})
-            return
-        for position in positions:
-            report = await self.close_position(position.symbol, account=trader.account)
-            out["flattened"].append(report.to_dict())
-            if report.status != "filled":
-                out["failures"].append(
-                    {"step": "flatten", "symbol": position.symbol, "reason": report.reason}
-                )
-
-    async def _finish_kill_switch(self, account: str) -> dict[str, Any] | None:
-        """While HALTED, redo what the last kill switch could not do (None: nothing to redo)."""
-        state, _ = await self.pipeline.db(self.store.get_trading_state, account)
-        if TradingState(state) is not TradingState.HALTED:
-            return None
-        last = await self.pipeline.db(self.store.events, None, account, kind="kill_switch", limit=1)
-        if not last or last[-1].data.get("complete", True):
-            return None
-        data = last[-1].data
-        return await self._kill_switch_work(
-            account, bool(data.get("cancel_orders")), bool(data.get("flatten"))
+        """HALTED, every account first; then optionally cancel and flatten (`KillSwitch`)."""
+        return await self._kill.halt(
+            account, reason=reason, cancel_orders=cancel_orders, flatten=flatten
         )
 
     async def resume(self, account: str | None = None, *, reason: str = "resumed") -> None:
@@ -399,14 +319,8 @@ class TradingService:
     async def pause_entries(
         self, account: str | None = None, *, reason: str = "entries paused"
     ) -> dict[str, Any]:
-        """The kill switch's first tier: REDUCING (no new exposure; exits, reducing orders and
-        cancels pass; resting orders stay), every target account in one commit."""
-        names = [account] if account else self.manager.names
-        states = self.pipeline.states
-        await self.pipeline.write(
-            *(states.step(n, TradingState.REDUCING, Mover.OPERATOR, reason) for n in names)
-        )
-        return {n: {"state": TradingState.REDUCING.value, "complete": True} for n in names}
+        """The kill switch's first tier: REDUCING, every target account in one commit."""
+        return await self._kill.pause_entries(account, reason=reason)
 
     async def list_signals(self, **filters: Any) -> list[SignalRecord]:
         """Recorded signals, newest first (see ``store.queries.list_signals``)."""

@@ -242,3 +242,19 @@ def test_a_fallback_must_name_another_account(two: TwoVenues, fallback: str) -> 
     two.fallback = fallback
     with pytest.raises(ValueError, match="fallback"):
         two.config()
+
+
+async def test_the_kill_switch_tiers_are_one_mapping(two: TwoVenues) -> None:
+    service = await two.service()
+    assert (await service.submit_signal(two.signal("bn"))).status == "filled"
+
+    paused = await service.kill_switch("pause_entries", "bn", reason="drill")
+    assert paused["bn"]["state"] == "reducing"
+    assert two.position("bn") == Q and two.open_orders("bn")  # resting orders stay
+    closed = await service.kill_switch("close_only", "bn", reason="drill")
+    assert closed["bn"]["complete"] and two.open_orders("bn") == [] and two.position("bn") == Q
+    flat = await service.kill_switch("flatten", "bn", reason="drill")
+    assert flat["bn"]["complete"] and two.position("bn") == 0
+    assert (await service.state("bn")).state is TradingState.HALTED
+    with pytest.raises(errors.InvalidSignal, match="tier"):
+        await service.kill_switch("panic", "bn")

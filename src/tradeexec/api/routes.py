@@ -311,15 +311,7 @@ async def close_position(
 async def halt(service: Service, _: Admin, body: HaltRequest | None = None) -> dict[str, Any]:
     body = body or HaltRequest()
     _known(service, body.account)
-    if body.tier == "pause_entries":
-        result = await service.pause_entries(body.account, reason=body.reason)
-    else:
-        result = await service.halt(
-            body.account,
-            reason=body.reason,
-            cancel_orders=body.tier in ("close_only", "flatten"),
-            flatten=body.tier == "flatten",
-        )
+    result = await service.kill_switch(body.tier, body.account, reason=body.reason)
     done = all(r.get("complete", True) for r in result.values())
     return {"tier": body.tier, "complete": done, "accounts": jsonable(result)}
 

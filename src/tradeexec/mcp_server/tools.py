@@ -21,6 +21,7 @@ from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.preview import Preview
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.signals import Signal
+from tradeexec.kill_switch import KILL_SWITCH_TIERS
 from tradeexec.mcp_server.guards import (
     Confirmations,
     McpLimiter,
@@ -36,7 +37,7 @@ from tradeexec.service import TradingService
 __all__ = ["McpTools"]
 
 T = TypeVar("T")
-HALT_TIERS = ("pause_entries", "halt", "close_only", "flatten")
+HALT_TIERS = KILL_SWITCH_TIERS
 
 
 def refusal_from(exc: errors.TradeExecError) -> McpRefusal:
@@ -265,15 +266,7 @@ class McpTools:
         names = self._accounts(account)
         result: dict[str, Any] = {}
         for name in names:
-            if tier == "pause_entries":
-                done = await self.service.pause_entries(name, reason=reason)
-            else:
-                done = await self.service.halt(
-                    name,
-                    reason=reason,
-                    cancel_orders=tier in ("close_only", "flatten"),
-                    flatten=tier == "flatten",
-                )
+            done = await self.service.kill_switch(tier, name, reason=reason)
             result[name] = plain(done[name], drop=("flattened",))
         complete = all(r.get("complete", True) for r in result.values())
         return {"tier": tier, "complete": complete, "accounts": result}

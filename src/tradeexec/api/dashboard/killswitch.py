@@ -121,15 +121,8 @@ async def kill(request: Request, session: Viewer) -> Response:
     target = None if account == "all" else account
     reason = (fields.get("reason") or "").strip()[:200] or f"{action} (dashboard)"
     reason = f"{reason} — by {session.token.name}"
-    if action == "pause_entries":
-        await service.pause_entries(target, reason=reason)
-    elif action == "resume":
+    if action == "resume":
         await service.resume(target, reason=reason)
-    else:
-        await service.halt(
-            target,
-            reason=reason,
-            cancel_orders=action in ("close_only", "flatten"),
-            flatten=action == "flatten",
-        )
+    else:  # a kill-switch tier: the service's one mapping
+        await service.kill_switch(action, target, reason=reason)
     return RedirectResponse(f"/ui/accounts?done={action}", status_code=303)
