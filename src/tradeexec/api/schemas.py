@@ -5,19 +5,15 @@ Money is an exact decimal string everywhere (``"67500.5"``), times ISO 8601 UTC.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from decimal import Decimal
-from enum import Enum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tradeexec.json_values import jsonable as jsonable
 
 __all__ = ["HaltRequest", "ResumeRequest", "SignalRequest", "jsonable"]
 
 Number = float | int | str
-_SKIPPED = frozenset({"info", "raw"})
 
 
 class SignalRequest(BaseModel):
@@ -79,26 +75,3 @@ class ResumeRequest(BaseModel):
 
     account: str | None = Field(default=None, max_length=64, description="None: every account")
     reason: str = Field(default="resumed (api)", max_length=500)
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses as dicts, Decimals as exact strings, enums as values, times ISO 8601."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name not in _SKIPPED  # the venue's raw answer: noisy, and not ours to show
-        }
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, Iterable):
-        return [jsonable(v) for v in value]
-    return str(value)

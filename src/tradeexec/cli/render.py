@@ -6,7 +6,6 @@ objects and records, and are only read. JSON keeps decimals exact (as strings).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,15 +21,12 @@ from rich.text import Text
 
 from tradeexec.cli.table_fit import as_records as as_records
 from tradeexec.cli.table_fit import fit
-from tradeexec.numeric import decimal_text
+from tradeexec.json_values import jsonable as jsonable
 
 if TYPE_CHECKING:
     from tradeexec.domain import Balance, Market, Order, Position, Ticker
     from tradeexec.execution.report import ExecutionReport
     from tradeexec.store.records import SignalTimeline
-
-# raw venue payloads: large, venue-specific, and not what a reader of the output wants
-_SKIPPED_FIELDS = frozenset({"info", "raw"})
 
 
 def stdout() -> Console:
@@ -43,30 +39,6 @@ def stderr() -> Console:
 
 
 # --------------------------------------------------------------------------- JSON
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as JSON data: dataclasses as dicts, Decimals as exact strings, enums as
-    their values, datetimes as ISO 8601."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name not in _SKIPPED_FIELDS
-        }
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, Iterable):
-        return [jsonable(v) for v in value]
-    return str(value)
 
 
 def print_json(value: Any) -> None:
