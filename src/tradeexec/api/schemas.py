@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from tradeexec.json_values import jsonable as jsonable
 
 __all__ = ["HaltRequest", "ResumeRequest", "SignalRequest", "jsonable"]
 
-Number = float | int | str
+#: a number as JSON gives it, or as text; never a boolean (pydantic would read true as 1)
+Number = StrictFloat | StrictInt | str
 
 
 class SignalRequest(BaseModel):
@@ -45,8 +46,8 @@ class SignalRequest(BaseModel):
     price: Number | None = None
     stop_loss: Number | None = None
     take_profit: Number | None = None
-    leverage: int | None = None
-    confidence: float | None = None
+    leverage: StrictInt | None = None
+    confidence: StrictFloat | StrictInt | None = None
     idempotency_key: str | None = Field(default=None, max_length=128)
     client_order_id: str | None = Field(default=None, max_length=128)
     reduce_only: bool | None = None

@@ -8,6 +8,7 @@ go through ``to_decimal`` (exact, sane range), never through float arithmetic.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -158,10 +159,19 @@ def parse_text(value: object, name: str) -> str | None:
     return text or None
 
 
+#: what a symbol may contain, on any venue or in any TradingView ticker (BTC, BTC/USDT:USDT,
+#: BINANCE:BTCUSDT.P, 1000PEPE-USDT ...): no spaces, control or invisible characters
+_SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9:/._\-]{0,63}")
+
+
 def parse_symbol(value: object, name: str) -> str:
     text = parse_text(value, name)
     if text is None:
         raise InvalidSignal(f"{name} is required")
+    if not _SYMBOL.fullmatch(text):
+        raise InvalidSignal(
+            f"{name}: {_show(value)} is not a symbol (letters, digits and : / . _ - only)"
+        )
     return text
 
 
