@@ -83,6 +83,7 @@ def test_killed_right_after_the_answer_the_alert_executes_once_on_restart(
     first = Serve(config, tmp_path)
     try:
         assert first.banner["webhook_secret"] is None  # configured: never printed
+        assert first.banner["dashboard_url"] == f"{first.base_url}/ui/"
         token = first.banner["api_token"]  # generated, stored 0600 in the data directory
         assert token and (tmp_path / "service-secrets.json").stat().st_mode & 0o777 == 0o600
         # the venue hangs: the alert is recorded and answered, its execution is stuck

@@ -104,6 +104,7 @@ def serve(
     banner = {
         "base_url": base_url,
         "webhook_url": f"{base_url}/webhooks/tradingview",
+        "dashboard_url": f"{base_url}/ui/",
         "api_token": settings.generated.get("api_token"),
         "webhook_secret": settings.generated.get("webhook_secret"),
         "accounts": list(loaded.accounts),
@@ -197,6 +198,7 @@ def _next_steps(banner: dict[str, Any]) -> None:
         '"contracts": "0.01", "stop_loss_pct": 0.02, "take_profit_pct": 0.03, '
         f'"price": "<BTC price>"}}\'',
         f"  curl -s {base}/signals -H 'Authorization: Bearer {token}'",
+        f"  open {banner['dashboard_url']}   # the dashboard: sign in with the API token",
         f"  open {base}/docs   # the API, with a token from above",
     ]
     if banner.get("simulator"):
