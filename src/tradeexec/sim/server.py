@@ -32,6 +32,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
+    # listening before anyone is told the address: a client that connects between the banner
+    # and the server's start waits in the backlog instead of being refused
+    sock.listen(2048)
     return sock
 
 
