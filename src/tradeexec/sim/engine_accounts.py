@@ -3,6 +3,7 @@ the simulator's `Engine` that holds no orders. Orders, matching and fills are in
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from tradeexec.sim.markets import MarketSpec
 from tradeexec.sim.orders import Reject, SimError, SimOrder
 
 
-class AccountBook:
+class AccountBook(ABC):
     """One venue's markets and accounts; `Engine` adds the orders."""
 
     def __init__(self, markets: Iterable[MarketSpec], default_leverage: int) -> None:
@@ -19,8 +20,9 @@ class AccountBook:
         self.default_leverage = default_leverage
         self.accounts: dict[str, Account] = {}
 
+    @abstractmethod
     def open_orders(self, account_id: str, coin: str | None = None) -> list[SimOrder]:
-        raise NotImplementedError  # the engine's
+        """The account's open orders (the engine keeps them)."""
 
     # ----------------------------------------------------------------- lookups
     def market(self, coin: str) -> MarketSpec:
