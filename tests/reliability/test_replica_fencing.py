@@ -52,8 +52,11 @@ async def test_the_old_owner_is_fenced_and_the_new_owner_finishes_its_signal(
     assert takeover.waited_s is not None and 0 <= takeover.waited_s < 5
 
     noticed = venue.signal(side="buy", quantity=Q)
-    with pytest.raises(LeaseLost):  # it knows its lease ran out: not even an intent
-        await old.submit_signal(noticed)
+    # it knows its lease ran out: the signal is recorded and handed to the owner, no intent
+    handed = await old.submit_signal(noticed)
+    assert (handed.status, handed.reason) == ("accepted", "owner_executes")
+    with pytest.raises(LeaseLost):  # and the journal would refuse to send for it
+        old_leases.check(ACCOUNT)
     assert len(entries(venue)) == 1
 
     # A paused process does not know: it trusts its lease far too long. The store refuses

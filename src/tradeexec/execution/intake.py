@@ -120,6 +120,10 @@ class SignalIntake(Journal, ABC):
         except BaseException:
             claim.__exit__()
             raise
+        if created and not self.lease.owns(signal.account or ""):
+            claim.__exit__()
+            await self._hand_over(signal.account)
+            return Accepted(signal_id, True, None, None)
         if created:
             return Accepted(signal_id, True, None, self._background(signal, signal_id, claim))
         claim.__exit__()
@@ -130,6 +134,9 @@ class SignalIntake(Journal, ABC):
             return Accepted(
                 signal_id, False, await self._conflict(signal, signal_id, conflict), None
             )
+        if not SignalStatus(record.status).is_terminal and not self.lease.owns(record.account):
+            await self._hand_over(record.account)
+            return Accepted(signal_id, False, None, None)
         if not SignalStatus(record.status).is_terminal:
             task = asyncio.get_running_loop().create_task(self.execute(signal))
             self._track(task)
@@ -148,6 +155,13 @@ class SignalIntake(Journal, ABC):
         task = asyncio.get_running_loop().create_task(run())
         self._track(task)
         return task
+
+    async def _hand_over(self, account: str | None) -> None:
+        """Another replica holds ``account`` (see `lease.py`; never so for `SoleOwner`): the
+        signal is recorded, so wake its owner, which executes it (a lost wake-up costs only
+        latency: the owner's reconcile finds every unfinished signal)."""
+        assert account is not None
+        await self.db(self.store.wake_owner, account)
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
@@ -233,6 +247,19 @@ class SignalIntake(Journal, ABC):
             return await self._answer_duplicate(signal)
         with self._claim(key):
             signal_id, created = await self._record(signal)
+            if not self.lease.owns(signal.account or ""):  # another replica executes it
+                await self._hand_over(signal.account)
+                if created:
+                    return ExecutionReport(
+                        status="accepted",
+                        idempotency_key=key,
+                        symbol=signal.symbol,
+                        account=signal.account,
+                        signal_id=signal_id,
+                        confidence=signal.confidence,
+                        reason="owner_executes",
+                    )
+                return await self._answer_duplicate(signal)
             if created:
                 return await self._run_locked(signal, signal_id, resumed=False)
             record = await self.db(self.store.get_signal, signal_id)
