@@ -7,7 +7,9 @@ path), and the last net for bugs (500 ``internal_error``, no traceback in the an
 
 With ``manage_service`` the app's lifespan starts the service (reconcile every account,
 resume signals a crash left, the reconcile loop) and stops it; the change feed and the
-metrics' venue-request observer run while the app does.
+metrics' venue-request observer run while the app does. With a ``replica``
+(`ReplicaCoordinator`, ``tradeexec serve --replica-id``) the lifespan starts it instead of the
+service's own start-up reconcile and loop: this replica reconciles only the accounts it holds.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tradeexec.api.problems import Problem, documented, install_handlers, proble
 from tradeexec.api.routes import Read
 from tradeexec.api.settings import ApiSettings
 from tradeexec.logging_setup import register_secrets
+from tradeexec.replica import ReplicaCoordinator
 from tradeexec.service import TradingService
 from tradeexec.telemetry import Telemetry
 
@@ -46,6 +49,7 @@ def create_app(
     manage_service: bool = True,
     poll_interval_s: float = 0.25,
     gauge_interval_s: float = 10.0,
+    replica: ReplicaCoordinator | None = None,
 ) -> FastAPI:
     telemetry = telemetry or Telemetry()
     feed = Feed(
@@ -56,13 +60,19 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         telemetry.attach()
-        if manage_service:
+        if manage_service and replica is not None:  # reconciles only what it holds
+            service.reconcile_interval_s = 0
+            await service.start(reconcile=False)
+            await replica.start()
+        elif manage_service:
             await service.start()
         await feed.start()
         try:
             yield
         finally:
             await feed.stop()
+            if manage_service and replica is not None:
+                await replica.stop()
             if manage_service:
                 await service.stop()
             telemetry.detach()
@@ -77,6 +87,7 @@ def create_app(
     app.state.settings = settings
     app.state.telemetry = telemetry
     app.state.feed = feed
+    app.state.replica = replica
     app.state.webhook = webhook.WebhookDoor(service, telemetry)
     install_handlers(app)
     app.include_router(routes.router)

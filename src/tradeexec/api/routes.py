@@ -179,7 +179,8 @@ def _report_response(report: ExecutionReport, telemetry: Telemetry, started: flo
         raise Problem(
             422, report.reason, report.error or "invalid signal", signal_id=report.signal_id
         )
-    return JSONResponse(report.to_dict(), status_code=200)
+    status = 202 if report.reason == "owner_executes" else 200  # another replica executes it
+    return JSONResponse(report.to_dict(), status_code=status)
 
 
 @router.get("/signals", tags=["signals"], summary="Recorded signals, newest first", responses=_AUTH)
@@ -233,6 +234,36 @@ async def signal_story(service: Service, _: Read, signal_id: str) -> dict[str, A
 )
 async def accounts(service: Service, _: Read) -> dict[str, Any]:
     return {"accounts": await service.accounts()}
+
+
+@router.get(
+    "/cluster", tags=["accounts"], summary="Replicas and which holds which account", responses=_AUTH
+)
+async def cluster(request: Request, service: Service, _: Read) -> dict[str, Any]:
+    """This replica (null: one process on its own store, it owns every account), the replicas
+    holding a running lease, and each account's lease: holder, epoch, age (since it was taken)
+    and seconds left (a renewal every third of the lease is the holder's heartbeat)."""
+    replica = request.app.state.replica
+    now = await asyncio.to_thread(service.store.database_time)
+    leases = await asyncio.to_thread(service.store.leases)
+    rows = [
+        {
+            "account": lease.account,
+            "holder": lease.holder,
+            "epoch": lease.epoch,
+            "running": lease.expires_at > now,
+            "age_s": round((now - lease.acquired_at).total_seconds(), 3),
+            "since_renewal_s": round((now - lease.renewed_at).total_seconds(), 3),
+            "expires_in_s": round((lease.expires_at - now).total_seconds(), 3),
+        }
+        for lease in leases
+    ]
+    return {
+        "replica_id": None if replica is None else replica.replica_id,
+        "held_here": [] if replica is None else sorted(replica.leases.held),
+        "replicas": sorted({row["holder"] for row in rows if row["running"]}),
+        "leases": rows,
+    }
 
 
 @router.get("/orders", tags=["accounts"], summary="Open orders on the venues", responses=_VENUE)

@@ -15,6 +15,12 @@ and ``hl-sim`` (Hyperliquid) accounts pointed at it, funded with fresh credentia
 real ccxt paths run offline; they become the default account. Unless ``--store`` is given,
 the store is then ``sim.db`` in the data directory, started afresh each time (the
 simulator's exchange state does not outlive the process either).
+
+``--replica-id ID`` (or ``TRADEEXEC_REPLICA_ID``; ``auto``: host name and process id) runs
+the process as one of several replicas on one PostgreSQL store (`ReplicaCoordinator`): it
+answers every webhook and REST call, but executes and reconciles only the accounts whose
+lease it holds; the others' signals are recorded and their owner woken. Without it the
+process owns every account, as on SQLite (where ``--replica-id`` is refused).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ else:  # rich loads when a command first prints, not for --help
 
 if TYPE_CHECKING:
     from tradeexec.config import AppConfig
+    from tradeexec.replica import ReplicaCoordinator
+    from tradeexec.service import TradingService
     from tradeexec.sim.server import SimServer
 
 __all__ = ["serve", "signal_list"]
@@ -65,6 +73,22 @@ def serve(
         float | None,
         typer.Option(help="Seconds between reconcile passes (0: off; default: config)."),
     ] = None,
+    replica_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TRADEEXEC_REPLICA_ID",
+            help="Run as one of several replicas on a PostgreSQL store, under this id "
+            "('auto': host name and process id). Default: one process, owning every account.",
+        ),
+    ] = None,
+    lease_ttl: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="With --replica-id: an account lease's length in seconds "
+            "(a dead replica's accounts are taken over within it).",
+        ),
+    ] = 10.0,
     config: ConfigOpt = None,
     store: StoreOpt = None,
 ) -> None:
@@ -99,7 +123,16 @@ def serve(
         loaded.service.reconcile_interval_s if reconcile_interval is None else reconcile_interval
     )
     service.reconcile_interval_s = interval
-    app = create_app(service, settings)
+    replica = None
+    if replica_id is not None:
+        if service.store.engine.dialect.name != "postgresql":
+            service.store.close()
+            if server is not None:
+                server.stop()
+            sock.close()
+            raise fail("--replica-id needs a PostgreSQL store (store_url)", "serve_error")
+        replica = _coordinator(service, replica_id, interval, lease_ttl)
+    app = create_app(service, settings, replica=replica)
     base_url = f"http://{_shown_host(bind_host)}:{sock.getsockname()[1]}"
     banner = {
         "base_url": base_url,
@@ -110,6 +143,7 @@ def serve(
         "accounts": list(loaded.accounts),
         "default_account": loaded.default_account_name,
         "simulator": server.base_url if server is not None else None,
+        "replica_id": None if replica is None else replica.replica_id,
     }
     print(json.dumps(banner), flush=True)
     _next_steps(banner)
@@ -124,6 +158,25 @@ def serve(
         sock.close()
         if server is not None:
             server.stop()
+
+
+def _coordinator(
+    service: TradingService, replica_id: str, interval: float, ttl_s: float
+) -> ReplicaCoordinator:
+    """This process as one replica: it holds the accounts it can lease and reconciles only
+    those (every ``interval`` seconds; 0 leaves wake-ups and takeovers only)."""
+    import os
+
+    from tradeexec.replica import ReplicaCoordinator
+
+    if replica_id == "auto":
+        replica_id = f"{socket.gethostname()}-{os.getpid()}"
+    return ReplicaCoordinator(
+        service,
+        replica_id,
+        ttl_s=ttl_s,
+        reconcile_interval_s=interval if interval > 0 else 3600.0,
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
