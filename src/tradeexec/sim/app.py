@@ -17,6 +17,9 @@ GET/POST/   /_sim/faults                          list / add a FaultRule / clear
 DELETE
 POST        /_sim/reset                           fresh engines, accounts and faults
 GET         /_sim/requests?limit=&venue=          the request log (newest last; no secrets)
+GET/POST/   /_sim/depth                           the book depth (`sim.book`): {"venue"?,
+DELETE                                            "account"?, "size", "levels"?, ...}; DELETE
+                                                  (same venue/account query) turns it off
 ==========  ====================================  ==============================================
 """
 
@@ -40,6 +43,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradeexec.sim.binance_api import BinanceFace
+from tradeexec.sim.book import Depth, depth_from_json
 from tradeexec.sim.engine import Engine, SimError
 from tradeexec.sim.face import ExchangeFace, SimContext
 from tradeexec.sim.faults import FaultRule, FaultSet
@@ -59,11 +63,12 @@ class SimConfig:
     replay_csv: str | None = None
     starting_balance: Decimal = Decimal("10000")
     log_size: int = 5000
+    depth: Depth | None = None  # None: whole fills at the touch (see `sim.book`)
 
 
 def venue_engine(venue: str, config: SimConfig, ctx: SimContext) -> Engine:
     rules = VENUES[venue]
-    return Engine(
+    engine = Engine(
         select_markets(rules.markets, list(config.coins)),
         collateral=rules.collateral,
         maker_fee=rules.maker_fee,
@@ -72,6 +77,8 @@ def venue_engine(venue: str, config: SimConfig, ctx: SimContext) -> Engine:
         reject_immediate_trigger=rules.reject_immediate_trigger,
         clock=ctx.clock,
     )
+    engine.depth = config.depth
+    return engine
 
 
 @dataclass
@@ -228,6 +235,7 @@ class Simulator:
             Route("/_sim/faults", self._faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sim/reset", self._reset, methods=["POST"]),
             Route("/_sim/requests", self._requests, methods=["GET"]),
+            Route("/_sim/depth", self._depth, methods=["GET", "POST", "DELETE"]),
         ]
         routes += self.binance.routes() + self.hyperliquid.routes()
         app = Starlette(
@@ -348,6 +356,37 @@ class Simulator:
         limit = _int(request.query_params.get("limit", "100"), "limit", 1, 100_000)
         venue = request.query_params.get("venue")
         return JSONResponse({"requests": self.log.recent(limit, venue)})
+
+    async def _depth(self, request: Request) -> JSONResponse:
+        """Book depth for a venue (or both) or one account: POST sets, DELETE turns it off
+        (venue / account in the body or the query), GET shows it."""
+        where: dict[str, Any] = dict(request.query_params)
+        body = await _json(request) if request.method == "POST" else {}
+        where.update({k: body.pop(k) for k in ("venue", "account") if k in body})
+        venue, account = where.get("venue"), where.get("account")
+        faces = [self._face(str(venue))] if venue is not None else list(self.faces.values())
+        if account is not None and venue is None:
+            raise _BadRequest("an account needs its venue")
+        if request.method != "GET":
+            try:
+                depth = depth_from_json(body) if request.method == "POST" else None
+            except (TypeError, ValueError) as exc:
+                raise _BadRequest(f"bad depth: {exc}") from exc
+            for face in faces:
+                if account is None:
+                    face.engine.depth, face.engine.account_depth = depth, {}
+                else:
+                    face.engine.account(str(account).lower())
+                    face.engine.account_depth[str(account).lower()] = depth
+        return JSONResponse(
+            {
+                name: {
+                    "depth": f.engine.depth and f.engine.depth.to_json(),
+                    "accounts": {a: d and d.to_json() for a, d in f.engine.account_depth.items()},
+                }
+                for name, f in self.faces.items()
+            }
+        )
 
 
 class _BadRequest(Exception):

@@ -4,10 +4,11 @@ The engine knows nothing about HTTP or wire formats; the Binance and Hyperliquid
 translate to and from it, and `PaperTrader` drives it in-process. Everything is Decimal.
 
 Model (documented in the README, section "Simulator"):
-- There is no order book depth: the best bid/ask are the mark price -/+ half the configured
-  spread. A market order fills whole at that price (taker). A limit order that crosses on
-  arrival fills at the touch (taker); otherwise it rests and fills at its own price (maker)
-  once the touch moves through it.
+- No order book depth by default (`sim.book` adds seeded levels, walked by taker orders):
+  the best bid/ask are the mark price -/+ half the configured spread. A market order fills
+  whole at that price (taker). A limit order that crosses on arrival fills at the touch
+  (taker); otherwise it rests and fills at its own price (maker) once the touch moves
+  through it.
 - Trigger orders (stop / take-profit, market or limit) fire on the mark price. A stop BUY
   fires when mark >= trigger, a stop SELL when mark <= trigger; take-profit is the reverse.
 - Reduce-only plain orders are refused if they would not reduce; reduce-only triggers are
@@ -34,6 +35,7 @@ from tradeexec.sim.accounting import (
     PositionSide,
     settle,
 )
+from tradeexec.sim.book import walk
 from tradeexec.sim.engine_accounts import AccountBook
 from tradeexec.sim.filters import check_filters
 from tradeexec.sim.markets import MarketSpec
@@ -263,7 +265,9 @@ class Engine(AccountBook):
                 if self._trigger_hit(order.spec, self.marks[coin]):
                     self._fire(order)
             elif order.spec.price is not None and self._crosses(order.spec, order.spec.price):
-                self._fill(order, order.spec.price, maker=True)
+                depth = self.depth_for(order.account_id)  # sim.book: `size` per mark move
+                cap = None if depth is None else depth.size
+                self._fill(order, order.spec.price, maker=True, qty=cap)
         return self.fills[before:]
 
     def set_marks(self, marks: dict[str, Decimal]) -> list[Fill]:
@@ -391,14 +395,38 @@ class Engine(AccountBook):
         self._execute_taker(order)
 
     def _execute_taker(self, order: SimOrder) -> None:
-        bid, ask = self.bid_ask(order.spec.coin)
-        price = ask if order.spec.side is Side.BUY else bid
-        self._fill(order, price, maker=False)
+        spec, depth = order.spec, self.depth_for(order.account_id)
+        bid, ask = self.bid_ask(spec.coin)
+        price = ask if spec.side is Side.BUY else bid
+        if depth is None:
+            self._fill(order, price, maker=False)
+            return
+        buy, market = spec.side is Side.BUY, self.market(spec.coin)
+        levels = depth.book(
+            spec.coin, buy, price, self.marks[spec.coin], market.round_price, market.round_qty_down
+        )
+        want = order.remaining
+        if spec.reduce_only or spec.close_position:
+            want = min(want, self._reducible(self.account(order.account_id), spec))
+        limit = spec.price if spec.kind.needs_price else None
+        steps = walk(levels, want, buy, limit)
+        if spec.tif is TimeInForce.FOK and sum((q for _, q in steps), ZERO) < want:
+            steps = []
+        for level_price, qty in steps:  # sim.book: one fill per level walked
+            if order.status.is_open:
+                self._fill(order, level_price, maker=False, qty=qty)
+        if order.status.is_open and (
+            not spec.kind.needs_price or spec.tif in (TimeInForce.IOC, TimeInForce.FOK)
+        ):  # the rest of a market / IOC order expires; a GTC limit rests
+            reason = None if order.filled_qty > 0 else Reject.IOC_NO_MATCH
+            self._close(order, OrderStatus.EXPIRED, reason)
 
-    def _fill(self, order: SimOrder, price: Decimal, *, maker: bool) -> None:
+    def _fill(
+        self, order: SimOrder, price: Decimal, *, maker: bool, qty: Decimal | None = None
+    ) -> None:
         acct = self.account(order.account_id)
         spec = order.spec
-        qty = order.remaining
+        qty = order.remaining if qty is None else min(qty, order.remaining)
         if spec.close_position:
             qty = self._reducible(acct, spec)
         elif spec.reduce_only:
@@ -434,7 +462,8 @@ class Engine(AccountBook):
         order.fee_paid += fee
         order.trade_ids.append(fill.trade_id)
         order.updated_ms = now
-        if spec.close_position or spec.reduce_only or order.remaining <= 0:
+        reduced = spec.reduce_only and self._reducible(acct, spec) <= 0  # nothing left to reduce
+        if order.remaining <= 0 or spec.close_position or reduced:
             order.status = OrderStatus.FILLED
         for child in self.orders.values():
             if child.spec.parent_id == order.order_id and child.status.is_open:

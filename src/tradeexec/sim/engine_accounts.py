@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from tradeexec.sim.accounting import ZERO, Account, MarginMode, Position
+from tradeexec.sim.book import Depth
 from tradeexec.sim.markets import MarketSpec
 from tradeexec.sim.orders import Reject, SimError, SimOrder
 
@@ -19,6 +20,11 @@ class AccountBook(ABC):
         self.markets: dict[str, MarketSpec] = {m.coin: m for m in markets}
         self.default_leverage = default_leverage
         self.accounts: dict[str, Account] = {}
+        self.depth: Depth | None = None  # None: no depth, whole fills at the touch (`sim.book`)
+        self.account_depth: dict[str, Depth | None] = {}  # per account, over `depth`
+
+    def depth_for(self, account_id: str) -> Depth | None:
+        return self.account_depth.get(account_id, self.depth)
 
     @abstractmethod
     def open_orders(self, account_id: str, coin: str | None = None) -> list[SimOrder]:
