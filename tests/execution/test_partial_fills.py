@@ -63,11 +63,12 @@ async def test_an_entry_filled_in_part_is_protected_for_what_filled(
     assert Decimal(stored["entry"].quantity) == Q
     assert Decimal(stored["entry"].filled_quantity) == Decimal("0.06")
     assert Decimal(stored["stop_loss"].quantity) == Decimal("0.06")
-    if venue.name == "binance":  # the venue's EXPIRED, with executedQty 0.06
-        assert reported.status.value == stored["entry"].status == "expired"
-        assert reported.quantity == Q
-    else:  # Hyperliquid answers `filled` with totalSz 0.06: ccxt reads it as a closed order
-        assert reported.status.value == stored["entry"].status == "filled"
+    # both venues: the entry is over with part filled (Binance says EXPIRED with executedQty
+    # 0.06; Hyperliquid answers `filled` with totalSz 0.06, which the trader reads as an IOC
+    # whose rest was cancelled), and the answer says how much of it filled
+    assert reported.status.value == stored["entry"].status == "expired"
+    assert reported.quantity == Q
+    assert any("filled 0.06 of 0.1" in w for w in report.warnings), report.warnings
 
 
 async def test_a_partial_close_keeps_the_rest_protected(sim_venue: VenueHarness) -> None:
@@ -84,6 +85,7 @@ async def test_a_partial_close_keeps_the_rest_protected(sim_venue: VenueHarness)
     assert stop.spec.qty == target.spec.qty == Decimal("0.04")  # fitted to what is left
     assert close.status == "filled", close
     assert close.orders["close"].filled_quantity == Decimal("0.06")
+    assert any("filled 0.06 of 0.1" in w for w in close.warnings), close.warnings
     timeline = await venue.service.signal_timeline(close.idempotency_key)
     ((role, stored),) = [(o.order.role, o.order) for o in timeline.orders]
     assert role == "close" and Decimal(stored.filled_quantity) == Decimal("0.06")

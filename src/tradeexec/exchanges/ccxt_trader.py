@@ -23,6 +23,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
@@ -34,6 +35,7 @@ from tradeexec.domain import (
     Market,
     Order,
     OrderRequest,
+    OrderStatus,
     Position,
     Ticker,
 )
@@ -420,6 +422,15 @@ class CCXTTrader(ExchangeTrader):
         thin = order.client_order_id is None or order.quantity == 0 or not raw.get("side")
         if thin or (request.type.needs_price and order.price is None):
             order = complete_acknowledgement(order, cid, request, amount, price)
+        if (
+            order.status is OrderStatus.FILLED
+            and 0 < order.filled_quantity < amount
+            and not request.type.is_trigger
+        ):
+            # "filled" for less than was sent is an IOC whose rest was cancelled (Hyperliquid
+            # answers {"filled": {"totalSz": ...}} and ccxt reads totalSz as the amount): the
+            # order is over with part filled, not filled
+            order = replace(order, status=OrderStatus.EXPIRED, quantity=amount)
         if request.type.is_trigger:
             self._trigger_refs.add(order.id)
         return order

@@ -251,7 +251,7 @@ class Reconciler:
         for record in sorted(records, key=lambda r: r.id):
             if record.role in BRACKET_ROLES:
                 legs[record.role] = record
-        if entry is None or entry.status != OrderStatus.FILLED.value:
+        if entry is None or entry.filled_quantity <= 0:  # filled, or expired with a fill
             return
         sym = entry.symbol
         position = net_position(positions, sym)

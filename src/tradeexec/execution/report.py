@@ -186,13 +186,19 @@ class ExecutionReport:
         if order is None:
             return self
         orders = {**self.orders, role: order}
-        status = self.status
+        status, warnings = self.status, self.warnings
         if role in _ENTRY_ROLES:
             status = "filled" if order.status is OrderStatus.FILLED else "accepted"
             if order.status.is_terminal and order.status is not OrderStatus.FILLED:
                 # an expired / cancelled remainder: what filled stands; nothing filled failed
                 status = "filled" if order.filled_quantity > 0 else "rejected"
-        return replace(self, orders=orders, status=status)
+                if 0 < order.filled_quantity < order.quantity:  # say so: not all of it
+                    warnings = (
+                        *warnings,
+                        f"the {role} filled {decimal_text(order.filled_quantity)} of "
+                        f"{decimal_text(order.quantity)}; the rest was {order.status.value}",
+                    )
+        return replace(self, orders=orders, status=status, warnings=warnings)
 
     def with_warning(self, text: str) -> ExecutionReport:
         return replace(self, warnings=(*self.warnings, text))
