@@ -23,6 +23,28 @@ def test_all_is_exactly_the_documented_surface() -> None:
     assert set(tradeexec.__all__) == EXPECTED
 
 
+def test_type_checkers_see_the_same_names_from_the_same_modules() -> None:
+    """``__all__`` is derived from the lazy export table; the ``TYPE_CHECKING`` block re-exports
+    (``X as X``) what type checkers and IDEs read. A name added to one and not the other, or
+    imported from another module than the one it is loaded from, fails here."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(tradeexec))
+    guarded = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+    )
+    seen: dict[str, str] = {}
+    for stmt in guarded.body:
+        assert isinstance(stmt, ast.ImportFrom) and stmt.module, ast.dump(stmt)
+        for alias in stmt.names:
+            assert alias.asname == alias.name, f"{alias.name} is not re-exported explicitly"
+            seen[alias.name] = stmt.module
+    assert seen == tradeexec._EXPORTS
+
+
 def test_every_public_name_resolves() -> None:
     for name in tradeexec.__all__:
         assert getattr(tradeexec, name) is not None, name

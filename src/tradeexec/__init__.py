@@ -1,6 +1,7 @@
 """tradeexec: one dependable path from a trading signal to an order on an exchange.
 
-The public API is listed in ``__all__`` (a test pins it, so it only changes on purpose).
+The public API is the ``_EXPORTS`` table (name -> module); ``__all__`` is derived from it and a
+test pins it, so it only changes on purpose.
 Names are imported on first use, so ``import tradeexec`` stays cheap: ccxt (~0.7 s, ~100 MB)
 and SQLAlchemy load only when a trader, the store or the service is actually used.
 """
@@ -62,50 +63,9 @@ _EXPORTS: dict[str, str] = {
     "point_ccxt_at": "tradeexec.exchanges.endpoints",
 }
 
-__all__ = [
-    "AccountConfig",
-    "AppConfig",
-    "Balance",
-    "BinanceFuturesTrader",
-    "CCXTPlugin",
-    "CCXTTrader",
-    "Capabilities",
-    "ConfigError",
-    "ExchangeError",
-    "ExchangeManager",
-    "ExchangeTrader",
-    "ExecutionPlugin",
-    "ExecutionReport",
-    "ExecutionResult",
-    "Fill",
-    "HyperliquidTrader",
-    "InvalidSignal",
-    "MarginMode",
-    "Market",
-    "Order",
-    "OrderOutcomeUnknown",
-    "OrderRequest",
-    "OrderSide",
-    "OrderStatus",
-    "OrderType",
-    "PaperTrader",
-    "Position",
-    "RiskConfig",
-    "RiskRejected",
-    "Signal",
-    "SignalSource",
-    "Ticker",
-    "TimeInForce",
-    "TradeExecError",
-    "TradingService",
-    "TradingState",
-    "__version__",
-    "create_ccxt_plugin",
-    "create_trader",
-    "load_config",
-    "point_ccxt_at",
-    "register_trader",
-]
+#: the public names, derived from the table above (listed once); the type checkers read the
+#: ``X as X`` re-exports below, and a test checks that both name the same things
+__all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
@@ -121,46 +81,78 @@ def __dir__() -> list[str]:
     return __all__
 
 
+# one `from m import (A as A, ...)` per module: explicit re-exports (isort would split them)
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from tradeexec.config import AccountConfig, AppConfig, RiskConfig, load_config
+    # isort: off
+    from tradeexec.config import (
+        AccountConfig as AccountConfig,
+        AppConfig as AppConfig,
+        RiskConfig as RiskConfig,
+        load_config as load_config,
+    )
     from tradeexec.domain import (
-        Balance,
-        Fill,
-        MarginMode,
-        Market,
-        Order,
-        OrderRequest,
-        OrderSide,
-        OrderStatus,
-        OrderType,
-        Position,
-        SignalSource,
-        Ticker,
-        TimeInForce,
-        TradingState,
+        Balance as Balance,
+        Fill as Fill,
+        MarginMode as MarginMode,
+        Market as Market,
+        Order as Order,
+        OrderRequest as OrderRequest,
+        OrderSide as OrderSide,
+        OrderStatus as OrderStatus,
+        OrderType as OrderType,
+        Position as Position,
+        SignalSource as SignalSource,
+        Ticker as Ticker,
+        TimeInForce as TimeInForce,
+        TradingState as TradingState,
     )
     from tradeexec.errors import (
-        ConfigError,
-        ExchangeError,
-        InvalidSignal,
-        OrderOutcomeUnknown,
-        RiskRejected,
-        TradeExecError,
+        ConfigError as ConfigError,
+        ExchangeError as ExchangeError,
+        InvalidSignal as InvalidSignal,
+        OrderOutcomeUnknown as OrderOutcomeUnknown,
+        RiskRejected as RiskRejected,
+        TradeExecError as TradeExecError,
     )
-    from tradeexec.exchanges.binance_futures import BinanceFuturesTrader
-    from tradeexec.exchanges.ccxt_trader import CCXTTrader
-    from tradeexec.exchanges.endpoints import point_ccxt_at
-    from tradeexec.exchanges.factory import ExchangeManager, create_trader
-    from tradeexec.exchanges.hyperliquid_trader import HyperliquidTrader
-    from tradeexec.exchanges.interface import Capabilities, ExchangeTrader
-    from tradeexec.exchanges.paper import PaperTrader
-    from tradeexec.exchanges.registry import register_trader
-    from tradeexec.execution.report import ExecutionReport
-    from tradeexec.execution.signals import Signal
+    from tradeexec.exchanges.binance_futures import (
+        BinanceFuturesTrader as BinanceFuturesTrader,
+    )
+    from tradeexec.exchanges.ccxt_trader import (
+        CCXTTrader as CCXTTrader,
+    )
+    from tradeexec.exchanges.endpoints import (
+        point_ccxt_at as point_ccxt_at,
+    )
+    from tradeexec.exchanges.factory import (
+        ExchangeManager as ExchangeManager,
+        create_trader as create_trader,
+    )
+    from tradeexec.exchanges.hyperliquid_trader import (
+        HyperliquidTrader as HyperliquidTrader,
+    )
+    from tradeexec.exchanges.interface import (
+        Capabilities as Capabilities,
+        ExchangeTrader as ExchangeTrader,
+    )
+    from tradeexec.exchanges.paper import (
+        PaperTrader as PaperTrader,
+    )
+    from tradeexec.exchanges.registry import (
+        register_trader as register_trader,
+    )
+    from tradeexec.execution.report import (
+        ExecutionReport as ExecutionReport,
+    )
+    from tradeexec.execution.signals import (
+        Signal as Signal,
+    )
     from tradeexec.plugin import (
-        CCXTPlugin,
-        ExecutionPlugin,
-        ExecutionResult,
-        create_ccxt_plugin,
+        CCXTPlugin as CCXTPlugin,
+        ExecutionPlugin as ExecutionPlugin,
+        ExecutionResult as ExecutionResult,
+        create_ccxt_plugin as create_ccxt_plugin,
     )
-    from tradeexec.service import TradingService
+    from tradeexec.service import (
+        TradingService as TradingService,
+    )
+    # isort: on
