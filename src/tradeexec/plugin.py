@@ -238,8 +238,6 @@ def create_ccxt_plugin(
 ) -> CCXTPlugin:
     """The convenience constructor of the original plan (see the module docstring)."""
     kind = account_type_for(exchange_id)
-    if kind == "binance" and testnet:
-        testnet, demo = False, True  # Binance's futures testnet is gone; demo trading is its heir
     fields: dict[str, Any] = {
         "type": kind,
         "api_key": api_key,

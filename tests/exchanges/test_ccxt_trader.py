@@ -247,8 +247,26 @@ async def test_configuration_mistakes_fail_at_start_up() -> None:
         CCXTTrader("generic")  # no exchange id
     with pytest.raises(errors.ConfigError):
         await CCXTTrader("generic", exchange_id="no_such_exchange").connect()
-    with pytest.raises(errors.ConfigError, match="demo"):
-        await BinanceFuturesTrader("bn", testnet=True).connect()
+
+
+async def test_binance_testnet_means_demo_trading_wherever_it_is_set(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ccxt refuses Binance's gone futures testnet; demo trading is its heir. The trader owns
+    that fact, so the configuration, BINANCE_TESTNET, the plugin and code all get demo."""
+    trader = BinanceFuturesTrader("bn", testnet=True)
+    assert (trader.testnet, trader.demo) == (False, True)
+    assert "'testnet' means its demo trading" in caplog.text
+    exchange = trader._build()
+    try:
+        assert exchange.urls["api"]["fapiPrivate"].startswith("https://demo-fapi.binance.com")
+    finally:
+        await exchange.close()
+    plain = BinanceFuturesTrader("bn")._build()
+    try:
+        assert plain.urls["api"]["fapiPrivate"].startswith("https://fapi.binance.com")
+    finally:
+        await plain.close()
 
 
 async def test_a_generic_ccxt_trader_reads_any_ccxt_exchange(sim_server: SimServer) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tradeexec import errors
+from tradeexec.exchanges.factory import create_trader
 from tradeexec.plugin import CCXTPlugin, ExecutionPlugin, create_ccxt_plugin
 from tradeexec.sim.engine import OrderKind, OrderStatus
 from tradeexec.sim.faults import FaultRule
@@ -182,7 +183,10 @@ def test_convenience_constructor() -> None:
     assert plugin.name() == "ccxt:binance" and not plugin.initialized
     account = plugin.config.accounts[plugin.account]
     assert account.type == "binance"  # Binance USD-M futures
-    assert account.demo is True and account.testnet is False  # the futures testnet is gone
+    # the futures testnet is gone: the Binance trader takes `testnet` as demo trading (one
+    # meaning for the plugin, the configuration and BINANCE_TESTNET)
+    trader = create_trader(plugin.account, account)
+    assert trader.demo is True and trader.testnet is False
     assert account.api_key is not None and account.api_key.get_secret_value() == "xxx"
     assert plugin.config.risk_for(plugin.account).min_confidence == 0.7
     default = create_ccxt_plugin("hyperliquid", wallet_address="0x" + "a" * 40)

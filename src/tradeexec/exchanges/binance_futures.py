@@ -12,12 +12,14 @@
   (bid/ask) and the premium index (mark); Binance's 24 h ticker has neither of the latter,
   and the risk checks value orders and bands at the mark.
 - ``demo: true`` uses Binance's demo-trading environment; the old futures testnet is refused
-  by ccxt, so ``testnet: true`` is a configuration error with that hint.
+  by ccxt, so ``testnet: true`` means demo trading too (with a warning), wherever it is set:
+  the configuration, ``BINANCE_TESTNET`` or ``create_ccxt_plugin(testnet=True)``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -29,6 +31,8 @@ from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType, Ticker
 from tradeexec.exchanges.ccxt_parse import dec
 from tradeexec.exchanges.ccxt_trader import CCXTTrader
 from tradeexec.exchanges.interface import Capabilities
+
+_log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -51,6 +55,13 @@ class BinanceFuturesTrader(CCXTTrader):
     ccxt_id: ClassVar[str | None] = "binanceusdm"
     default_capabilities: ClassVar[Capabilities | None] = BINANCE_FUTURES
 
+    def __init__(self, account: str, *, testnet: bool = False, demo: bool = False, **kw: Any):
+        # one meaning wherever ``testnet`` is set (configuration, BINANCE_TESTNET, the plugin,
+        # code): ccxt refuses the gone futures testnet, and demo trading is its heir
+        if testnet:
+            _log.warning("account %r: Binance 'testnet' means its demo trading", account)
+        super().__init__(account, demo=demo or testnet, **kw)
+
     @cached_property
     def _placed_ids(self) -> set[str]:
         """Ids of orders that fired algo orders placed, as learnt (plain order ids)."""
@@ -68,11 +79,6 @@ class BinanceFuturesTrader(CCXTTrader):
         return config
 
     def _switch_environment(self, exchange: Any) -> None:
-        if self.testnet:
-            raise errors.ConfigError(
-                f"account {self.account!r}: Binance's futures testnet is refused by ccxt;"
-                " use `demo: true` (Binance demo trading) or `api_url` (the simulator)"
-            )
         if self.demo:
             exchange.enable_demo_trading(True)
 
