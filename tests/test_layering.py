@@ -5,6 +5,8 @@
 - Nothing below the facade imports a surface: modules under ``execution/``, ``exchanges/``,
   ``store/`` and ``sim/`` (and the base modules) never import the CLI, the API, the MCP
   server, the plugin API, the demo or the testing plugin.
+- The configuration imports nothing from the exchanges, execution, store, simulator or a
+  surface.
 - No module over 500 lines (migrations aside): one job per module.
 """
 
@@ -132,6 +134,19 @@ def test_nothing_below_the_facade_imports_a_surface() -> None:
         name: sorted(t for t in targets if _is(t, SURFACES))
         for name, targets in graph.items()
         if _is(name, LOWER) and not _is(name, SURFACES)
+    }
+    assert {name: found for name, found in offending.items() if found} == {}
+
+
+def test_the_configuration_imports_no_layer_above_it() -> None:
+    """config/ is read by every layer; it reads none of them (the account type names it checks
+    are its own, told by the exchange registry)."""
+    above = ("tradeexec.exchanges", "tradeexec.execution", "tradeexec.store", "tradeexec.sim")
+    graph = _graph()
+    offending = {
+        name: sorted(t for t in targets if _is(t, (*above, *SURFACES)))
+        for name, targets in graph.items()
+        if _is(name, ("tradeexec.config",))
     }
     assert {name: found for name, found in offending.items() if found} == {}
 

@@ -5,10 +5,11 @@
   interpolation, and ``file:line`` errors with "did you mean";
 - ``models``: the accounts (every venue type), risk and sizing settings, the application;
 - ``service`` / ``mcp``: the service's and the MCP server's sections;
+- ``venues``: which settings belong to which venue type, and the account type names;
 - ``paths``: where state lives (the store, the market cache) whatever the directory.
 
-The configuration imports nothing from the layers above it (the exchanges' trader types
-come from the leaf `tradeexec.exchanges.registry`).
+The configuration imports nothing from the layers above it: the account type names live here
+(``venues``), and the exchange layer's `register_trader` adds a name to them.
 """
 
 from tradeexec.config.loading import (

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -27,17 +25,29 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from tradeexec.config.frozen import Frozen, blank_to_none
 from tradeexec.config.mcp import McpConfig, McpLimits
 from tradeexec.config.paths import default_market_cache_dir, default_store_url
+from tradeexec.config.risk import (
+    RiskConfig,
+    RiskOverrides,
+    SizingConfig,
+    SizingMode,
+    SizingOverrides,
+)
 from tradeexec.config.service import (
     ServiceConfig,
     TokenConfig,
     WebhookSourceConfig,
 )
-from tradeexec.config.venues import misplaced, misplaced_message
+from tradeexec.config.venues import (
+    BUILTIN_ACCOUNT_TYPES,
+    account_types,
+    misplaced,
+    misplaced_message,
+)
 from tradeexec.domain import MarginMode
 from tradeexec.errors import ConfigError
-from tradeexec.exchanges.registry import BUILTIN_ACCOUNT_TYPES, trader_types
 
 __all__ = [
     "BUILTIN_ACCOUNT_TYPES",
@@ -60,7 +70,6 @@ __all__ = [
 
 # ``binance`` is Binance USD-M futures. Third-party packages may add types through the
 # ``tradeexec.traders`` entry-point group (see tradeexec.exchanges.factory).
-SizingMode = Literal["fixed_quantity", "fixed_notional", "percent_equity", "risk"]
 
 # ccxt's credential names (``Exchange.requiredCredentials``) -> our config keys
 CCXT_CREDENTIAL_FIELDS = {
@@ -81,123 +90,10 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _blank_to_none(value: Any) -> Any:
-    """``api_key: ${BINANCE_API_KEY:-}`` with the variable unset means "no key"."""
-    if isinstance(value, str) and not value.strip():
-        return None
-    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
-        return None
-    return value
-
-
-# --------------------------------------------------------------------------- risk
-
-
-class SizingConfig(_Frozen):
-    """How big an order is when the signal does not say.
-
-    ``value`` is the quantity (``fixed_quantity``), the notional in settlement currency
-    (``fixed_notional``) or the fraction of equity (``percent_equity``; 0.1 = 10 %).
-    ``risk`` sizes so that hitting the stop loses ``risk_pct`` of equity.
-    """
-
-    mode: SizingMode = "risk"
-    value: Decimal | None = Field(default=None, gt=0)
-    risk_pct: Decimal = Field(default=Decimal("0.01"), gt=0, le=1)
-    scale_by_confidence: bool = False
-
-    @model_validator(mode="after")
-    def _value_when_needed(self) -> SizingConfig:
-        if self.mode != "risk" and self.value is None:
-            raise ValueError(f"sizing mode {self.mode!r} needs a 'value'")
-        return self
-
-
-class RiskConfig(_Frozen):
-    """Pre-trade limits. ``None`` switches an optional limit off."""
-
-    min_confidence: float = Field(default=0.6, ge=0, le=1)
-    # For sources that carry no confidence (TradingView, CLI). Agent signals without a
-    # confidence are always refused: an agent that does not say how sure it is, is not sure.
-    default_confidence: float = Field(default=1.0, ge=0, le=1)
-    max_signal_age_s: float = Field(default=60, gt=0)
-    max_order_notional: Decimal | None = Field(default=Decimal(10000), gt=0)
-    max_position_notional: Decimal | None = Field(default=Decimal(50000), gt=0)
-    max_open_positions: int | None = Field(default=5, ge=1)
-    max_leverage: int = Field(default=20, ge=1)
-    price_band_pct: Decimal = Field(default=Decimal("0.05"), gt=0, le=1)
-    max_orders_per_minute: int = Field(default=30, ge=1)
-    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
-    max_drawdown_pct: Decimal | None = Field(default=None, gt=0, le=1)
-    sizing: SizingConfig = SizingConfig()
-    on_stop_failure: Literal["flatten", "keep"] = "flatten"
-    require_stop_loss: bool = False
-
-    def merged(self, overrides: RiskOverrides | None) -> RiskConfig:
-        """These limits with an account's own ``risk:`` fields laid over them, key by key
-        (``sizing`` too). An explicit ``null`` switches an optional limit off."""
-        if overrides is None or not overrides.model_fields_set:
-            return self
-        data = self.model_dump()
-        for name in overrides.model_fields_set:
-            value = getattr(overrides, name)
-            if name == "sizing" and isinstance(value, SizingOverrides):
-                sizing = data["sizing"]
-                sizing.update({k: getattr(value, k) for k in value.model_fields_set})
-                if "mode" in value.model_fields_set and "value" not in value.model_fields_set:
-                    sizing["value"] = None  # a new mode's value means something else
-            else:
-                data[name] = value
-        return RiskConfig.model_validate(data)
-
-
-class SizingOverrides(_Frozen):
-    """An account's partial ``risk.sizing`` (only the keys it sets are applied)."""
-
-    mode: SizingMode | None = None
-    value: Decimal | None = Field(default=None, gt=0)
-    risk_pct: Decimal | None = Field(default=None, gt=0, le=1)
-    scale_by_confidence: bool | None = None
-
-
-class RiskOverrides(_Frozen):
-    """An account's partial ``risk:`` section: the same keys as ``RiskConfig``, all optional."""
-
-    min_confidence: float | None = Field(default=None, ge=0, le=1)
-    default_confidence: float | None = Field(default=None, ge=0, le=1)
-    max_signal_age_s: float | None = Field(default=None, gt=0)
-    max_order_notional: Decimal | None = Field(default=None, gt=0)
-    max_position_notional: Decimal | None = Field(default=None, gt=0)
-    max_open_positions: int | None = Field(default=None, ge=1)
-    max_leverage: int | None = Field(default=None, ge=1)
-    price_band_pct: Decimal | None = Field(default=None, gt=0, le=1)
-    max_orders_per_minute: int | None = Field(default=None, ge=1)
-    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
-    max_drawdown_pct: Decimal | None = Field(default=None, gt=0, le=1)
-    sizing: SizingOverrides | None = None
-    on_stop_failure: Literal["flatten", "keep"] | None = None
-    require_stop_loss: bool | None = None
-
-    @model_validator(mode="after")
-    def _null_only_where_allowed(self) -> RiskOverrides:
-        for name in self.model_fields_set:
-            if getattr(self, name) is None and not _nullable(name):
-                raise ValueError(f"{name} cannot be null (it has no 'off' setting)")
-        return self
-
-
-def _nullable(field_name: str) -> bool:
-    return type(None) in get_args(RiskConfig.model_fields[field_name].annotation)
-
-
 # --------------------------------------------------------------------------- accounts
 
 
-class BuilderConfig(_Frozen):
+class BuilderConfig(Frozen):
     """A Hyperliquid builder fee you chose to pay (``fee`` is a fraction: 0.0001 = 1 bp)."""
 
     address: str
@@ -211,7 +107,7 @@ class BuilderConfig(_Frozen):
         return value
 
 
-class AccountConfig(_Frozen):
+class AccountConfig(Frozen):
     """One trading account on one venue."""
 
     type: str
@@ -257,7 +153,7 @@ class AccountConfig(_Frozen):
     @field_validator(*SECRET_FIELDS, mode="before")
     @classmethod
     def _blank_secret(cls, value: Any) -> Any:
-        return _blank_to_none(value)
+        return blank_to_none(value)
 
     @field_validator(
         "wallet_address", "vault_address", "exchange_id", "api_url", "referrer", "uid",
@@ -265,7 +161,7 @@ class AccountConfig(_Frozen):
     )  # fmt: skip
     @classmethod
     def _blank_text(cls, value: Any) -> Any:
-        return _blank_to_none(value)
+        return blank_to_none(value)
 
     @field_validator("type")
     @classmethod
@@ -274,10 +170,10 @@ class AccountConfig(_Frozen):
         if value in BUILTIN_ACCOUNT_TYPES:
             return value
         # registered in code (register_trader) or by a package's entry point
-        plugins = trader_types()
-        if value in plugins:
+        known_types = account_types()
+        if value in known_types:
             return value
-        known = ", ".join(sorted({*BUILTIN_ACCOUNT_TYPES, *plugins}))
+        known = ", ".join(sorted(known_types))
         raise ValueError(f"unknown account type {value!r}; known: {known}")
 
     @field_validator("wallet_address", "vault_address")
@@ -348,7 +244,7 @@ class AccountConfig(_Frozen):
 # --------------------------------------------------------------------------- app
 
 
-class AppConfig(_Frozen):
+class AppConfig(Frozen):
     accounts: dict[str, AccountConfig] = Field(default_factory=dict)
     default_account: str | None = None
     # never relative to the working directory: see tradeexec.config.paths

@@ -11,8 +11,37 @@ packages are not judged: their settings are theirs.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib.metadata import entry_points
 
-__all__ = ["VENUE_SETTINGS", "misplaced", "misplaced_message"]
+__all__ = [
+    "BUILTIN_ACCOUNT_TYPES",
+    "ENTRY_POINT_GROUP",
+    "VENUE_SETTINGS",
+    "account_types",
+    "misplaced",
+    "misplaced_message",
+    "register_account_type",
+]
+
+#: the account types tradeexec itself provides (the exchange factory builds their traders)
+BUILTIN_ACCOUNT_TYPES = ("binance", "hyperliquid", "paper", "ccxt")
+#: third-party packages add account types with an entry point in this group (the exchange
+#: registry loads the builder it names; the configuration needs only the name)
+ENTRY_POINT_GROUP = "tradeexec.traders"
+_REGISTERED: set[str] = set()
+
+
+def register_account_type(type_name: str) -> None:
+    """Make ``type_name`` a valid account ``type`` (`register_trader` calls this): the exchange
+    layer tells the configuration, so the configuration imports nothing from it."""
+    _REGISTERED.add(type_name)
+
+
+def account_types() -> set[str]:
+    """Every type an account may name: built in, registered in code, or an entry point."""
+    entry = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {*BUILTIN_ACCOUNT_TYPES, *_REGISTERED, *entry}
+
 
 _PAPER, _CCXT = frozenset({"paper"}), frozenset({"ccxt"})
 _HL = frozenset({"hyperliquid"})
@@ -45,7 +74,7 @@ VENUE_SETTINGS: dict[str, frozenset[str]] = {
     "referrer": _HL,
 }
 
-_BUILTIN = frozenset({"binance", "hyperliquid", "paper", "ccxt"})
+_BUILTIN = frozenset(BUILTIN_ACCOUNT_TYPES)
 
 
 def misplaced(account_type: str, settings: Iterable[str]) -> list[str]:

@@ -2,8 +2,9 @@
 code (`register_trader`), and third-party packages' entry points (group ``tradeexec.traders``;
 an entry point names a callable ``(name, AccountConfig, AppConfig | None) -> ExchangeTrader``).
 
-A leaf module: it imports nothing from the configuration, so the configuration can ask it
-which account types exist without an import cycle.
+The names themselves belong to the configuration (`tradeexec.config.venues`: built-in
+types, the entry-point group, names registered in code), which imports nothing from the
+exchange layer; `register_trader` tells it a new name.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from tradeexec import errors
+from tradeexec.config.venues import (
+    BUILTIN_ACCOUNT_TYPES,
+    ENTRY_POINT_GROUP,
+    account_types,
+    register_account_type,
+)
 from tradeexec.exchanges.interface import ExchangeTrader
 
 __all__ = [
@@ -25,9 +32,6 @@ __all__ = [
     "trader_types",
 ]
 
-ENTRY_POINT_GROUP = "tradeexec.traders"
-#: the account types tradeexec itself provides (the factory registers their builders)
-BUILTIN_ACCOUNT_TYPES = ("binance", "hyperliquid", "paper", "ccxt")
 #: ``(name, AccountConfig, AppConfig | None) -> ExchangeTrader``
 TraderBuilder = Callable[[str, Any, Any], ExchangeTrader]
 
@@ -37,12 +41,12 @@ _REGISTRY: dict[str, TraderBuilder] = {}
 def register_trader(type_name: str, builder: TraderBuilder) -> None:
     """Register a trader type in code (entry points do the same from a package)."""
     _REGISTRY[type_name] = builder
+    register_account_type(type_name)
 
 
 def trader_types() -> set[str]:
     """Every type an account may name: registered (built-ins included) or an entry point."""
-    entry = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return set(BUILTIN_ACCOUNT_TYPES) | set(_REGISTRY) | entry
+    return account_types() | set(_REGISTRY)
 
 
 def builder_for(type_name: str) -> TraderBuilder:
