@@ -18,10 +18,10 @@ from tradeexec.errors import RiskRejected
 from tradeexec.execution.risk import (
     CHECKS,
     GATE_CHECKS,
-    Decision,
     GateContext,
     RiskContext,
     RiskEngine,
+    Verdict,
     exposure_increases,
 )
 from tradeexec.execution.signals import Signal
@@ -80,7 +80,7 @@ def others(count: int) -> tuple[Position, ...]:
     return tuple(pos("1", f"X{i}/USDT:USDT") for i in range(count))
 
 
-def evaluate(ctx: RiskContext, config: RiskConfig = CONFIG) -> Decision:
+def evaluate(ctx: RiskContext, config: RiskConfig = CONFIG) -> Verdict:
     return RiskEngine(config).evaluate(ctx)
 
 
@@ -320,7 +320,7 @@ def test_the_symbol_allow_list_accepts_either_spelling_in_any_case() -> None:
 # ------------------------------------------------------------------ the confidence gate
 
 
-def gate(sig: Signal, config: RiskConfig = CONFIG) -> Decision:
+def gate(sig: Signal, config: RiskConfig = CONFIG) -> Verdict:
     return RiskEngine(config).gate(GateContext(signal=sig, now=NOW))
 
 

@@ -14,7 +14,7 @@ from tradeexec.config import RiskConfig, SizingConfig
 from tradeexec.domain import Market, OrderSide, SignalSource
 from tradeexec.errors import RiskRejected
 from tradeexec.execution.signals import Signal
-from tradeexec.execution.sizing import SizingResult, size_order, size_signal
+from tradeexec.execution.sizing import Refusal, SizingResult, size_order, size_signal
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
@@ -44,6 +44,8 @@ def config(mode: str = "risk", value: str | None = None, **limits: Any) -> RiskC
 
 
 def size(cfg: RiskConfig, **kwargs: Any) -> SizingResult:
+    """``size_order`` with defaults; a returned refusal is raised as ``RiskRejected`` here, so
+    the tests below read ``pytest.raises(RiskRejected)`` (sizing itself never raises one)."""
     args: dict[str, Any] = {
         "side": BUY,
         "equity": D(10000),
@@ -52,7 +54,24 @@ def size(cfg: RiskConfig, **kwargs: Any) -> SizingResult:
         "round_amount": BTC.round_amount,
         **kwargs,
     }
-    return size_order(cfg, **args)
+    result = size_order(cfg, **args)
+    if isinstance(result, Refusal):
+        raise RiskRejected(result.reason_code, result.detail)
+    return result
+
+
+def test_a_refusal_is_returned_not_raised() -> None:
+    """Sizing answers like a risk check: a `Refusal` value, with its reason and detail."""
+    result = size_order(config(), side=BUY, equity=D(10000), entry_price=D(100), market=BTC,
+                        round_amount=BTC.round_amount)  # fmt: skip
+    assert isinstance(result, Refusal)
+    assert result.reason_code == "stop_required_for_risk_sizing"
+    assert "needs a stop_loss" in result.detail
+    nothing = size_order(config(), side=BUY, equity=D(10000), entry_price=D(100), market=BTC,
+                         round_amount=BTC.round_amount, position_qty=D(1),
+                         reduce_only=True)  # fmt: skip
+    assert isinstance(nothing, Refusal) and nothing.reason_code == "reduce_only_would_increase"
+    assert "nothing to reduce" in nothing.detail
 
 
 # ------------------------------------------------------------------ modes
@@ -389,10 +408,8 @@ def scenarios(draw: st.DrawFn, modes: tuple[str, ...] = ALL_MODES) -> dict[str, 
 def attempt(scenario: dict[str, Any], **changes: Any) -> SizingResult | None:
     args = {**scenario, **changes}
     cfg = args.pop("config")
-    try:
-        return size_order(cfg, **args)
-    except RiskRejected:
-        return None
+    result = size_order(cfg, **args)
+    return None if isinstance(result, Refusal) else result
 
 
 def new_position(scenario: dict[str, Any], result: SizingResult) -> Decimal:

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from tradeexec.config import RiskConfig, SizingConfig
 from tradeexec.domain import Market, OrderSide, SignalSource, to_decimal
-from tradeexec.errors import InvalidSignal, TradeExecError
+from tradeexec.errors import InvalidSignal, RiskRejected, TradeExecError
 from tradeexec.execution.leg_prices import protective_prices
 from tradeexec.execution.risk import RiskContext, RiskEngine
 from tradeexec.execution.signals import Signal
-from tradeexec.execution.sizing import size_order
+from tradeexec.execution.sizing import Refusal, size_order
 from tradeexec.execution.tradingview import signal_from_tradingview
 from tradeexec.numeric import MAX_NUMBER, MIN_NUMBER
 from tradeexec.sim.app import Simulator
@@ -241,6 +241,8 @@ def test_sizing_and_risk_on_huge_but_finite_values_refuse_never_raise(
             stop_price=stop,
             **explicit,
         )
+        if isinstance(sized, Refusal):
+            raise RiskRejected(sized.reason_code, sized.detail)
         quantity = sized.quantity
     except TradeExecError:
         quantity = size[1] if size and size[0] == "quantity" else Decimal(1)

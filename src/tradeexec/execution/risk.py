@@ -1,7 +1,7 @@
 """Pre-trade risk: small pure checks in a fixed order, and the account's trading state.
 
 Each check is a function ``(context, config) -> Refusal | None``. ``RiskEngine`` runs them
-in the order below and turns the first ``Refusal`` into a refused ``Decision`` (the rest are
+in the order below and turns the first ``Refusal`` into a refused ``Verdict`` (the rest are
 not run; ``checks_run`` lists those that were). All inputs come in one frozen
 ``RiskContext``, so the checks do no I/O and are tested without an exchange.
 
@@ -77,7 +77,7 @@ a stop on the wrong side costs no entry, no fees and no flatten.
 Trading states (``TradingState``): ACTIVE lets everything through; REDUCING only orders that
 reduce exposure; HALTED refuses every order except explicit operator close / flatten
 requests that reduce (``RiskContext.operator_close``). Cancels never come through here: they
-are always allowed. ``Decision.halt`` is set by ``daily_loss`` and ``drawdown``: the caller
+are always allowed. ``Verdict.halt`` is set by ``daily_loss`` and ``drawdown``: the caller
 should move the account to HALTED and record why (the pipeline does, in the store).
 
 ``min_confidence`` resolution: the per-account ``risk:`` overrides (and a plugin's own
@@ -129,19 +129,19 @@ __all__ = [
     "CHECKS",
     "GATE_CHECKS",
     "Check",
-    "Decision",
     "GateContext",
     "Refusal",
     "RiskContext",
     "RiskEngine",
+    "Verdict",
     "effective_confidence",
     "exposure_increases",
 ]
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of a run of checks.
+class Verdict:
+    """The outcome of a run of checks (the pre-trade `riskgate.Decision` is built from it).
 
     ``data`` always holds ``min_confidence`` and ``confidence_source`` (``signal`` /
     ``default`` / ``missing``), and ``confidence`` (the value judged, maybe the configured
@@ -216,11 +216,11 @@ class RiskEngine:
     def config(self) -> RiskConfig:
         return self._config
 
-    def gate(self, ctx: GateContext) -> Decision:
+    def gate(self, ctx: GateContext) -> Verdict:
         """Checks 1-4 (confidence, age, symbol): whether the signal is worth sizing at all."""
         return self._run(GATE_CHECKS, ctx)
 
-    def evaluate(self, ctx: RiskContext) -> Decision:
+    def evaluate(self, ctx: RiskContext) -> Verdict:
         """Every check, in order, on the sized order."""
         return self._run(CHECKS, ctx)
 
@@ -228,7 +228,7 @@ class RiskEngine:
         self,
         checks: Sequence[tuple[str, Callable[[_C, RiskConfig], Refusal | None]]],
         ctx: _C,
-    ) -> Decision:
+    ) -> Verdict:
         confidence, source = effective_confidence(ctx.signal, self._config)
         data = {
             "min_confidence": as_written(self._config.min_confidence),
@@ -246,7 +246,7 @@ class RiskEngine:
                     "out_of_range", f"{name}: a number is out of range to compute with ({exc!r})"
                 )
             if refusal is not None:
-                return Decision(
+                return Verdict(
                     approved=False,
                     reason_code=refusal.reason_code,
                     detail=refusal.detail,
@@ -254,4 +254,4 @@ class RiskEngine:
                     halt=refusal.halt,
                     data=FrozenMap({**data, **refusal.data}),
                 )
-        return Decision(True, None, "", tuple(ran), data=FrozenMap(data))
+        return Verdict(True, None, "", tuple(ran), data=FrozenMap(data))

@@ -34,6 +34,7 @@ __all__ = [
     "as_written",
     "effective_confidence",
     "exposure_increases",
+    "reduce_only_refusal",
 ]
 
 ZERO: Final = Decimal(0)
@@ -275,14 +276,23 @@ def check_reducing_only(ctx: RiskContext, config: RiskConfig) -> Refusal | None:
     )
 
 
+def reduce_only_refusal(
+    side: OrderSide, position: Decimal, quantity: Decimal | None = None
+) -> Refusal:
+    """The one refusal of a reduce-only order that has nothing to reduce (the decision, sizing
+    and check 7 all say it this way)."""
+    order = side.value if quantity is None else f"{side.value} of {quantity}"
+    return Refusal(
+        "reduce_only_would_increase",
+        f"reduce-only {order} with position {position}: nothing to reduce (it would open, "
+        "add to or flip it)",
+    )
+
+
 def check_reduce_only(ctx: RiskContext, config: RiskConfig) -> Refusal | None:
     if not ctx.signal.reduce_only or not ctx.increases_exposure:
         return None
-    return Refusal(
-        "reduce_only_would_increase",
-        f"reduce-only {ctx.side.value} of {ctx.quantity} with position {ctx.position_qty} "
-        "would open, add to or flip it",
-    )
+    return reduce_only_refusal(ctx.side, ctx.position_qty, ctx.quantity)
 
 
 def check_max_leverage(ctx: RiskContext, config: RiskConfig) -> Refusal | None:

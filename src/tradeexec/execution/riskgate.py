@@ -38,7 +38,8 @@ from tradeexec.domain import (
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.leg_prices import ProtectivePrices, protective_prices
 from tradeexec.execution.planning import opening_quantity
-from tradeexec.execution.risk import GateContext, RiskContext, RiskEngine
+from tradeexec.execution.risk import GateContext, RiskContext, RiskEngine, Verdict
+from tradeexec.execution.risk_checks import Refusal, reduce_only_refusal
 from tradeexec.execution.signals import Signal
 from tradeexec.execution.sizing import size_order
 from tradeexec.store.repository import Store
@@ -63,6 +64,28 @@ class Decision:
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
     warnings: tuple[str, ...] = ()  # e.g. "stop_loss 66150.123 rounded up to 66150.2 ..."
+
+    @classmethod
+    def refused(
+        cls,
+        why: Verdict | Refusal,
+        config: RiskConfig,
+        *,
+        sizing: dict[str, Any] | None = None,
+        position: Decimal = ZERO,
+    ) -> Decision:
+        """The refusal of the checks (a `Verdict`) or of one step (a `Refusal`: sizing, the
+        reduce-only rule) as the pipeline's one pre-trade decision."""
+        return cls(
+            False,
+            why.reason_code,
+            why.detail,
+            position=position,
+            sizing=sizing,
+            min_confidence=config.min_confidence,
+            halt_account=why.halt,
+            data=dict(why.data),
+        )
 
 
 @dataclass(frozen=True)
@@ -102,12 +125,12 @@ class RiskGate:
             )
         )
         if not gate.approved:
-            return _refused(gate, config)
+            return Decision.refused(gate, config)
         facts = await self._facts(trader, symbol, now)
         position = net_position(facts.positions, symbol)
         try:
             return self._decide(trader, signal, symbol, config, engine, facts, position, now)
-        except errors.RiskRejected as exc:
+        except errors.RiskRejected as exc:  # a leg price with no valid value on its grid
             return Decision(
                 False,
                 exc.reason_code,
@@ -137,19 +160,14 @@ class RiskGate:
     ) -> Decision:
         market = trader.market(symbol)
         protective = self._protective(trader, signal, symbol)
-        side, opening, sizing = self._size(
-            trader, signal, symbol, config, facts, position, protective.stop_loss
-        )
+        sized = self._size(trader, signal, symbol, config, facts, position, protective.stop_loss)
+        if isinstance(sized, Refusal):
+            return Decision.refused(sized, config, position=position)
+        side, opening, sizing = sized
         opening, closing = split_move(signal, side, opening, position)
         total = opening + closing
         if signal.reduce_only and total == 0:
-            return Decision(
-                False,
-                "reduce_only_would_increase",
-                f"reduce-only {side.value} with position {position}: nothing to reduce",
-                position=position,
-                min_confidence=config.min_confidence,
-            )
+            return Decision.refused(reduce_only_refusal(side, position), config, position=position)
         if total == 0:
             return Decision(
                 True,
@@ -193,7 +211,7 @@ class RiskGate:
         data = {**verdict.data, "protective": record} if protective.rounded else dict(verdict.data)
         if not verdict.approved:
             return replace(
-                _refused(verdict, config, sizing=sizing, position=position),
+                Decision.refused(verdict, config, sizing=sizing, position=position),
                 data=data,
                 warnings=protective.warnings,
             )
@@ -234,7 +252,7 @@ class RiskGate:
         facts: Facts,
         position: Decimal,
         stop_loss: Decimal | None,
-    ) -> tuple[OrderSide, Decimal, dict[str, Any] | None]:
+    ) -> tuple[OrderSide, Decimal, dict[str, Any] | None] | Refusal:
         target = signal.target_position
         if target is not None:
             delta = target - position
@@ -268,6 +286,8 @@ class RiskGate:
             confidence=signal.confidence,
             leverage=signal.leverage or self._account_leverage(trader.account),
         )
+        if isinstance(sized, Refusal):
+            return sized
         return side, sized.quantity, sized.to_record()
 
     def _account_leverage(self, account: str) -> int | None:
@@ -326,22 +346,3 @@ def split_move(
 
 def has_explicit_size(signal: Signal) -> bool:
     return signal.quantity is not None or signal.notional is not None
-
-
-def _refused(
-    verdict: Any,
-    config: RiskConfig,
-    *,
-    sizing: dict[str, Any] | None = None,
-    position: Decimal = ZERO,
-) -> Decision:
-    return Decision(
-        False,
-        verdict.reason_code,
-        verdict.detail,
-        position=position,
-        sizing=sizing,
-        min_confidence=config.min_confidence,
-        halt_account=verdict.halt,
-        data=dict(verdict.data),
-    )

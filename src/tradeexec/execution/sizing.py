@@ -33,7 +33,8 @@ Reduce-only orders are sized to at most the opposite position (the whole of it w
 explicit size), ignore the caps (they only shrink exposure) and skip the min-notional check
 (Binance exempts reduce-only orders from it; a venue that does not will refuse a dust close).
 
-Refusals raise ``RiskRejected`` with these reason codes:
+A refusal is returned, not raised: ``size_order`` answers a `SizingResult` or a `Refusal`
+(the same value the risk checks return), with these reason codes:
 
 =================================  ===========================================================
 ``stop_required_for_risk_sizing``  risk mode without a stop price
@@ -60,11 +61,10 @@ from typing import Final
 
 from tradeexec.config import RiskConfig
 from tradeexec.domain import FrozenMap, Market, OrderSide
-from tradeexec.errors import RiskRejected
-from tradeexec.execution.risk_checks import exposure_increases
+from tradeexec.execution.risk_checks import Refusal, exposure_increases, reduce_only_refusal
 from tradeexec.execution.signals import Signal
 
-__all__ = ["EXPLICIT_MODES", "SizingResult", "size_order", "size_signal"]
+__all__ = ["EXPLICIT_MODES", "Refusal", "SizingResult", "size_order", "size_signal"]
 
 EXPLICIT_MODES: Final = frozenset({"signal_quantity", "signal_notional"})
 
@@ -112,14 +112,49 @@ def size_order(
     confidence: float | None = None,
     leverage: int | None = None,
     reduce_only: bool = False,
-) -> SizingResult:
+) -> SizingResult | Refusal:
     """Size one order (see the module docstring for the steps and refusals).
 
     ``position_qty`` is the current signed position on this market, ``entry_price`` the
     expected fill price (limit price, or the mark for a market order), ``fee_rate`` the taker
     fee as a fraction, ``leverage`` the leverage the position will use (default: the
     configured maximum; never more than it). ``round_amount`` must round *down*.
+    A refusal is returned; only a caller's mistake (a bad argument) raises ``ValueError``.
     """
+    try:
+        return _size_order(
+            config, side, equity, entry_price, market, round_amount, stop_price, position_qty,
+            quantity, notional, mode, fee_rate, confidence, leverage, reduce_only,
+        )  # fmt: skip
+    except _Refused as refused:
+        return refused.refusal
+
+
+class _Refused(Exception):
+    """Carries a `Refusal` out of the sizing steps to `size_order`, which returns it."""
+
+    def __init__(self, reason_code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.refusal = Refusal(reason_code, detail)
+
+
+def _size_order(
+    config: RiskConfig,
+    side: OrderSide,
+    equity: Decimal,
+    entry_price: Decimal,
+    market: Market,
+    round_amount: Callable[[Decimal], Decimal],
+    stop_price: Decimal | None,
+    position_qty: Decimal,
+    quantity: Decimal | None,
+    notional: Decimal | None,
+    mode: str | None,
+    fee_rate: Decimal,
+    confidence: float | None,
+    leverage: int | None,
+    reduce_only: bool,
+) -> SizingResult:
     if entry_price <= 0:
         raise ValueError(f"entry_price must be > 0, got {entry_price}")
     if quantity is not None and notional is not None:
@@ -169,7 +204,7 @@ def size_order(
     try:
         rounded = round_amount(wanted)
     except ArithmeticError:  # decimal.InvalidOperation: too many digits for the grid
-        raise RiskRejected(
+        raise _Refused(
             "out_of_range", f"quantity {wanted} is out of range for {market.symbol}'s grid"
         ) from None
     if rounded > wanted:
@@ -193,7 +228,7 @@ def size_signal(
     position_qty: Decimal = ZERO,
     fee_rate: Decimal = ZERO,
     leverage: int | None = None,
-) -> SizingResult:
+) -> SizingResult | Refusal:
     """``size_order`` with the signal's explicit size, mode, stop and confidence.
 
     A ``target_position`` signal is sized as ``|target − position|`` (its ``side`` is the
@@ -236,14 +271,14 @@ def _mode_quantity(
     sizing = config.sizing
     if mode == "risk":
         if stop is None:
-            raise RiskRejected(
+            raise _Refused(
                 "stop_required_for_risk_sizing",
                 "risk-based sizing needs a stop_loss (or give a quantity or notional)",
             )
         losing_side = stop < entry if side is OrderSide.BUY else stop > entry
         if not losing_side:
             where = "below" if side is OrderSide.BUY else "above"
-            raise RiskRejected(
+            raise _Refused(
                 "invalid_stop",
                 f"stop_loss {stop} must be {where} the entry for a "
                 f"{'long' if side is OrderSide.BUY else 'short'}: {entry}",
@@ -256,7 +291,7 @@ def _mode_quantity(
     if value is None:
         # a signal may pick a mode (sizing_mode) the account has no value for: a refusal,
         # not an exception escaping the pipeline
-        raise RiskRejected(
+        raise _Refused(
             "sizing_not_configured",
             f"sizing mode {mode!r} needs risk.sizing.value, which this account does not set "
             "(give a quantity or notional, or configure the mode)",
@@ -299,7 +334,7 @@ def _apply_caps(
     for name, room in caps:
         detail[f"{name}_room"] = str(room)
         if room <= 0:
-            raise RiskRejected(name, f"no room left under {name} (room {room}, {_context(detail)})")
+            raise _Refused(name, f"no room left under {name} (room {room}, {_context(detail)})")
         cap = _DOWN.divide(room, entry)
         if quantity > cap:
             quantity = cap
@@ -316,7 +351,7 @@ def _check_explicit_notional(config: RiskConfig, quantity: Decimal, entry: Decim
         return
     notional = _UP.multiply(quantity, entry)
     if notional > limit:
-        raise RiskRejected(
+        raise _Refused(
             "max_order_notional", f"order notional {notional} > max {limit} (quantity {quantity})"
         )
 
@@ -336,10 +371,8 @@ def _reduce_only_quantity(base: Decimal, side: OrderSide, position_qty: Decimal)
         position_qty < 0 and side is OrderSide.BUY
     )
     if not opposite:
-        raise RiskRejected(
-            "reduce_only_would_increase",
-            f"reduce-only {side.value} with position {position_qty}: nothing to reduce",
-        )
+        refusal = reduce_only_refusal(side, position_qty)
+        raise _Refused(refusal.reason_code, refusal.detail)
     return min(base, abs(position_qty))
 
 
@@ -353,15 +386,15 @@ def _check_minimums(
 ) -> None:
     capped = f" (capped by {', '.join(capped_by)})" if capped_by else ""
     if quantity <= 0:
-        raise RiskRejected("below_minimum", f"the order sizes to 0{capped}; {_context(detail)}")
+        raise _Refused("below_minimum", f"the order sizes to 0{capped}; {_context(detail)}")
     if market.min_amount is not None and quantity < market.min_amount:
-        raise RiskRejected(
+        raise _Refused(
             "below_minimum",
             f"quantity {quantity} < min amount {market.min_amount} for {market.symbol}"
             f"{capped}; {_context(detail)}",
         )
     if not reduce_only and market.min_notional is not None and notional < market.min_notional:
-        raise RiskRejected(
+        raise _Refused(
             "below_minimum",
             f"notional {notional} < min notional {market.min_notional} for {market.symbol}"
             f"{capped}; {_context(detail)}",
