@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tradeexec import errors
-from tradeexec.config import AccountConfig, AppConfig
+from tradeexec.config import AccountConfig, AppConfig, venues
 from tradeexec.domain import MarginMode
 from tradeexec.exchanges import factory, registry
 from tradeexec.exchanges.binance_futures import BinanceFuturesTrader
@@ -37,6 +37,7 @@ BUILDER = "0x" + "be" * 20
 def _own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registrations made by a test do not leak into the next one."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(venues, "_REGISTERED", set(venues._REGISTERED))  # the names too
 
 
 def test_binance_account_builds_a_binance_futures_trader(tmp_path: Path) -> None:

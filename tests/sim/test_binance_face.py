@@ -33,7 +33,7 @@ def make_exchange(base_url: str, creds: dict[str, str], **config: Any) -> Any:
             "apiKey": creds["apiKey"],
             "secret": creds["secret"],
             "enableRateLimit": False,
-            "timeout": 3000,
+            "timeout": 30_000,  # a loaded CI box; faulted calls set their own
             **config,
         }
     )

@@ -59,7 +59,7 @@ async def hl_factory(sim_server: SimServer) -> AsyncIterator[Factory]:
                 "walletAddress": wallet,
                 "privateKey": key,
                 "enableRateLimit": False,
-                "timeout": 3000,
+                "timeout": 30_000,  # a loaded CI box; faulted calls set their own
                 "options": options,
             }
         )
@@ -617,6 +617,6 @@ async def test_lost_response_is_resolved_by_client_id(
     cid = cloid()
     with pytest.raises(RequestTimeout):
         await hl_ccxt.create_order(SYMBOL, "market", "buy", 0.01, 67500, {"clientOrderId": cid})
-    hl_ccxt.timeout = 3000
+    hl_ccxt.timeout = 30_000
     found = await hl_ccxt.fetch_order(cid, SYMBOL)
     assert (found["status"], found["filled"], found["clientOrderId"]) == ("closed", 0.01, cid)
