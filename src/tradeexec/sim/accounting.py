@@ -1,9 +1,10 @@
 """Accounts, positions and margin for the simulator: the money side of the engine.
 
 Invariant (checked by property tests): for every account,
-``wallet_balance == deposits + realized_pnl - fees_paid``, exactly, in Decimal. Realised PnL
-and fees are settled at 8 decimals (`settle`) when booked, as venues do, so the sums stay
-exact however long the history.
+``wallet_balance == deposits + realized_pnl - fees_paid + funding + insurance``, exactly, in
+Decimal (``funding``: net funding received; ``insurance``: what the insurance fund paid to keep
+a liquidated wallet from going negative). Realised PnL, fees and funding are settled at 8
+decimals (`settle`) when booked, as venues do, so the sums stay exact however long the history.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class Account:
     deposits: Decimal = ZERO
     realized_pnl: Decimal = ZERO
     fees_paid: Decimal = ZERO
+    funding: Decimal = ZERO  # net funding received (paid: negative)
+    insurance: Decimal = ZERO  # paid in by the insurance fund after a liquidation
     hedge_mode: bool = False
     leverage: dict[str, int] = field(default_factory=dict)
     margin_mode: dict[str, MarginMode] = field(default_factory=dict)
@@ -96,6 +99,15 @@ class Account:
         self.wallet_balance += realized - fee
         self.realized_pnl += realized
         self.fees_paid += fee
+
+    def book_funding(self, amount: Decimal) -> None:
+        """A funding payment received (``amount`` > 0) or paid (< 0)."""
+        self.wallet_balance += amount
+        self.funding += amount
+
+    def book_insurance(self, amount: Decimal) -> None:
+        self.wallet_balance += amount
+        self.insurance += amount
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,14 @@ POST        /_sim/prices                          {"coin", "price", "venue"?}: s
 POST        /_sim/tick                            {"steps"}: advance the price feed
 GET/POST/   /_sim/faults                          list / add a FaultRule / clear all
 DELETE
-POST        /_sim/reset                           fresh engines, accounts and faults
+POST        /_sim/reset                           fresh engines, accounts, faults; the clock
+                                                  back on the wall clock
 GET         /_sim/requests?limit=&venue=          the request log (newest last; no secrets)
 GET/POST/   /_sim/depth                           the book depth (`sim.book`): {"venue"?,
 DELETE                                            "account"?, "size", "levels"?, ...}; DELETE
                                                   (same venue/account query) turns it off
+GET/POST    /_sim/time, /_sim/funding             the clock and funding rates
+                                                  (`sim.control_clock`)
 ==========  ====================================  ==============================================
 """
 
@@ -44,7 +47,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradeexec.sim.binance_api import BinanceFace
 from tradeexec.sim.book import Depth, depth_from_json
-from tradeexec.sim.engine import Engine, SimError
+from tradeexec.sim.clearing import ClearingEngine
+from tradeexec.sim.clock import SimClock
+from tradeexec.sim.control_clock import ClockControl
+from tradeexec.sim.engine import SimError
 from tradeexec.sim.face import ExchangeFace, SimContext
 from tradeexec.sim.faults import FaultRule, FaultSet
 from tradeexec.sim.feeds import PriceFeed, ReplayFeed, SyntheticWalk
@@ -66,10 +72,12 @@ class SimConfig:
     depth: Depth | None = None  # None: whole fills at the touch (see `sim.book`)
 
 
-def venue_engine(venue: str, config: SimConfig, ctx: SimContext) -> Engine:
+def venue_engine(venue: str, config: SimConfig, ctx: SimContext) -> ClearingEngine:
     rules = VENUES[venue]
-    engine = Engine(
+    engine = ClearingEngine(
         select_markets(rules.markets, list(config.coins)),
+        funding_interval_ms=rules.funding_interval_ms,
+        funding_rate=rules.funding_rate,
         collateral=rules.collateral,
         maker_fee=rules.maker_fee,
         taker_fee=rules.taker_fee,
@@ -172,7 +180,9 @@ class Simulator:
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
-        self.ctx = SimContext(faults=FaultSet(seed=self.config.seed))
+        self.clock = SimClock()  # /_sim/time moves it forward; /_sim/reset back to the wall
+        self.ctx = SimContext(faults=FaultSet(seed=self.config.seed), clock=self.clock)
+        self.clock_control = ClockControl(self.clock, self._engines)
         self.log = RequestLog(self.config.log_size)
         self.binance = BinanceFace(venue_engine("binance", self.config, self.ctx), self.ctx)
         self.hyperliquid = HyperliquidFace(
@@ -185,6 +195,10 @@ class Simulator:
     def faces(self) -> dict[str, ExchangeFace]:
         return {"binance": self.binance, "hyperliquid": self.hyperliquid}
 
+    def _engines(self) -> dict[str, ClearingEngine]:
+        engines = {name: face.engine for name, face in self.faces.items()}
+        return {n: e for n, e in engines.items() if isinstance(e, ClearingEngine)}
+
     @property
     def app(self) -> ASGIApp:
         return self._app
@@ -196,6 +210,7 @@ class Simulator:
 
     # ------------------------------------------------------------- control
     def reset(self) -> None:
+        self.clock.reset()
         self.ctx.faults.clear()
         self.log.entries.clear()
         self.binance.engine = venue_engine("binance", self.config, self.ctx)
@@ -236,6 +251,7 @@ class Simulator:
             Route("/_sim/reset", self._reset, methods=["POST"]),
             Route("/_sim/requests", self._requests, methods=["GET"]),
             Route("/_sim/depth", self._depth, methods=["GET", "POST", "DELETE"]),
+            *self.clock_control.routes(),
         ]
         routes += self.binance.routes() + self.hyperliquid.routes()
         app = Starlette(
@@ -258,6 +274,7 @@ class Simulator:
         while True:
             await asyncio.sleep(self.config.tick_ms / 1000)
             self.tick()
+            self.clock_control.run_due()  # a running feed is a live market: funding on time
 
     def _face(self, venue: str) -> ExchangeFace:
         if venue not in self.faces:

@@ -25,6 +25,7 @@ binance.ticker                 GET /fapi/v1/ticker/24hr
 binance.bookTicker             GET /fapi/v1/ticker/bookTicker
 binance.price                  GET /fapi/v1/ticker/price, /fapi/v2/ticker/price
 binance.premiumIndex           GET /fapi/v1/premiumIndex
+binance.fundingRate            GET /fapi/v1/fundingRate
 binance.order.create           POST /fapi/v1/order
 binance.order.cancel           DELETE /fapi/v1/order
 binance.order.get              GET /fapi/v1/order
@@ -41,6 +42,8 @@ binance.balance                GET /fapi/v2/account, /fapi/v3/account, /fapi/v2/
                                /fapi/v3/balance
 binance.positions              GET /fapi/v2/positionRisk, /fapi/v3/positionRisk
 binance.trades                 GET /fapi/v1/userTrades
+binance.income                 GET /fapi/v1/income
+binance.forceOrders            GET /fapi/v1/forceOrders
 binance.leverage               POST /fapi/v1/leverage
 binance.leverageBracket        GET /fapi/v1/leverageBracket
 binance.symbolConfig           GET /fapi/v1/symbolConfig
@@ -69,6 +72,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tradeexec.sim import binance_errors as err
+from tradeexec.sim import binance_income as income
 from tradeexec.sim import binance_market as mkt
 from tradeexec.sim import binance_render as render
 from tradeexec.sim.accounting import MarginMode
@@ -125,6 +129,7 @@ class BinanceFace:
             ("GET", "/fapi/v1/ticker/price", "binance.price", self._price, False),
             ("GET", "/fapi/v2/ticker/price", "binance.price", self._price, False),
             ("GET", "/fapi/v1/premiumIndex", "binance.premiumIndex", self._premium, False),
+            ("GET", "/fapi/v1/fundingRate", "binance.fundingRate", self._funding_rates, False),
             ("POST", "/fapi/v1/order", "binance.order.create", orders.new, True),
             ("DELETE", "/fapi/v1/order", "binance.order.cancel", orders.cancel, True),
             ("GET", "/fapi/v1/order", "binance.order.get", orders.get, True),
@@ -146,6 +151,8 @@ class BinanceFace:
             ("GET", "/fapi/v2/positionRisk", "binance.positions", self._risk_v2, True),
             ("GET", "/fapi/v3/positionRisk", "binance.positions", self._risk_v3, True),
             ("GET", "/fapi/v1/userTrades", "binance.trades", self._trades, True),
+            ("GET", "/fapi/v1/income", "binance.income", self._income, True),
+            ("GET", "/fapi/v1/forceOrders", "binance.forceOrders", self._force_orders, True),
             ("POST", "/fapi/v1/leverage", "binance.leverage", self._leverage, True),
             ("GET", "/fapi/v1/leverageBracket", "binance.leverageBracket", self._brackets, True),
             ("GET", "/fapi/v1/symbolConfig", "binance.symbolConfig", self._symbol_config, True),
@@ -180,7 +187,7 @@ class BinanceFace:
                     account_id = ""
                     if signed:
                         cred = self.keys.verify(
-                            api_key, raw_query, raw_body, values, self.ctx.clock()
+                            api_key, raw_query, raw_body, values, self.ctx.request_now()
                         )
                         account_id = cred.account_id
                     return JSONResponse(handler(Call(Params(values), account_id)))
@@ -209,7 +216,9 @@ class BinanceFace:
         return {}
 
     def _time(self, _call: Call) -> Any:
-        return {"serverTime": self.ctx.clock()}
+        # the clock signed requests are checked against (ccxt's adjustForTimeDifference reads
+        # it), not the simulator's business time, which /_sim/time may have moved ahead
+        return {"serverTime": self.ctx.request_now()}
 
     def _info(self, _call: Call) -> Any:
         return mkt.exchange_info(self.engine, self.ctx.clock())
@@ -242,7 +251,18 @@ class BinanceFace:
         now = self.ctx.clock()
         return self._one_or_all(call, lambda spec: mkt.premium_index(self.engine, spec, now))
 
+    def _funding_rates(self, call: Call) -> Any:
+        return income.funding_rates(self.engine, call, self._market(call, required=False))
+
     # ---------------------------------------------------------------- account
+    def _income(self, call: Call) -> Any:
+        market = self._market(call, required=False)
+        return income.income(self.engine, call, market, self.ctx.clock())
+
+    def _force_orders(self, call: Call) -> Any:
+        market = self._market(call, required=False)
+        return income.force_orders(self.engine, call, market, self.ctx.clock())
+
     def _account_v2(self, call: Call) -> Any:
         created = self._created_ms.get(call.account, 0)
         return render.account(self.engine, call.account, v2=True, created_ms=created)

@@ -156,6 +156,9 @@ REJECT_ANSWERS: dict[Reject, tuple[int, str]] = {
     Reject.BAD_LEVERAGE: (-4028, "Leverage is not valid"),  # BadRequest
     Reject.MARGIN_MODE_UNCHANGED: (-4046, "No need to change margin type."),  # MarginModeAlreadySet
     Reject.POSITION_EXISTS: (-4048, MARGIN_TYPE_POSITION.msg),  # OperationRejected
+    # the reason an order was cancelled by a liquidation; -2023 is fapi's answer to an order
+    # sent while the account is being liquidated (never sent here: liquidation is one step)
+    Reject.LIQUIDATED: (-2023, "User in liquidation mode now."),
 }
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from tradeexec.sim.accounting import ZERO
 from tradeexec.sim.binance_render import (
     FUNDING_INTERVAL_MS,
-    MAINT_MARGIN_RATIO,
     MAX_NUM_ALGO_ORDERS,
     MAX_NUM_ORDERS,
     ONBOARD_MS,
@@ -28,7 +27,7 @@ from tradeexec.sim.binance_render import (
     symbol_of,
 )
 from tradeexec.sim.engine import Engine
-from tradeexec.sim.markets import LeverageTier, MarketSpec
+from tradeexec.sim.markets import MarketSpec
 
 
 # ------------------------------------------------------------------- market data
@@ -156,15 +155,23 @@ def depth(engine: Engine, spec: MarketSpec, now: int) -> dict[str, Any]:
 
 
 def premium_index(engine: Engine, spec: MarketSpec, now: int) -> dict[str, Any]:
-    mark = engine.marks[spec.coin]
+    """``/fapi/v1/premiumIndex`` ("Mark Price"): ``lastFundingRate`` is the rate the next
+    funding time will pay (the configured one), ``nextFundingTime`` that time."""
+    mark, funding = engine.marks[spec.coin], engine.funding
+    rate = funding.rate(spec.coin) if funding is not None else Decimal("0.0001")
+    next_ms = (
+        funding.next_ms
+        if funding is not None
+        else (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+    )
     return {
         "symbol": symbol_of(spec),
         "markPrice": fixed(mark, 8),
         "indexPrice": fixed(mark, 8),
         "estimatedSettlePrice": fixed(mark, 8),
-        "lastFundingRate": "0.00010000",
+        "lastFundingRate": fixed(rate, 8),
         "interestRate": "0.00010000",
-        "nextFundingTime": (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS,
+        "nextFundingTime": next_ms,
         "time": now,
     }
 
@@ -172,10 +179,7 @@ def premium_index(engine: Engine, spec: MarketSpec, now: int) -> dict[str, Any]:
 def leverage_bracket(spec: MarketSpec) -> dict[str, Any]:
     """``/fapi/v1/leverageBracket`` for one symbol: its notional brackets (one unlimited
     bracket where the simulator models none)."""
-    tiers = spec.tiers or (
-        LeverageTier(Decimal(0), Decimal(1_000_000_000), spec.max_leverage, MAINT_MARGIN_RATIO,
-                     Decimal(0)),
-    )  # fmt: skip
+    tiers = spec.brackets
     return {
         "symbol": symbol_of(spec),
         "notionalCoef": 1.0,

@@ -13,9 +13,9 @@ from typing import Any
 
 from tradeexec.sim.accounting import ZERO, MarginMode, Position, PositionSide
 from tradeexec.sim.engine import Engine, Fill, OrderKind, OrderStatus, SimOrder, TimeInForce
+from tradeexec.sim.margin import account_maintenance, liquidation_price, position_maintenance
 from tradeexec.sim.markets import MarketSpec
 
-MAINT_MARGIN_RATIO = Decimal("0.004")
 PERCENT_UP = Decimal("1.0500")
 PERCENT_DOWN = Decimal("0.9500")
 MAX_NUM_ORDERS = 200
@@ -262,13 +262,14 @@ def position_risk(
         "breakEvenPrice": fixed(pos.entry_price, 8),
         "markPrice": fixed(mark, 8),
         "unRealizedProfit": money(unrealized),
-        "liquidationPrice": "0",
+        # "0" where the account can carry the position to a price of zero (fapi does the same)
+        "liquidationPrice": fixed(liquidation_price(engine, account_id, pos) or ZERO, 8),
         "isolatedMargin": money(wallet + unrealized if isolated and pos.qty else ZERO),
         "notional": money(notional),
         "marginAsset": spec.quote,
         "isolatedWallet": money(wallet if isolated else ZERO),
         "initialMargin": money(pos_margin + _open_order_margin(engine, account_id, spec.coin)),
-        "maintMargin": money(abs(notional) * MAINT_MARGIN_RATIO),
+        "maintMargin": money(position_maintenance(engine, pos)),
         "positionInitialMargin": money(pos_margin),
         "openOrderInitialMargin": money(_open_order_margin(engine, account_id, spec.coin)),
         "adl": 0,
@@ -308,11 +309,7 @@ def account(engine: Engine, account_id: str, *, v2: bool, created_ms: int) -> di
     summary = engine.summary(account_id)
     collateral = engine.collateral
     initial = summary.position_margin + summary.order_margin
-    maint = sum(
-        (abs(p.qty) * engine.marks[p.coin] * MAINT_MARGIN_RATIO
-         for p in engine.positions(account_id)),
-        ZERO,
-    )  # fmt: skip
+    maint = account_maintenance(engine, account_id)
     available = max(summary.available, ZERO)
     fills = [f.time_ms for f in engine.fills if f.account_id == account_id]
     asset = {

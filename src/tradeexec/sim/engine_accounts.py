@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from tradeexec.sim.accounting import ZERO, Account, MarginMode, Position
 from tradeexec.sim.book import Depth
+from tradeexec.sim.funding import FundingBook
+from tradeexec.sim.liquidation import Liquidation
 from tradeexec.sim.markets import MarketSpec
 from tradeexec.sim.orders import Reject, SimError, SimOrder
 
@@ -22,6 +24,9 @@ class AccountBook(ABC):
         self.accounts: dict[str, Account] = {}
         self.depth: Depth | None = None  # None: no depth, whole fills at the touch (`sim.book`)
         self.account_depth: dict[str, Depth | None] = {}  # per account, over `depth`
+        # set by `clearing.ClearingEngine` (funding, liquidations); empty on a bare engine
+        self.funding: FundingBook | None = None
+        self.liquidations: dict[int, Liquidation] = {}  # by the closing order's id
 
     def depth_for(self, account_id: str) -> Depth | None:
         return self.account_depth.get(account_id, self.depth)

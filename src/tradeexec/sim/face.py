@@ -16,16 +16,26 @@ from typing import Protocol
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from tradeexec.sim.engine import Engine, wall_clock_ms
+from tradeexec.sim.clock import SimClock
+from tradeexec.sim.engine import Engine
 from tradeexec.sim.faults import FaultSet
 
 
 @dataclass
 class SimContext:
-    """Shared by both faces: fault rules and the clock (ms since the epoch)."""
+    """Shared by both faces: fault rules and the clock (ms since the epoch; a `SimClock`
+    unless a test drives its own function)."""
 
     faults: FaultSet = field(default_factory=FaultSet)
-    clock: Callable[[], int] = wall_clock_ms
+    clock: Callable[[], int] = field(default_factory=SimClock)
+
+    def request_now(self) -> int:
+        """What a client's request timestamp or nonce is checked against: the real time when
+        the clock is a `SimClock` (clients sign with their own clocks, which ``/_sim/time``
+        does not move), else the test's clock."""
+        if isinstance(self.clock, SimClock):
+            return self.clock.wall_ms()
+        return self.clock()
 
 
 class ExchangeFace(Protocol):

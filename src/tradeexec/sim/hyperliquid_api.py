@@ -85,7 +85,11 @@ class HyperliquidFace:
         self.state = HlState()
         self.info_api = InfoApi(lambda: self.engine, lambda: self.state, self._now)
         self.exchange_api = ExchangeApi(
-            lambda: self.engine, lambda: self.state, self._now, lambda: self.is_mainnet
+            lambda: self.engine,
+            lambda: self.state,
+            self._now,
+            lambda: self.is_mainnet,
+            request_clock=self.ctx.request_now,
         )
 
     def _now(self) -> int:

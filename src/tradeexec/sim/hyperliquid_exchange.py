@@ -98,8 +98,12 @@ class ExchangeApi:
         state: Callable[[], HlState],
         clock: Callable[[], int],
         is_mainnet: Callable[[], bool],
+        request_clock: Callable[[], int] | None = None,
     ) -> None:
         self._engine, self._state, self.clock, self._mainnet = engine, state, clock, is_mainnet
+        # nonces and expiresAfter are the signer's clock: checked against the real time even
+        # when /_sim/time has moved the simulator's clock ahead (`SimContext.request_now`)
+        self.request_clock = request_clock or clock
 
     @property
     def engine(self) -> Engine:
@@ -154,7 +158,7 @@ class ExchangeApi:
     def handle(self, env: Envelope, who: Identity) -> dict[str, Any]:
         if who.error is not None or who.account is None or who.signer is None:
             return err(who.error or Msg.NO_SIGNER)
-        now = self.clock()
+        now = self.request_clock()
         book = self.state.nonces.setdefault(who.signer, NonceBook())
         refused = book.admit(env.nonce, now)
         if refused is not None:

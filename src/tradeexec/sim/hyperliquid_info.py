@@ -12,11 +12,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from tradeexec.sim import hyperliquid_margin as hl_margin
 from tradeexec.sim.accounting import ZERO, MarginMode
-from tradeexec.sim.engine import Engine, OrderKind, OrderStatus, Side, SimOrder
+from tradeexec.sim.engine import Engine, OrderKind, OrderStatus, Reject, Side, SimOrder
 from tradeexec.sim.hl_signing import normalize_address
 from tradeexec.sim.hyperliquid_state import HlState, NonceBook, RejectedOrder
 from tradeexec.sim.hyperliquid_wire import EXPIRE_STATUS, WireError, fmt
+from tradeexec.sim.margin import liquidation_price, position_maintenance
 
 USDC_TOKEN: dict[str, Any] = {
     "name": "USDC",
@@ -76,25 +78,22 @@ class InfoApi:
         return handler(body)
 
     # ------------------------------------------------------------------ markets
-    def _universe(self) -> list[dict[str, Any]]:
-        return [
-            {"szDecimals": m.sz_decimals, "name": m.coin, "maxLeverage": m.max_leverage,
-             "marginTableId": m.max_leverage}
-            for m in self.engine.markets.values()
-        ]  # fmt: skip
-
     def _check_dex(self, body: dict[str, Any]) -> None:
         if body.get("dex") not in (None, ""):
             raise WireError(f"unknown perp dex {body['dex']!r}")
 
     def _q_meta(self, body: dict[str, Any]) -> Any:
         self._check_dex(body)
-        levs = sorted({m.max_leverage for m in self.engine.markets.values()})
-        tables = [
-            [lev, {"description": "", "marginTiers": [{"lowerBound": "0.0", "maxLeverage": lev}]}]
-            for lev in levs
-        ]
-        return {"universe": self._universe(), "marginTables": tables, "collateralToken": 0}
+        return hl_margin.meta(self.engine)
+
+    def _q_marginTable(self, body: dict[str, Any]) -> Any:
+        return hl_margin.margin_table(self.engine, body)
+
+    def _q_userFunding(self, body: dict[str, Any]) -> Any:
+        return hl_margin.user_funding(self.engine, _user(body), body)
+
+    def _q_fundingHistory(self, body: dict[str, Any]) -> Any:
+        return hl_margin.funding_history(self.engine, body)
 
     def _asset_ctx(self, coin: str) -> dict[str, Any]:
         engine = self.engine
@@ -108,7 +107,7 @@ class InfoApi:
             ZERO,
         )  # fmt: skip
         return {
-            "funding": "0.0",
+            "funding": hl_margin.current_funding(engine, coin),
             "openInterest": fmt(open_interest),
             "prevDayPx": fmt(mark),
             "dayNtlVlm": fmt(sum((f.qty * f.price for f in day), ZERO)),
@@ -180,7 +179,8 @@ class InfoApi:
             margin = value / lev
             notional += value
             signed_notional += p.qty * mark
-            maintenance += value / (2 * market.max_leverage)
+            maintenance += position_maintenance(engine, p)
+            liq_px = liquidation_price(engine, user, p)
             leverage: dict[str, Any] = {
                 "type": engine.margin_mode(user, p.coin).value,
                 "value": lev,
@@ -200,7 +200,7 @@ class InfoApi:
                     "positionValue": fmt(value, MONEY_PLACES),
                     "unrealizedPnl": fmt(unreal, MONEY_PLACES),
                     "returnOnEquity": fmt(unreal / cost if cost else ZERO, 8),
-                    "liquidationPx": None,
+                    "liquidationPx": None if liq_px is None else fmt(liq_px, 8),
                     "marginUsed": fmt(used, MONEY_PLACES),
                     "maxLeverage": market.max_leverage,
                     "cumFunding": {"allTime": "0.0", "sinceOpen": "0.0", "sinceChange": "0.0"},
@@ -297,6 +297,8 @@ class InfoApi:
             return "filled"
         if order.status is OrderStatus.EXPIRED and order.expire_reason is not None:
             return EXPIRE_STATUS.get(order.expire_reason, "canceled")
+        if order.expire_reason is Reject.LIQUIDATED:  # binary strings; no recorded response
+            return "liquidatedCanceled"
         return "canceled"
 
     def frontend_order(self, order: SimOrder) -> dict[str, Any]:
@@ -432,6 +434,9 @@ class InfoApi:
                 "feeToken": "USDC",
                 "twapId": None,
             }
+            liquidation = hl_margin.liquidation_of(self.engine, f)
+            if liquidation is not None:
+                row["liquidation"] = liquidation
             builder_fee = self.state.builder_fees.get(f.trade_id)
             if builder_fee is not None:
                 row["builderFee"] = fmt(builder_fee, MONEY_PLACES)

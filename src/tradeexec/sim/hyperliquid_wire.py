@@ -37,7 +37,8 @@ INFO_TYPES = frozenset(
      "l2Book", "clearinghouseState", "spotClearinghouseState", "openOrders",
      "frontendOpenOrders", "orderStatus", "historicalOrders", "userFills", "userFillsByTime",
      "userRole", "extraAgents", "maxBuilderFee", "referral", "userAbstraction",
-     "exchangeStatus", "userFees", "userRateLimit"}
+     "exchangeStatus", "userFees", "userRateLimit", "marginTable", "userFunding",
+     "fundingHistory"}
 )  # fmt: skip
 
 _WIRE_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$")

@@ -7,6 +7,11 @@ Binance USD-M rules are tick/step based (PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL).
 Hyperliquid rules are significant-figure based: a price has at most 5 significant figures and
 at most ``6 - szDecimals`` decimals (integer prices are always allowed); sizes have at most
 ``szDecimals`` decimals; an order must be worth at least 10 USDC.
+
+Maintenance margin is one rule on both venues, ``notional * rate - deduction`` of the tier the
+position's notional falls in (`MarketSpec.maintenance_margin`): Binance's brackets give the
+rate and ``cum``; Hyperliquid's margin tables give the tiers, the rate being half the initial
+margin at the tier's max leverage and the deduction keeping the sum continuous.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 PERP_MAX_DECIMALS = 6  # Hyperliquid: MAX_DECIMALS for perps
+UNLIMITED = Decimal(1_000_000_000)  # the notional cap shown where no bracket is modelled
+HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,27 @@ class MarketSpec:
     max_qty: Decimal = Decimal("1000000")
     initial_price: Decimal = Decimal("100")
     tiers: tuple[LeverageTier, ...] = ()  # notional brackets, lowest first; () = no limit
+    maint_margin_ratio: Decimal = Decimal("0.004")  # the one bracket's rate when tiers == ()
+    margin_table: tuple[int, str] | None = None  # Hyperliquid ``marginTableId``, description
+
+    @property
+    def brackets(self) -> tuple[LeverageTier, ...]:
+        """The tiers, or the one unlimited bracket where none are modelled."""
+        return self.tiers or (
+            LeverageTier(Decimal(0), UNLIMITED, self.max_leverage, self.maint_margin_ratio,
+                         Decimal(0)),
+        )  # fmt: skip
+
+    def tier_for(self, notional: Decimal) -> LeverageTier:
+        """The bracket a position of ``notional`` (absolute) falls in."""
+        brackets = self.brackets
+        return next((t for t in brackets if notional <= t.cap), brackets[-1])
+
+    def maintenance_margin(self, notional: Decimal) -> Decimal:
+        """Maintenance margin of a position worth ``notional`` (absolute): rate * notional -
+        the tier's deduction (Binance ``cum``), never below zero."""
+        tier = self.tier_for(notional)
+        return max(Decimal(0), notional * tier.maint_margin_ratio - tier.cum)
 
     def max_notional(self, leverage: int) -> Decimal | None:
         """The largest position notional allowed at ``leverage`` (None: not limited)."""
@@ -158,6 +186,29 @@ BINANCE_MARKETS: tuple[MarketSpec, ...] = (
     ),
 )
 
+
+def hyperliquid_tiers(*tiers: tuple[str, int]) -> tuple[LeverageTier, ...]:
+    """Margin tiers from a margin table's (lowerBound, maxLeverage) rows: each tier's
+    maintenance rate is half the initial margin at its max leverage, its deduction the
+    previous one plus lowerBound * (rate - previous rate) (Hyperliquid docs, "Margin
+    tiers")."""
+    out: list[LeverageTier] = []
+    for n, (lower, lev) in enumerate(tiers):
+        rate = Decimal(1) / (2 * lev)
+        cum = out[-1].cum + D(lower) * (rate - out[-1].maint_margin_ratio) if out else D(0)
+        cap = D(tiers[n + 1][0]) if n + 1 < len(tiers) else UNLIMITED * 1000
+        out.append(LeverageTier(D(lower), cap, lev, rate, cum))
+    return tuple(out)
+
+
+# Hyperliquid's mainnet margin tables as meta lists them (recorded meta responses quoted in
+# public client tests; "Margin tiers" in the Hyperliquid docs): id, description, tiers
+HL_MARGIN_TABLES = {
+    "BTC": (56, "tiered 40x", hyperliquid_tiers(("0", 40), ("150000000", 20))),
+    "ETH": (55, "tiered 25x", hyperliquid_tiers(("0", 25), ("100000000", 15))),
+    "SOL": (54, "tiered 20x", hyperliquid_tiers(("0", 20), ("70000000", 10))),
+}
+
 HYPERLIQUID_MARKETS: tuple[MarketSpec, ...] = (
     MarketSpec(
         "BTC",
@@ -169,6 +220,8 @@ HYPERLIQUID_MARKETS: tuple[MarketSpec, ...] = (
         max_sig_figs=5,
         sz_decimals=5,
         initial_price=D("67500"),
+        tiers=HL_MARGIN_TABLES["BTC"][2],
+        margin_table=HL_MARGIN_TABLES["BTC"][:2],
     ),
     MarketSpec(
         "ETH",
@@ -180,6 +233,8 @@ HYPERLIQUID_MARKETS: tuple[MarketSpec, ...] = (
         max_sig_figs=5,
         sz_decimals=4,
         initial_price=D("3500"),
+        tiers=HL_MARGIN_TABLES["ETH"][2],
+        margin_table=HL_MARGIN_TABLES["ETH"][:2],
     ),
     MarketSpec(
         "SOL",
@@ -191,6 +246,8 @@ HYPERLIQUID_MARKETS: tuple[MarketSpec, ...] = (
         max_sig_figs=5,
         sz_decimals=2,
         initial_price=D("150"),
+        tiers=HL_MARGIN_TABLES["SOL"][2],
+        margin_table=HL_MARGIN_TABLES["SOL"][:2],
     ),
 )
 
@@ -219,10 +276,29 @@ class VenueRules:
     taker_fee: Decimal
     reject_immediate_trigger: bool  # Binance -2021; Hyperliquid fires such a trigger at once
     min_order_value: Decimal | None  # a venue-wide minimum (Hyperliquid's 10 USDC)
+    funding_interval_ms: int = 8 * HOUR_MS
+    funding_rate: Decimal = Decimal("0.0001")  # the default rate per interval (longs pay if > 0)
+    # (least max leverage, largest market-order value): the first row a market's max leverage
+    # reaches caps its market (IOC) orders; limit orders may be 10x that. () = no cap
+    market_order_caps: tuple[tuple[int, Decimal], ...] = ()
+
+    def market_order_cap(self, spec: MarketSpec) -> Decimal | None:
+        """The largest value of one market (IOC) order on ``spec``; None: not capped."""
+        return next((cap for lev, cap in self.market_order_caps if spec.max_leverage >= lev),
+                    None)  # fmt: skip
 
 
+# Binance USD-M: funding every 8 h at 00:00, 08:00 and 16:00 UTC, 0.01 % per interval at rest
+# ("Introduction to Binance Futures Funding Rates"). Hyperliquid: every hour, the 0.01 % per
+# 8 h interest rate paid an eighth at a time; market orders capped by max leverage ("Contract
+# specifications": $4M at 50x and up, $1M from 20x, $500k from 10x, else $250k; limit orders
+# 10x that).
 VENUES: dict[str, VenueRules] = {
     "binance": VenueRules(BINANCE_MARKETS, "USDT", D("0.0002"), D("0.0005"), True, None),
-    "hyperliquid": VenueRules(HYPERLIQUID_MARKETS, "USDC", D("0.00015"), D("0.00045"), False,
-                              D("10")),
+    "hyperliquid": VenueRules(
+        HYPERLIQUID_MARKETS, "USDC", D("0.00015"), D("0.00045"), False, D("10"),
+        funding_interval_ms=HOUR_MS, funding_rate=D("0.0000125"),
+        market_order_caps=((50, D(4_000_000)), (20, D(1_000_000)), (10, D(500_000)),
+                           (0, D(250_000))),
+    ),
 }  # fmt: skip

@@ -82,6 +82,7 @@ class Reject(StrEnum):
     MARGIN_MODE_UNCHANGED = "MARGIN_MODE_UNCHANGED"
     POSITION_EXISTS = "POSITION_EXISTS"  # margin/position mode change refused
     ORDER_NOT_OPEN = "ORDER_NOT_OPEN"
+    LIQUIDATED = "LIQUIDATED"  # cancelled because the account was liquidated
 
 
 class SimError(Exception):

@@ -46,6 +46,8 @@ def account_to_dict(acct: Account) -> dict[str, Any]:
         "deposits": str(acct.deposits),
         "realized_pnl": str(acct.realized_pnl),
         "fees_paid": str(acct.fees_paid),
+        "funding": str(acct.funding),
+        "insurance": str(acct.insurance),
         "hedge_mode": acct.hedge_mode,
         "leverage": dict(acct.leverage),
         "margin_mode": {coin: mode.value for coin, mode in acct.margin_mode.items()},
@@ -69,6 +71,8 @@ def account_from_dict(data: dict[str, Any]) -> Account:
         deposits=_req(data["deposits"]),
         realized_pnl=_req(data["realized_pnl"]),
         fees_paid=_req(data["fees_paid"]),
+        funding=_req(data.get("funding", "0")),  # absent from snapshots before funding
+        insurance=_req(data.get("insurance", "0")),
         hedge_mode=bool(data["hedge_mode"]),
         leverage={str(coin): int(lev) for coin, lev in data["leverage"].items()},
         margin_mode={str(c): MarginMode(m) for c, m in data["margin_mode"].items()},
