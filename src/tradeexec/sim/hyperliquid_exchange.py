@@ -51,6 +51,7 @@ from tradeexec.sim.hyperliquid_wire import (
     reject_message,
     reject_status,
 )
+from tradeexec.sim.markets import VENUES, MarketSpec
 
 PRICE_BAND = Decimal("0.8")  # a limit price at most 80 % away from the mark
 _TIF = {
@@ -246,6 +247,9 @@ class ExchangeApi:
             mark = engine.marks[coin]
             if abs(price - mark) > PRICE_BAND * mark:
                 return {"error": Msg.PRICE_BAND}, None
+            too_large = _value_cap_error(market, tif_name, size * price, asset)
+            if too_large is not None:
+                return {"error": too_large}, None
         spec = OrderSpec(
             coin=coin,
             side=Side.BUY if wire["b"] else Side.SELL,
@@ -334,8 +338,22 @@ class ExchangeApi:
                 self.engine.set_margin_mode(account, coin, mode)
             except SimError:
                 return err(Msg.LEVERAGE_TYPE)
+        if not self._margin_for_leverage(account, coin, leverage):
+            cross = mode is MarginMode.CROSS
+            return err(Msg.LEVERAGE_MARGIN_CROSS if cross else Msg.LEVERAGE_MARGIN_ISOLATED)
         self.engine.set_leverage(account, coin, leverage)
         return ok()
+
+    def _margin_for_leverage(self, account: str, coin: str, leverage: int) -> bool:
+        """Lowering the leverage of an open position raises its initial margin: the account
+        must have that much more available."""
+        engine = self.engine
+        notional = sum(
+            (abs(p.qty) * engine.marks[coin] for p in engine.positions(account) if p.coin == coin),
+            Decimal(0),
+        )
+        extra = notional / leverage - notional / engine.leverage(account, coin)
+        return extra <= 0 or extra <= engine.summary(account).available
 
     def _a_setReferrer(self, account: str, action: dict[str, Any]) -> dict[str, Any]:
         if account in self.state.referrers:
@@ -354,3 +372,18 @@ class ExchangeApi:
             return err(f"Invalid max fee rate: {action['maxFeeRate']}")
         self.state.builders.setdefault(account, {})[action["builder"]] = tenths
         return ok()
+
+
+def _value_cap_error(market: MarketSpec, tif: str, value: Decimal, asset: int) -> str | None:
+    """Hyperliquid caps one order's value by the market's max leverage ("Contract
+    specifications"): market orders (IOC; ccxt sends market orders as IOC limits) at the
+    documented maximum, other limit orders at ten times it."""
+    cap = VENUES["hyperliquid"].market_order_cap(market)
+    if cap is None:
+        return None
+    market_order = tif in ("Ioc", "FrontendMarket")
+    limit = cap if market_order else cap * 10
+    if value <= limit:
+        return None
+    return Msg.ORDER_VALUE.format(kind="market" if market_order else "limit",
+                                  cap=f"{limit:,.0f}", asset=asset)  # fmt: skip

@@ -74,6 +74,20 @@ class Msg:
     DUPLICATE_CLOID = "Duplicate cloid. asset={asset}"  # not observed on the venue
     BAD_ASSET = "Invalid asset. asset={asset}"  # not observed on the venue
     BAD_LEVERAGE = "Invalid leverage value"
+    # lowering leverage without the margin for it: the isolated text is quoted as an observed
+    # response by public client code; the cross text is from the node binary's strings (as
+    # third-party notes list them), not from a recorded response
+    LEVERAGE_MARGIN_CROSS = (
+        "Cross position does not have sufficient margin available to "
+        "decrease leverage. To decrease leverage, deposit more collateral."
+    )
+    LEVERAGE_MARGIN_ISOLATED = (
+        "Isolated position does not have sufficient margin available "
+        "to decrease leverage. To decrease leverage, add margin to the "
+        "position."
+    )
+    # the documented value caps ("Contract specifications"); the text is inferred, not observed
+    ORDER_VALUE = "Order value exceeds the maximum {kind} order value of ${cap}. asset={asset}"
     LEVERAGE_TYPE = "Cannot switch leverage type with open position."  # not observed
     REFERRER_SET = "Referrer already set."  # not observed
     UNSUPPORTED = "Action {type} is not supported by the simulator."
