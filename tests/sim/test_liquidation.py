@@ -218,6 +218,20 @@ def test_liquidation_price_is_where_liquidation_starts() -> None:
     assert engine.positions("b") == []
 
 
+def test_a_stop_filled_past_the_bankruptcy_price_leaves_the_wallet_at_zero() -> None:
+    engine = clearing([1_700_000_000_000])
+    engine.place_order("b", OrderSpec("BTC", Side.SELL, OrderKind.MARKET, D("0.05")))
+    engine.place_order(
+        "b",
+        OrderSpec("BTC", Side.BUY, OrderKind.STOP_MARKET, D("0.05"), trigger_price=D(80000),
+                  reduce_only=True),
+    )  # fmt: skip
+    engine.set_mark("BTC", D(90000))  # one jump over the stop and the bankruptcy price
+    acct = engine.account("b")
+    assert engine.positions("b") == [] and engine.liquidations == {}  # the stop closed it
+    assert acct.wallet_balance == 0 and acct.insurance > 0
+
+
 actions = st.lists(
     st.one_of(
         # an order for a share (percent) of what the account's free margin can open

@@ -91,6 +91,10 @@ class Account:
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if p.qty != 0]
 
+    def position_qty(self, coin: str) -> Decimal:
+        """The absolute size held in ``coin`` (both sides in hedge mode)."""
+        return sum((abs(p.qty) for p in self.positions.values() if p.coin == coin), ZERO)
+
     def deposit(self, amount: Decimal) -> None:
         self.wallet_balance += amount
         self.deposits += amount

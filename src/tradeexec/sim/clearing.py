@@ -5,7 +5,8 @@
 - **funding** (`sim.funding`): `run_due` pays every funding time the clock has passed, on
   each open position at the mark, then liquidates whoever that left underwater;
 - **liquidation** (`sim.margin`): after a mark moves (and its triggers and resting orders
-  have had their turn), every account holding that coin whose equity is at or below its
+  have had their turn: on a jump they act first, wherever the liquidation price lies on
+  the way), every account that held that coin whose equity is at or below its
   maintenance margin is liquidated, position by position (the largest maintenance margin
   first) until it is not: the account's open orders on that coin are cancelled (Binance
   cancels them before liquidating; Hyperliquid ``liquidatedCanceled``), and the position is
@@ -65,8 +66,9 @@ class ClearingEngine(Engine):
 
     # ------------------------------------------------------------------ prices
     def set_mark(self, coin: str, price: Decimal) -> list[Fill]:
+        holders = [a for a in self.accounts.values() if a.position_qty(coin)]
         fills = super().set_mark(coin, price)
-        return fills + self.liquidate_underwater(coin)
+        return fills + self.liquidate_underwater(holders)
 
     # ------------------------------------------------------------------- time
     def run_due(self) -> int:
@@ -75,7 +77,7 @@ class ClearingEngine(Engine):
         paid = 0
         while (when := self.funding.due(self.clock())) is not None:
             self.pay_funding(when)
-            self.liquidate_underwater()
+            self.liquidate_underwater(list(self.accounts.values()))
             paid += 1
         return paid
 
@@ -97,13 +99,12 @@ class ClearingEngine(Engine):
                 )  # fmt: skip
 
     # ------------------------------------------------------------ liquidation
-    def liquidate_underwater(self, coin: str | None = None) -> list[Fill]:
-        """Liquidate every account (holding ``coin``, if given) at or below its maintenance
-        margin; returns the liquidation fills."""
+    def liquidate_underwater(self, accounts: Iterable[Account]) -> list[Fill]:
+        """Liquidate each of ``accounts`` at or below its maintenance margin; one left flat
+        below zero (a gap, or a stop filled past the bankruptcy price) is brought back to
+        zero by the insurance fund. Returns the liquidation fills."""
         before = len(self.fills)
-        for acct in list(self.accounts.values()):
-            if coin is not None and all(p.coin != coin for p in acct.open_positions()):
-                continue
+        for acct in accounts:
             while is_liquidatable(self, acct.account_id):
                 worst = max(acct.open_positions(), key=lambda p: position_maintenance(self, p))
                 self._liquidate(acct, worst)
