@@ -105,9 +105,13 @@ class ClearingEngine(Engine):
         zero by the insurance fund. Returns the liquidation fills."""
         before = len(self.fills)
         for acct in accounts:
-            while is_liquidatable(self, acct.account_id):
-                worst = max(acct.open_positions(), key=lambda p: position_maintenance(self, p))
-                self._liquidate(acct, worst)
+            by_margin = sorted(
+                acct.open_positions(), key=lambda p: position_maintenance(self, p), reverse=True
+            )
+            for pos in by_margin:  # each closes whole: the loop ends whatever the prices
+                if not is_liquidatable(self, acct.account_id):
+                    break
+                self._liquidate(acct, pos)
             if not acct.open_positions() and acct.wallet_balance < 0:
                 acct.book_insurance(-acct.wallet_balance)
         return self.fills[before:]
