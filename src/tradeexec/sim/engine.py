@@ -16,8 +16,7 @@ Model (documented in the README, section "Simulator"):
   Resting reduce-only orders in the book end when the position closes or flips
   (`_end_reduce_only`; each face names it as its venue does).
 - Margin: available = wallet + unrealised PnL - position margin - margin of resting orders.
-  Opening exposure needs notional / leverage of available margin. Funding and liquidation
-  are the clearinghouse's (`clearing.ClearingEngine`, which the simulator's faces run on).
+  Opening exposure needs notional / leverage of available margin (liquidation: `clearing`).
 """
 
 from __future__ import annotations
