@@ -249,7 +249,10 @@ def test_accounting_is_conserved_and_margin_bounds_positions(actions: list[tuple
                 lev = engine.leverage("a", "BTC")
                 assert grew / lev <= before.available + grew * D("0.001")
         # conservation: every unit of money is accounted for, exactly
-        assert acct.wallet_balance == acct.deposits + acct.realized_pnl - acct.fees_paid
+        assert acct.wallet_balance == acct.deposits + acct.realized_pnl - acct.fees_paid + (
+            acct.funding + acct.insurance  # both zero on a bare engine (`clearing` adds them)
+        )
+        assert acct.funding == acct.insurance == 0
         fills = engine.account_fills("a")
         assert acct.fees_paid == sum((f.fee for f in fills), D(0))
         assert acct.realized_pnl == sum((f.realized_pnl for f in fills), D(0))
