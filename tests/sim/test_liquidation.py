@@ -122,6 +122,8 @@ async def test_binance_reports_the_liquidation_price_and_liquidates_below_it(
     acct = engine.account(account)
     assert 0 < acct.wallet_balance < D(1000) and acct.insurance == 0
     assert acct.wallet_balance == acct.deposits + acct.realized_pnl - acct.fees_paid
+    (loss,) = await ex.fapiPrivateGetIncome({"incomeType": "REALIZED_PNL", "symbol": "BTCUSDT"})
+    assert D(loss["income"]) == acct.realized_pnl < 0 and loss["tradeId"] == trades[-1]["id"]
 
 
 async def test_a_gap_past_the_bankruptcy_price_is_the_insurance_funds_loss(
