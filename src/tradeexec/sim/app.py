@@ -17,7 +17,14 @@ GET/POST/   /_sim/faults                          list / add a FaultRule / clear
 DELETE
 POST        /_sim/reset                           fresh engines, accounts, faults; the clock
                                                   back on the wall clock
-GET         /_sim/requests?limit=&venue=          the request log (newest last; no secrets)
+GET         /_sim/requests?limit=&venue=&after=   the request log (newest last; no secrets;
+                                                  ``after``: entries whose ``seq`` is greater)
+GET/POST    /_sim/requests/config                 {"size"}: how many entries the log keeps
+GET         /_sim/accounts/{venue}/{account}/     the account's orders in any status
+            orders?status=&limit=
+GET/POST/   /_sim/limits                          rate limits (`sim.ratelimit`): {"venue",
+DELETE                                            "enforce", "request_weight", ...}; DELETE:
+                                                  back to SimConfig.rate_limits
 GET/POST/   /_sim/depth                           the book depth (`sim.book`): {"venue"?,
 DELETE                                            "account"?, "size", "levels"?, ...}; DELETE
                                                   (same venue/account query) turns it off
@@ -32,32 +39,38 @@ import asyncio
 import contextlib
 import json
 import re
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from tradeexec.sim.binance_api import BinanceFace
 from tradeexec.sim.book import Depth, depth_from_json
 from tradeexec.sim.clearing import ClearingEngine
 from tradeexec.sim.clock import SimClock
 from tradeexec.sim.control_clock import ClockControl
+from tradeexec.sim.control_views import order_history, order_view
 from tradeexec.sim.engine import SimError
 from tradeexec.sim.face import ExchangeFace, SimContext
 from tradeexec.sim.faults import FaultRule, FaultSet
 from tradeexec.sim.feeds import PriceFeed, ReplayFeed, SyntheticWalk
 from tradeexec.sim.hyperliquid_api import HyperliquidFace
 from tradeexec.sim.markets import VENUES, select_markets
+from tradeexec.sim.ratelimit import RateLimitConfig, RateLimits, updated
+from tradeexec.sim.request_log import (
+    MAX_LOG_SIZE,
+    SECRET_FIELDS,
+    RequestLog,
+    RequestLogMiddleware,
+)
 
-SECRET_FIELDS = frozenset({"signature", "privateKey", "secret", "apiKey"})
+__all__ = ["SECRET_FIELDS", "RequestLog", "SimConfig", "Simulator"]
 
 
 @dataclass(frozen=True)
@@ -68,8 +81,10 @@ class SimConfig:
     tick_ms: int = 0  # 0: prices move only when told (tests); >0: the feed steps on a timer
     replay_csv: str | None = None
     starting_balance: Decimal = Decimal("10000")
-    log_size: int = 5000
+    request_log_size: int = 5000  # entries kept by the request log (`sim.request_log`)
     depth: Depth | None = None  # None: whole fills at the touch (see `sim.book`)
+    # live values, not enforced by default (`sim.ratelimit`; POST /_sim/limits turns them on)
+    rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
 
 
 def venue_engine(venue: str, config: SimConfig, ctx: SimContext) -> ClearingEngine:
@@ -89,101 +104,19 @@ def venue_engine(venue: str, config: SimConfig, ctx: SimContext) -> ClearingEngi
     return engine
 
 
-@dataclass
-class RequestLog:
-    size: int = 5000
-    entries: deque[dict[str, Any]] = field(default_factory=deque)
-
-    def add(self, entry: dict[str, Any]) -> None:
-        self.entries.append(entry)
-        while len(self.entries) > self.size:
-            self.entries.popleft()
-
-    def recent(self, limit: int = 100, venue: str | None = None) -> list[dict[str, Any]]:
-        rows = [e for e in self.entries if venue is None or e["venue"] == venue]
-        return rows[-limit:]
-
-
-def _venue_of(path: str) -> str:
-    if path.startswith("/_sim"):
-        return "control"
-    return "hyperliquid" if path in ("/info", "/exchange") else "binance"
-
-
-def _redacted_body(raw: bytes) -> Any:
-    text = raw.decode("utf-8", "replace")[:8192]
-    try:
-        data = json.loads(text)
-    except ValueError:
-        pairs = parse_qsl(text, keep_blank_values=True)
-        return urlencode([(k, v) for k, v in pairs if k not in SECRET_FIELDS]) if pairs else text
-    if isinstance(data, dict):
-        return {k: v for k, v in data.items() if k not in SECRET_FIELDS}
-    return data
-
-
-class RequestLogMiddleware:
-    """Records method, path, query and body of every request, minus signatures and keys."""
-
-    def __init__(self, app: ASGIApp, log: RequestLog, ctx: SimContext) -> None:
-        self.app, self.log, self.ctx = app, log, ctx
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:  # buffer the body so the entry is logged BEFORE the request is handled
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        replayed = False
-
-        async def replay_receive() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        entry: dict[str, Any] = {
-            "time": self.ctx.clock(),
-            "venue": _venue_of(scope["path"]),
-            "method": scope["method"],
-            "path": scope["path"],
-            "query": urlencode(
-                [
-                    (k, v)
-                    for k, v in parse_qsl(scope.get("query_string", b"").decode())
-                    if k not in SECRET_FIELDS
-                ]
-            ),
-            "body": _redacted_body(body) if body else None,
-            "status": None,  # filled in when the answer starts (None: no answer was sent)
-        }
-        if entry["venue"] != "control":
-            self.log.add(entry)
-
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry["status"] = message["status"]
-            await send(message)
-
-        await self.app(scope, replay_receive, recording_send)
-
-
 class Simulator:
     """Both venues, their faces, faults and the price feed, behind one Starlette app."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self.clock = SimClock()  # /_sim/time moves it forward; /_sim/reset back to the wall
-        self.ctx = SimContext(faults=FaultSet(seed=self.config.seed), clock=self.clock)
+        self.ctx = SimContext(
+            faults=FaultSet(seed=self.config.seed),
+            clock=self.clock,
+            limits=RateLimits(self.config.rate_limits),
+        )
         self.clock_control = ClockControl(self.clock, self._engines)
-        self.log = RequestLog(self.config.log_size)
+        self.log = RequestLog(self.config.request_log_size)
         self.binance = BinanceFace(venue_engine("binance", self.config, self.ctx), self.ctx)
         self.hyperliquid = HyperliquidFace(
             venue_engine("hyperliquid", self.config, self.ctx), self.ctx
@@ -212,6 +145,7 @@ class Simulator:
     def reset(self) -> None:
         self.clock.reset()
         self.ctx.faults.clear()
+        self.ctx.limits.reset()
         self.log.entries.clear()
         self.binance.engine = venue_engine("binance", self.config, self.ctx)
         self.hyperliquid.engine = venue_engine("hyperliquid", self.config, self.ctx)
@@ -250,6 +184,9 @@ class Simulator:
             Route("/_sim/faults", self._faults, methods=["GET", "POST", "DELETE"]),
             Route("/_sim/reset", self._reset, methods=["POST"]),
             Route("/_sim/requests", self._requests, methods=["GET"]),
+            Route("/_sim/requests/config", self._requests_config, methods=["GET", "POST"]),
+            Route("/_sim/accounts/{venue}/{account}/orders", self._orders, methods=["GET"]),
+            Route("/_sim/limits", self._limits, methods=["GET", "POST", "DELETE"]),
             Route("/_sim/depth", self._depth, methods=["GET", "POST", "DELETE"]),
             *self.clock_control.routes(),
         ]
@@ -259,7 +196,7 @@ class Simulator:
             lifespan=self._lifespan,
             exception_handlers={_BadRequest: _control_error, SimError: _control_error},
         )
-        return RequestLogMiddleware(app, self.log, self.ctx)
+        return RequestLogMiddleware(app, self.log, lambda: self.ctx.clock())
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -312,17 +249,7 @@ class Simulator:
             }
             for p in engine.positions(account_id)
         ]
-        orders = [
-            {
-                "id": o.order_id,
-                "coin": o.spec.coin,
-                "side": o.spec.side.value,
-                "kind": o.spec.kind.value,
-                "qty": str(o.spec.qty),
-                "client_id": o.spec.client_id,
-            }
-            for o in engine.open_orders(account_id)
-        ]
+        orders = [order_view(o) for o in engine.open_orders(account_id)]
         return JSONResponse({"summary": summary, "positions": positions, "open_orders": orders})
 
     async def _prices(self, request: Request) -> JSONResponse:
@@ -370,9 +297,52 @@ class Simulator:
         return JSONResponse({"ok": True})
 
     async def _requests(self, request: Request) -> JSONResponse:
+        """The request log, newest last; ``after=<seq>``: only entries after that one."""
         limit = _int(request.query_params.get("limit", "100"), "limit", 1, 100_000)
         venue = request.query_params.get("venue")
-        return JSONResponse({"requests": self.log.recent(limit, venue)})
+        after = request.query_params.get("after")
+        cursor = None if after is None else _int(after, "after", 0, 10**15)
+        return JSONResponse(
+            {"requests": self.log.recent(limit, venue, cursor), "last_seq": self.log.last_seq}
+        )
+
+    async def _requests_config(self, request: Request) -> JSONResponse:
+        body = await _json(request) if request.method == "POST" else {}
+        if "size" in body:
+            self.log.resize(_int(body["size"], "size", 1, MAX_LOG_SIZE))
+        return JSONResponse({"size": self.log.size, "last_seq": self.log.last_seq})
+
+    async def _orders(self, request: Request) -> JSONResponse:
+        """An account's orders in any status (open, filled, cancelled, expired)."""
+        face = self._face(request.path_params["venue"])
+        account_id = request.path_params["account"].lower()
+        face.engine.account(account_id)  # an unknown account is a 400, not an empty list
+        limit = _int(request.query_params.get("limit", "500"), "limit", 1, 100_000)
+        try:
+            rows = order_history(face.engine, account_id, request.query_params.get("status"), limit)
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from exc
+        return JSONResponse({"account": account_id, "orders": rows})
+
+    async def _limits(self, request: Request) -> JSONResponse:
+        """Rate limits per venue (`sim.ratelimit`): POST {"venue", <field>: value ...} changes
+        them (counters and bans start afresh); DELETE goes back to `SimConfig.rate_limits`."""
+        limits = self.ctx.limits
+        if request.method == "DELETE":
+            limits.reset()
+        elif request.method == "POST":
+            body = await _json(request)
+            venue = str(body.pop("venue", ""))
+            if venue not in ("binance", "hyperliquid"):
+                raise _BadRequest(f"unknown venue {venue!r}; one of binance, hyperliquid")
+            try:
+                if venue == "binance":
+                    limits.binance.configure(updated(limits.binance.limits, body))
+                else:
+                    limits.hyperliquid.configure(updated(limits.hyperliquid.limits, body))
+            except ValueError as exc:
+                raise _BadRequest(f"bad limits: {exc}") from exc
+        return JSONResponse(limits.to_json())
 
     async def _depth(self, request: Request) -> JSONResponse:
         """Book depth for a venue (or both) or one account: POST sets, DELETE turns it off

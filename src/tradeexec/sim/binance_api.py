@@ -179,6 +179,13 @@ class BinanceFace:
             raw_body = (await request.body()).decode("utf-8", "replace")
             api_key = request.headers.get("X-MBX-APIKEY")
             account = self.keys.account_for(api_key) if signed else None
+            ip = request.client.host if request.client else ""
+            limited = self.ctx.limits.binance.admit(
+                ip, name, dict(parse_qsl(raw_body) + parse_qsl(raw_query)), account
+            )
+            if limited.refused:
+                answer = BinanceError(limited.code, limited.message, limited.status or 429)
+                return _with_headers(answer.response(), limited.headers)
 
             async def run() -> Response:
                 try:
@@ -196,7 +203,8 @@ class BinanceFace:
                 except SimError as exc:
                     return err.from_reject(exc.reason).response()
 
-            return await self.ctx.faults.guard(name, account, run, self.error_response)
+            response = await self.ctx.faults.guard(name, account, run, self.error_response)
+            return _with_headers(response, limited.headers)
 
         return endpoint
 
@@ -221,7 +229,9 @@ class BinanceFace:
         return {"serverTime": self.ctx.request_now()}
 
     def _info(self, _call: Call) -> Any:
-        return mkt.exchange_info(self.engine, self.ctx.clock())
+        info = mkt.exchange_info(self.engine, self.ctx.clock())
+        info["rateLimits"] = self.ctx.limits.binance.published()  # as configured (`ratelimit`)
+        return info
 
     def _depth(self, call: Call) -> Any:
         market = self._market(call)
@@ -410,3 +420,10 @@ class BinanceFace:
 
     def _margin_pairs(self, _call: Call) -> Any:
         return mkt.margin_all_pairs(self.engine)
+
+
+def _with_headers(response: Response, headers: dict[str, str]) -> Response:
+    """The rate-limit headers (``X-MBX-USED-WEIGHT-1M``, ``Retry-After`` ...) on an answer."""
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response

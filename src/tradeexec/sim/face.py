@@ -19,15 +19,17 @@ from starlette.routing import BaseRoute
 from tradeexec.sim.clock import SimClock
 from tradeexec.sim.engine import Engine
 from tradeexec.sim.faults import FaultSet
+from tradeexec.sim.ratelimit import RateLimitConfig, RateLimits
 
 
 @dataclass
 class SimContext:
-    """Shared by both faces: fault rules and the clock (ms since the epoch; a `SimClock`
-    unless a test drives its own function)."""
+    """Shared by both faces: fault rules, rate limits and the clock (ms since the epoch; a
+    `SimClock` unless a test drives its own function)."""
 
     faults: FaultSet = field(default_factory=FaultSet)
     clock: Callable[[], int] = field(default_factory=SimClock)
+    limits: RateLimits = field(default_factory=lambda: RateLimits(RateLimitConfig()))
 
     def request_now(self) -> int:
         """What a client's request timestamp or nonce is checked against: the real time when

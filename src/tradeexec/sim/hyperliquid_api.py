@@ -54,6 +54,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 from eth_account import Account
 from starlette.requests import Request
@@ -73,6 +74,7 @@ from tradeexec.sim.hyperliquid_wire import (
     WireError,
     parse_envelope,
 )
+from tradeexec.sim.ratelimit import hyperliquid_action_weight, hyperliquid_info_weight
 
 
 class HyperliquidFace:
@@ -171,6 +173,10 @@ class HyperliquidFace:
             )
         user = body.get("user")
         account = user.lower() if isinstance(user, str) else None
+        if self.ctx.limits.hyperliquid.admit_ip(
+            _ip(request), hyperliquid_info_weight(kind)
+        ).refused:
+            return self.error_response(429)
 
         async def handler() -> Response:
             self.state.sync(self.engine)
@@ -194,6 +200,9 @@ class HyperliquidFace:
                 "hyperliquid.exchange.invalid", None, _text(DESERIALIZE_ERROR, 422)
             )
         who = self.exchange_api.identify(env)
+        refused = self._over_limits(request, env.action, who.account)
+        if refused is not None:
+            return refused
 
         async def handler() -> Response:
             self.state.sync(self.engine)
@@ -202,6 +211,29 @@ class HyperliquidFace:
             return JSONResponse(result)
 
         return await self._guard(f"hyperliquid.exchange.{env.type}", who.account, handler)
+
+    def _over_limits(
+        self, request: Request, action: dict[str, Any], account: str | None
+    ) -> Response | None:
+        """The per-IP weight, then the per-address request budget (`sim.ratelimit`)."""
+        limits = self.ctx.limits.hyperliquid
+        batch = next(
+            (len(v) for k in ("orders", "cancels") if isinstance(v := action.get(k), list)), 1
+        )
+        if limits.admit_ip(_ip(request), hyperliquid_action_weight(batch)).refused:
+            return self.error_response(429)
+        if account is None:
+            return None
+        volume = sum((f.qty * f.price for f in self.engine.account_fills(account)), Decimal(0))
+        cancel = action.get("type") in ("cancel", "cancelByCloid")
+        refusal = limits.admit_action(account, max(batch, 1), volume, cancel=cancel)
+        if refusal is None:
+            return None
+        return JSONResponse({"status": "err", "response": refusal})
+
+
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def _text(message: str, status: int) -> Callable[[], Awaitable[Response]]:
