@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderType, Ticker
+from tradeexec.exchanges.backoff import BINANCE_RATE_LIMITS
 from tradeexec.exchanges.ccxt_parse import dec
 from tradeexec.exchanges.ccxt_trader import CCXTTrader
 from tradeexec.exchanges.interface import Capabilities
@@ -48,6 +49,7 @@ BINANCE_FUTURES = Capabilities(
     cancel_trigger_needs_flag=True,
     maker_fee=Decimal("0.0002"),
     taker_fee=Decimal("0.0005"),
+    rate_limits=BINANCE_RATE_LIMITS,
 )
 
 

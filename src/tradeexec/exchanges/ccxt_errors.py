@@ -130,6 +130,11 @@ def _looks_like_5xx(exc: Any) -> bool:
     return bool(re.search(r"\b5\d\d\b", str(exc)[:40]))
 
 
+def is_rate_limited(exc: BaseException) -> bool:
+    """A 429 / 418 (or a venue's own "too many requests" answer): the venue refused it."""
+    return isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded)
+
+
 def is_no_change(exc: BaseException) -> bool:
     """Setting what is already set (margin mode, position mode) is success."""
     return isinstance(exc, ccxt.NoChange)

@@ -5,7 +5,8 @@ Any ccxt exchange id works for market data, balances and basic orders. Venue fil
 hooks that truly differ (`_exchange_config`, `_order_params`, `_prepare_price`, ...).
 
 Safety rules implemented here, once:
-- reads are retried on network errors (incl. 429/418) with exponential backoff;
+- reads are retried on network errors (incl. 429/418) with exponential backoff, and every
+  request first waits while the venue's rate limits say so (`backoff`: headers, Retry-After);
 - a create or cancel is never resent: if its outcome is unknown (timeout, dropped
   connection, 5xx) the order is looked up by its client order id, and if it still cannot be
   found, `OrderOutcomeUnknown` is raised for the caller to record and reconcile;
@@ -40,6 +41,7 @@ from tradeexec.domain import (
     Ticker,
 )
 from tradeexec.exchanges import ccxt_parse as parse
+from tradeexec.exchanges.backoff import RateLimitRules, rate_gate
 from tradeexec.exchanges.ccxt_errors import is_ambiguous, is_no_change, translate
 from tradeexec.exchanges.ccxt_orders import (
     CCXT_ORDER_TYPE,
@@ -48,11 +50,7 @@ from tradeexec.exchanges.ccxt_orders import (
     order_params,
     resolve_lost_create,
 )
-from tradeexec.exchanges.ccxt_requests import (
-    RequestObserver,
-    observe_requests,
-    request_observers,
-)
+from tradeexec.exchanges.ccxt_requests import RequestObserver, observe_requests, request_observers
 from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.exchanges.interface import (
     Capabilities,
@@ -91,6 +89,7 @@ class CCXTTrader(ExchangeTrader):
         lookup_attempts: int = 3,
         timeout_ms: int = 10_000,
         settle_currency: str = "USDT",
+        rate_limits: RateLimitRules | None = None,
     ) -> None:
         self.account = account
         self.exchange_id = self.ccxt_id or exchange_id or ""
@@ -113,6 +112,7 @@ class CCXTTrader(ExchangeTrader):
         self._last_price: dict[str, Decimal] = {}
         self._price_seen_at: dict[str, float] = {}  # time.monotonic() of _last_price
         self.markets_from_cache = False  # the last load_markets came from the disk cache
+        self.rate_gate = rate_gate(rate_limits or self.capabilities.rate_limits, self.exchange_id)
 
     # ------------------------------------------------------------ venue hooks
     def _exchange_class(self) -> Any:
@@ -156,7 +156,9 @@ class CCXTTrader(ExchangeTrader):
     def _build(self) -> Any:
         exchange = self._exchange_class()(self._exchange_config())
         self._switch_environment(exchange)
-        observe_requests(exchange, account=self.account, exchange_id=self.exchange_id)
+        observe_requests(
+            exchange, account=self.account, exchange_id=self.exchange_id, gate=self.rate_gate
+        )
         if self.api_url:
             point_ccxt_at(exchange, self.api_url)
             if self.api_url.startswith("http://"):

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from tradeexec import errors
 from tradeexec.domain import MarginMode, OrderRequest, OrderType
+from tradeexec.exchanges.backoff import HYPERLIQUID_RATE_LIMITS
 from tradeexec.exchanges.ccxt_errors import translate
 from tradeexec.exchanges.ccxt_trader import CCXTTrader
 from tradeexec.exchanges.interface import Capabilities
@@ -41,6 +42,7 @@ HYPERLIQUID = Capabilities(
     maker_fee=Decimal("0.00015"),
     taker_fee=Decimal("0.00045"),
     min_notional=Decimal("10"),
+    rate_limits=HYPERLIQUID_RATE_LIMITS,
 )
 
 

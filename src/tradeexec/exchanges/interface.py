@@ -24,6 +24,7 @@ from tradeexec.domain import (
     Position,
     Ticker,
 )
+from tradeexec.exchanges.backoff import RateLimitRules
 
 ClientIdFormat = Literal["binance", "hyperliquid", "generic"]
 
@@ -52,6 +53,9 @@ class Capabilities:
     maker_fee: Decimal = Decimal("0.0002")
     taker_fee: Decimal = Decimal("0.0005")
     min_notional: Decimal | None = None
+    # the venue's rate limits and request weights (`backoff`): tradeexec paces itself under
+    # them and honours Retry-After; None: nothing but ccxt's own limiter
+    rate_limits: RateLimitRules | None = None
 
     @property
     def supports_tpsl(self) -> bool:

@@ -370,14 +370,15 @@ class RateLimits:
     """Both venues' limiters (held by `SimContext`)."""
 
     def __init__(self, config: RateLimitConfig, clock: Callable[[], float] = time.time) -> None:
-        self.config = config
+        self.config, self.clock = config, clock
         self.binance = BinanceRateLimiter(config.binance, clock)
         self.hyperliquid = HyperliquidRateLimiter(config.hyperliquid, clock)
 
     def reset(self) -> None:
-        """Back to the configured limits, counters and bans cleared."""
+        """Back to the configured limits and clock, counters and bans cleared."""
         self.binance.configure(self.config.binance)
         self.hyperliquid.configure(self.config.hyperliquid)
+        self.binance.clock = self.hyperliquid.clock = self.clock
 
     def to_json(self) -> dict[str, Any]:
         return {
