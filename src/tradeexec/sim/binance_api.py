@@ -12,7 +12,9 @@ algo order's ``algoId`` is its engine order id; once it fires, the order it plac
 of its own (``actualOrderId`` on the algo order): it shows up on the plain endpoints under that
 id only (asking them for the algoId answers -2013), and its trades carry that id.
 
-Every request runs through ``ctx.faults.guard(route, account, ...)``. Route names:
+Every request first passes the rate limits (`sim.ratelimit`, off unless enforced: weight per
+IP, orders per account, 429 / 418 with ``Retry-After``, the ``X-MBX-*`` count headers), then
+runs through ``ctx.faults.guard(route, account, ...)``. Route names:
 
 =============================  ==========================================================
 route                          method and path

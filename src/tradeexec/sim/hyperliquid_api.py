@@ -45,6 +45,9 @@ Error mapping (engine `Reject` -> Hyperliquid text -> ccxt 4.5.90 exception):
 - unknown signer -> ``L1 error: User or API Wallet 0x.. does not exist.`` -> InvalidOrder
   (ccxt's own mapping); replayed / out-of-window nonce -> ``Invalid nonce: ...`` -> ExchangeError;
   unapproved builder -> ``Builder fee has not been approved.`` -> ExchangeError
+- over the per-IP weight (`sim.ratelimit`, when enforced) -> HTTP 429, body ``null`` ->
+  RateLimitExceeded; over the address's request budget -> ``Too many cumulative requests
+  sent (...)`` -> RateLimitExceeded
 - injected 429 -> HTTP 429, body ``null`` -> RateLimitExceeded; 418 -> DDoSProtection; injected
   timeout -> the client's RequestTimeout
 """
