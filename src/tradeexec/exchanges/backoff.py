@@ -95,9 +95,10 @@ class RateLimitRules:
 
     def weight(self, method: str, path: str, query: str, body: Any) -> int:
         key = f"{method.upper()} {path}"
-        kind = _body_type(body)
-        if kind is not None and f"{key}:{kind}" in self.weights:
-            return self.weights[f"{key}:{kind}"]
+        if any(k.startswith(f"{key}:") for k in self.weights):
+            kind = _body_type(body)  # parsed only where the body's type sets the weight
+            if kind is not None and f"{key}:{kind}" in self.weights:
+                return self.weights[f"{key}:{kind}"]
         if key in self.weights_without_symbol and "symbol" not in _param_names(query, body):
             return self.weights_without_symbol[key]
         return self.weights.get(key, self.default_weight)
