@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ccxt.async_support as ccxt
 import pytest
 
+from tradeexec import errors
 from tradeexec.domain import OrderRequest, OrderSide, OrderType
 from tradeexec.exchanges.backoff import (
     BINANCE_RATE_LIMITS,
@@ -106,6 +107,17 @@ async def test_retry_after_is_honoured_and_a_bare_429_pauses_longer_each_time() 
     g.after({}, refused=True)
     await g.before("GET", "/fapi/v1/time")
     assert time.slept[-1] == 0.25
+
+
+async def test_a_ban_fails_requests_at_once_instead_of_holding_them() -> None:
+    g, time = gate()
+    g.after({"Retry-After": "120"}, refused=True)  # a 418: banned for 2 minutes
+    with pytest.raises(errors.RateLimited, match="120 s"):
+        await g.before("GET", "/fapi/v1/time")
+    assert time.slept == []
+    time.now += 120
+    await g.before("GET", "/fapi/v1/time")  # the ban is over
+    assert time.slept == []
 
 
 async def test_published_limits_replace_the_defaults() -> None:

@@ -14,6 +14,7 @@ client makes (`ccxt_requests.pace_requests`) and:
 - **honours ``Retry-After``** on a 429 / 418: nothing is sent before it has passed; a
   refusal without one (Hyperliquid, Binance's order-count 429) pauses ``pause_s``, doubling
   while the refusals continue;
+- fails a request at once (`RateLimited`) rather than hold it past ``max_wait_s`` (a ban);
 - for limits no header reports (Hyperliquid's 1200 weight per minute per IP), counts its own
   requests in a sliding window, but only if ``pace_unreported`` is set: live, ccxt's own
   rate limiter already paces these (tradeexec enables it for real venues).
@@ -36,6 +37,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import parse_qsl
+
+from tradeexec import errors
 
 __all__ = [
     "BINANCE_RATE_LIMITS",
@@ -91,6 +94,9 @@ class RateLimitRules:
     pause_s: float = 0.25  # after a refusal without Retry-After (doubles while they continue)
     max_pause_s: float = 60.0
     boundary_margin_s: float = 0.25  # clocks differ: wait this much past a window's end
+    # a longer wait (a 418 ban: minutes to days) fails the request at once with RateLimited
+    # instead: a signal held for minutes is worse than a clear refusal
+    max_wait_s: float = 65.0
     pace_unreported: bool = False  # count our own requests for limits no header reports
 
     def weight(self, method: str, path: str, query: str, body: Any) -> int:
@@ -261,6 +267,12 @@ class RateGate:
         weight = self.rules.weight(method, path, query, body)
         is_order = f"{method.upper()} {path}" in self.rules.order_requests
         while (wait := self.delay(weight, is_order)) > 0:
+            if wait > self.rules.max_wait_s:
+                raise errors.RateLimited(
+                    f"the venue's rate limit asks for {wait:.0f} s of quiet (ban or"
+                    f" Retry-After); not sent",
+                    exchange=self.name,
+                )
             self.stats.waits += 1
             self.stats.waited_s += wait
             log.info(
