@@ -268,4 +268,7 @@ async def test_hyperliquid_address_budget_refuses_orders_in_the_venues_words(
         await hyperliquid.create_order(HL_BTC, "limit", "buy", 0.001, price)
     opened = await hyperliquid.fetch_open_orders(HL_BTC)
     assert len(opened) == 4  # the refused order was not placed
+    user = hyperliquid.walletAddress.lower()
+    usage = await hyperliquid.publicPostInfo({"type": "userRateLimit", "user": user})
+    assert (usage["nRequestsUsed"], usage["nRequestsCap"]) == (5, 3)
     await hyperliquid.cancel_order(opened[0]["id"], HL_BTC)  # cancels have a larger budget

@@ -184,7 +184,10 @@ class HyperliquidFace:
         async def handler() -> Response:
             self.state.sync(self.engine)
             try:
-                return JSONResponse(self.info_api.answer(kind, body))
+                answer = self.info_api.answer(kind, body)
+                if kind == "userRateLimit" and account is not None:  # the enforced budget
+                    answer = self.ctx.limits.hyperliquid.report(account, answer)
+                return JSONResponse(answer)
             except WireError:
                 return PlainTextResponse(DESERIALIZE_ERROR, status_code=422)
 

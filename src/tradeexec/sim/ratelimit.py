@@ -341,6 +341,15 @@ class HyperliquidRateLimiter:
             return Verdict({}, 429)
         return ALLOWED
 
+    def report(self, address: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """``userRateLimit``'s answer with the budget this limiter enforces (when it does):
+        requests used so far and the cap the address's traded volume (``cumVlm``) earns."""
+        if not self.limits.enforce:
+            return answer
+        volume = int(Decimal(str(answer.get("cumVlm", "0"))))
+        cap = self.limits.address_initial + volume * self.limits.address_per_usdc
+        return {**answer, "nRequestsUsed": self.address_used.get(address, 0), "nRequestsCap": cap}
+
     def admit_action(
         self, address: str, requests: int, volume: Decimal, *, cancel: bool
     ) -> str | None:
