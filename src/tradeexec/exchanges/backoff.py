@@ -275,10 +275,7 @@ class RateGate:
                 )
             self.stats.waits += 1
             self.stats.waited_s += wait
-            log.info(
-                "rate_limit_backoff",
-                extra={"venue": self.name, "wait_s": round(wait, 3), "path": path},
-            )
+            log.info("%s: waiting %.2f s for the rate limit before %s", self.name, wait, path)
             await self.sleep(wait)
         now = self.clock()
         for limit in self.rules.limits:
