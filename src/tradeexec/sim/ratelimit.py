@@ -18,10 +18,11 @@ endpoint's documented weight; `BINANCE_WEIGHTS`):
   of the same IP lasts twice the one before (``ban_s``, 120 s, doubling up to 3 days).
 
 Windows are fixed and aligned to the clock (a minute window starts on the minute), as the
-used-weight counter resets at the top of each minute. The window lengths, limits and ban
-times are configurable (tests shrink a "minute" to a few seconds); `exchangeInfo`'s
-``rateLimits`` and the header names follow the configured intervals, as they would on
-Binance.
+used-weight counter resets at the top of each minute. The clock is the real one, not the
+simulator's (``/_sim/time`` does not lift a ban): a client waits in real time. The window
+lengths, limits and ban times are configurable (tests shrink a "minute" to a few seconds);
+`exchangeInfo`'s ``rateLimits`` and the header names follow the configured intervals, as
+they would on Binance.
 
 **Hyperliquid** (docs "Rate limits and user limits"):
 
