@@ -506,6 +506,7 @@ async def test_key_that_is_neither_account_nor_agent_is_rejected(
 async def test_sandbox_signatures_are_not_mainnet_signatures(
     face: HyperliquidFace, hl_factory: Factory
 ) -> None:
+    face.network = "mainnet"  # the default, "both", accepts them (tests/sim/test_official_sdks.py)
     creds = face.create_account(Decimal(10000))
     ex = await hl_factory(creds["walletAddress"], creds["privateKey"], sandbox=True)
     with pytest.raises(InvalidOrder, match="does not exist"):

@@ -32,7 +32,7 @@ class Clock:
 
 
 class Harness:
-    def __init__(self, *, is_mainnet: bool = True) -> None:
+    def __init__(self, *, network: str = "mainnet") -> None:
         self.clock = Clock()
         self.ctx = SimContext(clock=self.clock)
         engine = Engine(
@@ -43,7 +43,7 @@ class Harness:
             reject_immediate_trigger=False,
             clock=self.clock,
         )
-        self.face = HyperliquidFace(engine, self.ctx, is_mainnet=is_mainnet)
+        self.face = HyperliquidFace(engine, self.ctx, network=network)
         self.client = TestClient(Starlette(routes=self.face.routes()))
         self.nonce = NOW
 
@@ -192,7 +192,7 @@ def test_unknown_signer_and_testnet_signature_are_refused(hl: Harness) -> None:
 
 
 def test_testnet_face_accepts_testnet_signatures() -> None:
-    hl = Harness(is_mainnet=False)
+    hl = Harness(network="testnet")
     acct = hl.account()
     answer = hl.l1(acct["privateKey"], order(), mainnet=False)
     assert "resting" in answer["response"]["data"]["statuses"][0]

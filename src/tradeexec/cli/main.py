@@ -91,6 +91,14 @@ def _main(
 # --------------------------------------------------------------------------- simulator
 
 
+class HlNetwork(StrEnum):
+    """Whose signatures the simulator's Hyperliquid face accepts (`SimConfig.hl_network`)."""
+
+    MAINNET = "mainnet"
+    TESTNET = "testnet"
+    BOTH = "both"
+
+
 @app.command()
 def sim(
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = (
@@ -99,16 +107,25 @@ def sim(
     seed: Annotated[int, typer.Option(help="Seed of the price walk and faults.")] = 0,
     tick_ms: Annotated[int, typer.Option(help="Step prices every MS ms (0: only on request).")] = 0,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    hl_network: Annotated[
+        HlNetwork,
+        typer.Option(
+            help="Hyperliquid signatures accepted: mainnet's (ccxt), testnet's (ccxt sandbox "
+            "mode, the official SDK at any URL but mainnet's) or both."
+        ),
+    ] = HlNetwork.BOTH,
 ) -> None:
     """Serve the simulator (Binance USD-M and Hyperliquid faces) on one port.
 
-    The first line on stdout is a JSON banner: the base URL and funded demo credentials.
+    The first line on stdout is a JSON banner: the base URL, the Hyperliquid network
+    (hl_network) and funded demo credentials.
     """
     from tradeexec.sim.app import SimConfig
     from tradeexec.sim.server import serve
 
+    config = SimConfig(seed=seed, tick_ms=tick_ms, hl_network=hl_network.value)
     try:
-        serve(port, host=host, config=SimConfig(seed=seed, tick_ms=tick_ms))
+        serve(port, host=host, config=config)
     except KeyboardInterrupt:
         return  # Ctrl-C is how the simulator is stopped: no traceback
     except OSError as exc:

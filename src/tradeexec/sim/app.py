@@ -85,6 +85,7 @@ class SimConfig:
     depth: Depth | None = None  # None: whole fills at the touch (see `sim.book`)
     # live values, not enforced by default (`sim.ratelimit`; POST /_sim/limits turns them on)
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
+    hl_network: str = "both"  # Hyperliquid signatures accepted: mainnet, testnet or both
 
 
 def venue_engine(venue: str, config: SimConfig, ctx: SimContext) -> ClearingEngine:
@@ -119,7 +120,9 @@ class Simulator:
         self.log = RequestLog(self.config.request_log_size)
         self.binance = BinanceFace(venue_engine("binance", self.config, self.ctx), self.ctx)
         self.hyperliquid = HyperliquidFace(
-            venue_engine("hyperliquid", self.config, self.ctx), self.ctx
+            venue_engine("hyperliquid", self.config, self.ctx),
+            self.ctx,
+            network=self.config.hl_network,
         )
         self.feed = self._make_feed()
         self._app = self._build_app()
@@ -151,6 +154,7 @@ class Simulator:
         self.hyperliquid.engine = venue_engine("hyperliquid", self.config, self.ctx)
         self.binance.reset()
         self.hyperliquid.reset()
+        self.hyperliquid.network = self.config.hl_network
         self.feed = self._make_feed()
 
     def set_price(self, coin: str, price: Decimal, venue: str | None = None) -> int:

@@ -35,6 +35,23 @@ from eth_utils.crypto import keccak
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 L1_CHAIN_ID = 1337
 
+# The networks a simulator accepts signatures for (``SimConfig.hl_network``) -> the
+# ``is_mainnet`` values tried, in order. Mainnet and testnet sign the same action differently
+# (phantom agent source "a" / "b"; user-signed ``hyperliquidChain`` "Mainnet" / "Testnet"), and
+# the official Python SDK signs as testnet for every base URL but mainnet's, so "both" lets
+# ccxt (mainnet or sandbox) and the SDK trade against one simulator.
+HL_NETWORKS: dict[str, tuple[bool, ...]] = {
+    "mainnet": (True,),
+    "testnet": (False,),
+    "both": (True, False),
+}
+
+
+def chain_name(is_mainnet: bool) -> str:
+    """The ``hyperliquidChain`` a user-signed action names on that network."""
+    return "Mainnet" if is_mainnet else "Testnet"
+
+
 _DOMAIN_TYPES = [
     {"name": "name", "type": "string"},
     {"name": "version", "type": "string"},

@@ -66,7 +66,7 @@ from starlette.routing import BaseRoute, Route
 
 from tradeexec.sim.engine import Engine
 from tradeexec.sim.face import SimContext
-from tradeexec.sim.hl_signing import normalize_address
+from tradeexec.sim.hl_signing import HL_NETWORKS, normalize_address
 from tradeexec.sim.hyperliquid_exchange import ExchangeApi
 from tradeexec.sim.hyperliquid_info import InfoApi
 from tradeexec.sim.hyperliquid_state import HlState
@@ -83,17 +83,21 @@ from tradeexec.sim.ratelimit import hyperliquid_action_weight, hyperliquid_info_
 class HyperliquidFace:
     venue = "hyperliquid"
 
-    def __init__(self, engine: Engine, ctx: SimContext, *, is_mainnet: bool = True) -> None:
+    def __init__(self, engine: Engine, ctx: SimContext, *, network: str = "both") -> None:
         self.engine = engine
         self.ctx = ctx
-        self.is_mainnet = is_mainnet  # False: expect testnet signatures (ccxt sandbox mode)
+        # whose signatures are accepted: "mainnet", "testnet" (ccxt sandbox mode, the official
+        # SDK at any URL but mainnet's) or "both" (`hl_signing.HL_NETWORKS`)
+        if network not in HL_NETWORKS:
+            raise ValueError(f"hl network must be one of {sorted(HL_NETWORKS)}, got {network!r}")
+        self.network = network
         self.state = HlState()
         self.info_api = InfoApi(lambda: self.engine, lambda: self.state, self._now)
         self.exchange_api = ExchangeApi(
             lambda: self.engine,
             lambda: self.state,
             self._now,
-            lambda: self.is_mainnet,
+            lambda: HL_NETWORKS[self.network],
             request_clock=self.ctx.request_now,
         )
 

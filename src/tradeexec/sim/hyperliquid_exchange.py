@@ -39,7 +39,12 @@ from tradeexec.sim.engine import (
     SimOrder,
     TimeInForce,
 )
-from tradeexec.sim.hl_signing import SignatureError, recover_l1_signer, recover_user_signer
+from tradeexec.sim.hl_signing import (
+    SignatureError,
+    chain_name,
+    recover_l1_signer,
+    recover_user_signer,
+)
 from tradeexec.sim.hyperliquid_state import HlState, NonceBook, OrderMeta, RejectedOrder
 from tradeexec.sim.hyperliquid_wire import (
     Envelope,
@@ -98,10 +103,10 @@ class ExchangeApi:
         engine: Callable[[], Engine],
         state: Callable[[], HlState],
         clock: Callable[[], int],
-        is_mainnet: Callable[[], bool],
+        networks: Callable[[], tuple[bool, ...]],
         request_clock: Callable[[], int] | None = None,
     ) -> None:
-        self._engine, self._state, self.clock, self._mainnet = engine, state, clock, is_mainnet
+        self._engine, self._state, self.clock, self._networks = engine, state, clock, networks
         # nonces and expiresAfter are the signer's clock: checked against the real time even
         # when /_sim/time has moved the simulator's clock ahead (`SimContext.request_now`)
         self.request_clock = request_clock or clock
@@ -116,11 +121,16 @@ class ExchangeApi:
 
     # ------------------------------------------------------------------ identity
     def identify(self, env: Envelope) -> Identity:
-        """Recover the signer and resolve the account it acts for (no side effects)."""
-        mainnet = self._mainnet()
+        """Recover the signer and resolve the account it acts for (no side effects).
+
+        With more than one network served (``SimConfig.hl_network`` "both"), an L1 action is
+        accepted if its signature recovers to an authorised signer under either phantom-agent
+        source; when none does, the refusal names the signer recovered under the first network
+        (mainnet for "both": what the live mainnet would answer to the same bytes).
+        """
+        networks = self._networks()
         if env.user_signed:
-            chain = env.action.get("hyperliquidChain")
-            if chain != ("Mainnet" if mainnet else "Testnet"):
+            if env.action.get("hyperliquidChain") not in {chain_name(n) for n in networks}:
                 return Identity(None, None, Msg.WRONG_CHAIN)
             if env.action.get("nonce", env.action.get("time")) != env.nonce:
                 return Identity(None, None, Msg.NONCE_MISMATCH)
@@ -131,17 +141,27 @@ class ExchangeApi:
             if signer not in self.engine.accounts or signer in self.state.masters:
                 return Identity(signer, None, Msg.MUST_DEPOSIT.format(address=signer))
             return Identity(signer, signer)
-        try:
-            signer = recover_l1_signer(
-                env.action,
-                env.nonce,
-                env.signature,
-                env.vault_address,
-                env.expires_after,
-                is_mainnet=mainnet,
-            )
-        except SignatureError:
-            return Identity(None, None, Msg.NO_SIGNER)
+        refusal: Identity | None = None
+        for is_mainnet in networks:
+            try:
+                signer = recover_l1_signer(
+                    env.action,
+                    env.nonce,
+                    env.signature,
+                    env.vault_address,
+                    env.expires_after,
+                    is_mainnet=is_mainnet,
+                )
+            except SignatureError:
+                return Identity(None, None, Msg.NO_SIGNER)
+            who = self._l1_identity(signer, env.vault_address)
+            if who.error is None or not who.error.startswith("L1 error: User or API Wallet"):
+                return who
+            refusal = refusal or who
+        assert refusal is not None  # HL_NETWORKS has no empty entry
+        return refusal
+
+    def _l1_identity(self, signer: str, vault_address: str | None) -> Identity:
         if signer in self.engine.accounts and signer not in self.state.masters:
             user = signer
         else:
@@ -149,10 +169,10 @@ class ExchangeApi:
             if owner is None:
                 return Identity(signer, None, Msg.USER_MISSING.format(address=signer))
             user = owner
-        if env.vault_address is not None:  # the account's own address is no vault either
-            if self.state.masters.get(env.vault_address) != user:
-                return Identity(signer, None, Msg.VAULT_UNKNOWN.format(address=env.vault_address))
-            return Identity(signer, env.vault_address)
+        if vault_address is not None:  # the account's own address is no vault either
+            if self.state.masters.get(vault_address) != user:
+                return Identity(signer, None, Msg.VAULT_UNKNOWN.format(address=vault_address))
+            return Identity(signer, vault_address)
         return Identity(signer, user)
 
     # ------------------------------------------------------------------- actions

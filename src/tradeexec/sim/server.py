@@ -39,8 +39,14 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def banner(sim: Simulator, base_url: str) -> dict[str, Any]:
-    """The first line ``tradeexec sim`` prints: where it listens and funded demo credentials."""
-    return {"base_url": base_url, "accounts": sim.demo_credentials()}
+    """The first line ``tradeexec sim`` prints: where it listens, funded demo credentials, and
+    which Hyperliquid network's signatures it accepts (``hl_network``: mainnet, testnet or
+    both; the official SDK signs as testnet at any URL but mainnet's)."""
+    return {
+        "base_url": base_url,
+        "hl_network": sim.hyperliquid.network,
+        "accounts": sim.demo_credentials(),
+    }
 
 
 def serve(port: int, *, host: str = "127.0.0.1", config: SimConfig | None = None) -> None:
