@@ -10,8 +10,9 @@ POST        /_sim/accounts                        {"venue", "balance"} -> new fu
 POST        /_sim/accounts/{venue}/{account}/fund {"amount"}
 GET         /_sim/accounts/{venue}/{account}      balances, positions, open orders
 GET         /_sim/prices                          marks per venue
-POST        /_sim/prices                          {"coin", "price", "venue"?}: set a mark (fires
-                                                  triggers, fills crossed limits)
+POST        /_sim/prices                          {"coin", "price", "venue"?, "last"?}: set a
+                                                  mark and the last price (with the mark unless
+                                                  given; fires triggers, fills crossed limits)
 POST        /_sim/tick                            {"steps"}: advance the price feed
 GET/POST/   /_sim/faults                          list / add a FaultRule / clear all
 DELETE
@@ -157,11 +158,14 @@ class Simulator:
         self.hyperliquid.network = self.config.hl_network
         self.feed = self._make_feed()
 
-    def set_price(self, coin: str, price: Decimal, venue: str | None = None) -> int:
+    def set_price(
+        self, coin: str, price: Decimal, venue: str | None = None, last: Decimal | None = None
+    ) -> int:
+        """Move a mark (and the last price: ``last``, else with the mark) on one or both venues."""
         fills = 0
         for name, face in self.faces.items():
             if venue in (None, name) and coin in face.engine.markets:
-                fills += len(face.engine.set_mark(coin, price))
+                fills += len(face.engine.set_mark(coin, price, last))
         return fills
 
     def tick(self, steps: int = 1) -> None:
@@ -264,11 +268,15 @@ class Simulator:
             if not any(coin in f.engine.markets for f in self.faces.values()):
                 raise _BadRequest(f"unknown coin {coin!r}")
             price = _decimal(body.get("price"), "price", positive=True)
+            last = (
+                None if body.get("last") is None else _decimal(body["last"], "last", positive=True)
+            )
             for face in self.faces.values():
                 market = face.engine.markets.get(coin)
-                if market is not None and market.round_price(price) <= 0:
-                    raise _BadRequest(f"price {price} is below {coin}'s tick")
-            fills = self.set_price(coin, price, venue)
+                for value in (price, last or price):
+                    if market is not None and market.round_price(value) <= 0:
+                        raise _BadRequest(f"price {value} is below {coin}'s tick")
+            fills = self.set_price(coin, price, venue, last)
             return JSONResponse({"coin": coin, "fills": fills, **self._marks()})
         return JSONResponse(self._marks())
 
@@ -277,7 +285,11 @@ class Simulator:
             "marks": {
                 name: {c: str(p) for c, p in face.engine.marks.items()}
                 for name, face in self.faces.items()
-            }
+            },
+            "lasts": {
+                name: {c: str(p) for c, p in face.engine.lasts.items()}
+                for name, face in self.faces.items()
+            },
         }
 
     async def _tick(self, request: Request) -> JSONResponse:

@@ -254,7 +254,7 @@ class BinanceFace:
             call,
             lambda spec: {
                 "symbol": render.symbol_of(spec),
-                "price": render.px(spec, self.engine.marks[spec.coin]),
+                "price": render.px(spec, self.engine.lasts[spec.coin]),  # the last price
                 "time": now,
             },
         )

@@ -114,7 +114,7 @@ def ticker_24hr(engine: Engine, spec: MarketSpec, now: int) -> dict[str, Any]:
         "priceChange": px(spec, ZERO),
         "priceChangePercent": "0.000",
         "weightedAvgPrice": px(spec, quote_volume / volume if volume else mark),
-        "lastPrice": px(spec, mark),
+        "lastPrice": px(spec, engine.lasts[spec.coin]),
         "lastQty": qty(spec, last.qty if last else ZERO),
         "openPrice": px(spec, mark),
         "highPrice": px(spec, max(*prices, mark)),

@@ -23,6 +23,7 @@ from tradeexec.sim import binance_render as render
 from tradeexec.sim.accounting import PositionSide
 from tradeexec.sim.engine import Engine, OrderKind, OrderSpec, Side, TimeInForce
 from tradeexec.sim.markets import MarketSpec
+from tradeexec.sim.orders import TriggerSource
 
 DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 DECIMAL_LEGAL = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
@@ -191,9 +192,11 @@ def parse_new_order(params: Params, engine: Engine, hedge_mode: bool, *, algo: b
     else:
         trigger = None
 
-    tif = TimeInForce.GTC
+    tif = TimeInForce.GTE_GTC if close_position else TimeInForce.GTC
     tif_raw = params.get("timeInForce")
-    if kind.needs_price:
+    if algo and tif_raw == "GTE_GTC":  # good till the position closes (see TimeInForce)
+        tif = TimeInForce.GTE_GTC
+    elif kind.needs_price:
         if tif_raw is None and kind is OrderKind.LIMIT:
             raise err.mandatory("timeInForce")
         if tif_raw is not None:
@@ -212,12 +215,13 @@ def parse_new_order(params: Params, engine: Engine, hedge_mode: bool, *, algo: b
         if working_type not in WORKING_TYPES:
             raise err.BinanceError(-4031, f"Invalid parameter working type: {working_type}")
         extras["workingType"] = working_type
+    trigger_on = TriggerSource.MARK if working_type == "MARK_PRICE" else TriggerSource.LAST
     price_protect = params.boolean("priceProtect")
     if price_protect is not None:
         extras["priceProtect"] = price_protect
     stp = params.get("selfTradePreventionMode")
     if stp is not None:
-        if stp not in STP_MODES:
+        if stp not in STP_MODES:  # -1130 inferred: no recorded refusal of a bad STP mode
             raise err.invalid_param("selfTradePreventionMode")
         extras["selfTradePreventionMode"] = stp
     price_match = params.get("priceMatch")
@@ -250,5 +254,6 @@ def parse_new_order(params: Params, engine: Engine, hedge_mode: bool, *, algo: b
         close_position=close_position,
         position_side=position_side,
         client_id=client_id or new_client_id(),
+        trigger_on=trigger_on,
     )
     return NewOrder(spec, market, extras, resp_type)

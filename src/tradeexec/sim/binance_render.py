@@ -39,8 +39,16 @@ TIF_TO_BINANCE: dict[TimeInForce, str] = {
     TimeInForce.IOC: "IOC",
     TimeInForce.FOK: "FOK",
     TimeInForce.POST_ONLY: "GTX",
+    TimeInForce.GTE_GTC: "GTE_GTC",
 }
-BINANCE_TO_TIF: dict[str, TimeInForce] = {v: k for k, v in TIF_TO_BINANCE.items()}
+# what a LIMIT / STOP / TAKE_PROFIT may be sent with (GTE_GTC: conditionals, parsed apart)
+BINANCE_TO_TIF: dict[str, TimeInForce] = {
+    v: k for k, v in TIF_TO_BINANCE.items() if k is not TimeInForce.GTE_GTC
+}
+# "selfTradePreventionMode ... default NONE" (USD-M "New Order" / "New Algo Order", 2026 docs;
+# older pages said EXPIRE_MAKER). Echoed, not enforced: the simulator has no other traders, so
+# an account's orders never meet its own in a book
+STP_DEFAULT = "NONE"
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
                "TRAILING_STOP_MARKET"]  # fmt: skip
 
@@ -154,7 +162,7 @@ def order(
         "priceProtect": extras.get("priceProtect", False),
         "origType": kind_type,
         "priceMatch": "NONE",
-        "selfTradePreventionMode": extras.get("selfTradePreventionMode", "EXPIRE_MAKER"),
+        "selfTradePreventionMode": extras.get("selfTradePreventionMode", STP_DEFAULT),
         "goodTillDate": 0,
         "updateTime": o.updated_ms,
     }
@@ -182,7 +190,7 @@ def algo_order(
         "triggerPrice": px(spec, s.trigger_price),
         "price": px(spec, s.price),
         "icebergQuantity": None,
-        "selfTradePreventionMode": extras.get("selfTradePreventionMode", "EXPIRE_MAKER"),
+        "selfTradePreventionMode": extras.get("selfTradePreventionMode", STP_DEFAULT),
         "workingType": extras.get("workingType", "CONTRACT_PRICE"),
         "priceMatch": "NONE",
         "closePosition": s.close_position,

@@ -65,9 +65,9 @@ class ClearingEngine(Engine):
         self._autoclose_seq = itertools.count(1)
 
     # ------------------------------------------------------------------ prices
-    def set_mark(self, coin: str, price: Decimal) -> list[Fill]:
+    def set_mark(self, coin: str, price: Decimal, last: Decimal | None = None) -> list[Fill]:
         holders = [a for a in self.accounts.values() if a.position_qty(coin)]
-        fills = super().set_mark(coin, price)
+        fills = super().set_mark(coin, price, last)
         return fills + self.liquidate_underwater(holders)
 
     # ------------------------------------------------------------------- time

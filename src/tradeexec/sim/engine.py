@@ -9,8 +9,8 @@ Model (documented in the README, section "Simulator"):
   whole at that price (taker). A limit order that crosses on arrival fills at the touch
   (taker); otherwise it rests and fills at its own price (maker) once the touch moves
   through it.
-- Trigger orders (stop / take-profit, market or limit) fire on the mark price. A stop BUY
-  fires when mark >= trigger, a stop SELL when mark <= trigger; take-profit is the reverse.
+- Trigger orders fire on the mark or the last price (`orders.trigger_hit`, per order); the
+  last price moves with the mark unless set apart (`set_mark(last=)`) and with each fill.
 - Reduce-only plain orders are refused if they would not reduce; reduce-only triggers are
   checked when they fire (as on both real venues) and expire if nothing is left to reduce.
   Resting reduce-only orders in the book end when the position closes or flips
@@ -49,6 +49,7 @@ from tradeexec.sim.orders import (
     SimError,
     SimOrder,
     TimeInForce,
+    trigger_hit,
     wall_clock_ms,
 )
 
@@ -90,6 +91,7 @@ class Engine(AccountBook):
         self.reject_immediate_trigger = reject_immediate_trigger
         self.clock = clock
         self.marks: dict[str, Decimal] = {m.coin: m.initial_price for m in self.markets.values()}
+        self.lasts: dict[str, Decimal] = dict(self.marks)  # the last trade price per coin
         self.orders: dict[int, SimOrder] = {}
         self.fills: list[Fill] = []
         self._by_client: dict[tuple[str, str], SimOrder] = {}
@@ -218,7 +220,9 @@ class Engine(AccountBook):
             parent = self.get_order(account_id, spec.parent_id)
             order.armed = parent.status is OrderStatus.FILLED
         if spec.kind.is_trigger:
-            hit_now = order.armed and self._trigger_hit(spec, self.marks[spec.coin])
+            hit_now = order.armed and trigger_hit(
+                spec, self.marks[spec.coin], self.lasts[spec.coin]
+            )
             if hit_now and self.reject_immediate_trigger:
                 raise SimError(Reject.WOULD_TRIGGER_IMMEDIATELY, str(spec.trigger_price))
             self._register(order)
@@ -253,16 +257,18 @@ class Engine(AccountBook):
         return cancelled
 
     # --------------------------------------------------------------- prices
-    def set_mark(self, coin: str, price: Decimal) -> list[Fill]:
-        """Move a mark price; fire the triggers and fill the resting orders it crosses."""
+    def set_mark(self, coin: str, price: Decimal, last: Decimal | None = None) -> list[Fill]:
+        """Move the mark and last price (``last``, else the mark); fire the triggers and fill
+        the resting orders they cross (triggers watch the prices set here, not the fills)."""
         spec = self.market(coin)
-        self.marks[coin] = spec.round_price(price)
+        mark = self.marks[coin] = spec.round_price(price)
+        last_price = self.lasts[coin] = spec.round_price(price if last is None else last)
         before = len(self.fills)
         for order in sorted(self.open_orders_all(coin), key=lambda o: o.order_id):
             if not order.status.is_open or not order.armed:
                 continue
             if order.is_untriggered:
-                if self._trigger_hit(order.spec, self.marks[coin]):
+                if trigger_hit(order.spec, mark, last_price):
                     self._fire(order)
             elif order.spec.price is not None and self._crosses(order.spec, order.spec.price):
                 depth = self.depth_for(order.account_id)  # sim.book: `size` per mark move
@@ -360,12 +366,6 @@ class Engine(AccountBook):
         bid, ask = self.bid_ask(spec.coin)
         return price >= ask if spec.side is Side.BUY else price <= bid
 
-    @staticmethod
-    def _trigger_hit(spec: OrderSpec, mark: Decimal) -> bool:
-        assert spec.trigger_price is not None
-        fires_above = (spec.side is Side.BUY) == spec.kind.is_stop
-        return mark >= spec.trigger_price if fires_above else mark <= spec.trigger_price
-
     def _register(self, order: SimOrder) -> None:
         self.orders[order.order_id] = order
         if order.spec.client_id is not None:
@@ -438,6 +438,7 @@ class Engine(AccountBook):
         fee = settle(qty * price * rate)
         realized = self._position_for(acct, spec).apply(self._signed(spec, qty), price)
         acct.book_fill(realized, fee)
+        self.lasts[spec.coin] = price
         now = self.clock()
         fill = Fill(
             trade_id=next(self._trade_ids),
@@ -477,13 +478,15 @@ class Engine(AccountBook):
         LIMIT order got expired", dev.binance.vision/t/802); Hyperliquid cancels them
         (``reduceOnlyCanceled``: "Canceled reduced-only order that does not reduce position",
         info endpoint, order status table). Only orders in the book: an untriggered trigger
-        (a Binance algo order, a Hyperliquid trigger) stays and is checked when it fires."""
+        (a Binance algo order, a Hyperliquid trigger) stays and is checked when it fires,
+        unless it is GTE_GTC (Binance): those expire, triggered or not, once flat."""
+        flat = self._position_for(acct, spec).qty == 0
         for other in self.open_orders(acct.account_id, spec.coin):
-            if (
-                other is not filled
-                and other.spec.reduce_only
+            if other is filled or other.spec.position_side is not spec.position_side:
+                continue
+            if (flat and other.spec.tif is TimeInForce.GTE_GTC) or (
+                other.spec.reduce_only
                 and not other.is_untriggered
-                and other.spec.position_side is spec.position_side
                 and self._reducible(acct, other.spec) <= 0
             ):
                 self._close(other, OrderStatus.EXPIRED, Reject.REDUCE_ONLY)

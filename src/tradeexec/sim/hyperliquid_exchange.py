@@ -57,6 +57,7 @@ from tradeexec.sim.hyperliquid_wire import (
     reject_status,
 )
 from tradeexec.sim.markets import VENUES, MarketSpec
+from tradeexec.sim.orders import TriggerSource
 
 PRICE_BAND = Decimal("0.8")  # a limit price at most 80 % away from the mark
 _TIF = {
@@ -282,6 +283,9 @@ class ExchangeApi:
             close_position=close_position,
             client_id=wire.get("c"),
             parent_id=parent.order_id if parent is not None else None,
+            # Hyperliquid triggers watch the mark price (its docs: Trading > "Take profit and
+            # stop loss orders (TP/SL)"); there is no per-order choice as Binance's workingType
+            trigger_on=TriggerSource.MARK,
         )
         try:
             order = engine.place_order(account, spec)

@@ -430,10 +430,11 @@ class InfoApi:
                 "crossed": not f.maker,
                 "fee": fmt(f.fee, MONEY_PLACES),
                 "tid": f.trade_id,
-                "cloid": f.client_id,
                 "feeToken": "USDC",
                 "twapId": None,
             }
+            if f.client_id is not None:  # absent, not null, without one ("Info endpoint" docs)
+                row["cloid"] = f.client_id
             liquidation = hl_margin.liquidation_of(self.engine, f)
             if liquidation is not None:
                 row["liquidation"] = liquidation

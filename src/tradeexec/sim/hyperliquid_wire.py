@@ -71,7 +71,8 @@ class Msg:
     POST_ONLY = "Post only order would have immediately matched, bbo was {bid}@{ask}. asset={asset}"
     IOC = "Order could not immediately match against any resting orders. asset={asset}"
     NOT_OPEN = "Order was never placed, already canceled, or filled. asset={asset}"
-    DUPLICATE_CLOID = "Duplicate cloid. asset={asset}"  # not observed on the venue
+    # inferred: no recorded venue answer; public clients' mocks disagree on the wording
+    DUPLICATE_CLOID = "Duplicate cloid. asset={asset}"
     BAD_ASSET = "Invalid asset. asset={asset}"  # not observed on the venue
     BAD_LEVERAGE = "Invalid leverage value"
     # lowering leverage without the margin for it: the isolated text is quoted as an observed
@@ -88,7 +89,8 @@ class Msg:
     )
     # the documented value caps ("Contract specifications"); the text is inferred, not observed
     ORDER_VALUE = "Order value exceeds the maximum {kind} order value of ${cap}. asset={asset}"
-    LEVERAGE_TYPE = "Cannot switch leverage type with open position."  # not observed
+    # confirmed: the venue's answer as quoted by several public clients and testnet logs
+    LEVERAGE_TYPE = "Cannot switch leverage type with open position."
     REFERRER_SET = "Referrer already set."  # not observed
     UNSUPPORTED = "Action {type} is not supported by the simulator."
 

@@ -44,6 +44,20 @@ class TimeInForce(StrEnum):
     IOC = "IOC"
     FOK = "FOK"
     POST_ONLY = "POST_ONLY"
+    # Binance conditionals: good till the position closes (then EXPIRED) or cancelled; what a
+    # closePosition order carries (`Engine._expire_with_position`)
+    GTE_GTC = "GTE_GTC"
+
+
+class TriggerSource(StrEnum):
+    """The price a trigger order watches: the mark, or the last trade price. Binance picks
+    per order (``workingType`` MARK_PRICE / CONTRACT_PRICE, the default being CONTRACT_PRICE,
+    i.e. the last price: "New Order (TRADE)", developers.binance.com); Hyperliquid triggers on
+    the mark (docs, Trading > "Take profit and stop loss orders (TP/SL)" and "Order types";
+    one third-party adapter, nautilus_trader, says last trade: we follow the venue's docs)."""
+
+    MARK = "MARK"
+    LAST = "LAST"
 
 
 class OrderStatus(StrEnum):
@@ -108,6 +122,7 @@ class OrderSpec:
     position_side: PositionSide = PositionSide.BOTH
     client_id: str | None = None
     parent_id: int | None = None  # armed only once this order has filled (HL normalTpsl)
+    trigger_on: TriggerSource = TriggerSource.MARK
 
 
 @dataclass(slots=True)
@@ -153,6 +168,16 @@ class Fill:
     maker: bool
     time_ms: int
     position_side: PositionSide
+
+
+def trigger_hit(spec: OrderSpec, mark: Decimal, last: Decimal) -> bool:
+    """Whether a trigger order's price has been reached: a stop BUY (take-profit SELL) fires
+    at or above its trigger, a stop SELL (take-profit BUY) at or below, watching the price
+    its `TriggerSource` names."""
+    assert spec.trigger_price is not None
+    price = last if spec.trigger_on is TriggerSource.LAST else mark
+    fires_above = (spec.side is Side.BUY) == spec.kind.is_stop
+    return price >= spec.trigger_price if fires_above else price <= spec.trigger_price
 
 
 def wall_clock_ms() -> int:
