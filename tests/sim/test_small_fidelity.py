@@ -271,3 +271,30 @@ async def test_money_fields_carry_the_venues_decimals(bn: Any, hl: Any) -> None:
         numbers
     )  # no trailing zeros: "10000.0", "0.001", never "0.00100"
     assert all(len(t.partition(".")[2]) <= 6 for t in numbers if "." in t)
+
+
+# ----------------------------------------------------------------- Binance forgets
+async def test_binance_forgets_unfilled_cancelled_orders_after_three_days(
+    bn: Any, sim_server: SimServer
+) -> None:
+    engine = sim_server.simulator.binance.engine
+    kept = await bn.create_order(BTC, "market", "buy", 0.01)  # filled: remembered
+    cancelled = await bn.create_order(BTC, "limit", "buy", 0.01, 60000)
+    await bn.cancel_order(cancelled["id"], BTC)
+    assert (await bn.fetch_order(cancelled["id"], BTC))["status"] == "canceled"
+
+    real_clock = engine.clock
+    day_ms = 86_400_000
+    engine.clock = lambda: real_clock() + 3 * day_ms - 60_000  # not yet three days
+    assert (await bn.fetch_order(cancelled["id"], BTC))["status"] == "canceled"
+    engine.clock = lambda: real_clock() + 3 * day_ms + 60_000
+    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+        await bn.fetch_order(cancelled["id"], BTC)
+    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+        await bn.fetch_order("", BTC, params={"clientOrderId": cancelled["clientOrderId"]})
+    assert [o["id"] for o in await bn.fetch_orders(BTC)] == [kept["id"]]
+    assert (await bn.fetch_order(kept["id"], BTC))["status"] == "closed"
+
+    engine.clock = lambda: real_clock() + 91 * day_ms  # past 90 days nothing is found
+    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+        await bn.fetch_order(kept["id"], BTC)

@@ -28,6 +28,12 @@ from tradeexec.sim.markets import MarketSpec
 __all__ = ["CANCEL_ALL_DONE", "BinanceOrders", "Call"]
 
 CANCEL_ALL_DONE = {"code": 200, "msg": "The operation of cancel all open order is done."}
+DAY_MS = 86_400_000
+# "Query Order" / "All Orders" (USD-M, 2026 docs): "These orders will not be found: order
+# status is CANCELED or EXPIRED AND order has NO filled trade AND created time + 3 days <
+# current time; order create time + 90 days < current time" (older pages said 7 days)
+FORGET_UNFILLED_MS = 3 * DAY_MS
+FORGET_ANY_MS = 90 * DAY_MS
 _CODE_200 = {"code": "200", "msg": "success"}
 
 
@@ -136,7 +142,24 @@ class BinanceOrders:
         )
 
     def get(self, call: Call) -> Any:
-        return self._shown(self._find(call, algo=False, missing=err.ORDER_DOES_NOT_EXIST))
+        order = self._find(call, algo=False, missing=err.ORDER_DOES_NOT_EXIST)
+        if self._forgotten(order):
+            raise err.ORDER_DOES_NOT_EXIST.error()
+        return self._shown(order)
+
+    def _forgotten(self, order: SimOrder) -> bool:
+        """Whether the plain endpoints no longer find this order (`FORGET_UNFILLED_MS`):
+        measured from its creation (a fired algo order's placed order: its firing) on the
+        engine's clock. The 90-day rule is applied to finished orders only, since one still
+        working has to stay cancellable."""
+        if order.status.is_open:
+            return False
+        age = self._engine().clock() - (order.triggered_ms or order.created_ms)
+        unfilled = order.filled_qty == 0 and order.status in (
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        )
+        return age > FORGET_ANY_MS or (unfilled and age > FORGET_UNFILLED_MS)
 
     def _plain_orders(self, call: Call, *, open_only: bool) -> list[SimOrder]:
         """Plain orders, and the orders fired algo orders placed, by their shown id."""
@@ -146,7 +169,7 @@ class BinanceOrders:
             (o for o in self._engine().orders.values()
              if o.account_id == call.account and (coin is None or o.spec.coin == coin)
              and (not o.spec.kind.is_trigger or o.placed_id is not None)
-             and (o.status.is_open or not open_only)),
+             and (o.status.is_open or not open_only) and not self._forgotten(o)),
             key=render.shown_order_id,
         )  # fmt: skip
 
