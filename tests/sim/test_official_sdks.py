@@ -224,9 +224,14 @@ def test_connector_places_queries_and_cancels(sim_server: SimServer, um: UMFutur
     got = um.query_order(symbol="BTCUSDT", orderId=placed["orderId"])
     assert (got["status"], got["price"], got["origQty"]) == ("NEW", "60000.00", "0.010")
     assert [o["orderId"] for o in um.get_orders(symbol="BTCUSDT")] == [placed["orderId"]]
+    one = um.get_open_orders(symbol="BTCUSDT", orderId=placed["orderId"])  # GET openOrder
+    assert one["clientOrderId"] == "connector-1"
     cancelled = um.cancel_order(symbol="BTCUSDT", origClientOrderId="connector-1")
     assert cancelled["status"] == "CANCELED"
     assert um.get_orders(symbol="BTCUSDT") == []
+    with pytest.raises(BinanceClientError) as gone:  # no longer open: "Order does not exist."
+        um.get_open_orders(symbol="BTCUSDT", origClientOrderId="connector-1")
+    assert gone.value.error_code == -2013
     taken = um.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=0.01)
     assert um.query_order(symbol="BTCUSDT", orderId=taken["orderId"])["status"] == "FILLED"
     [position] = [p for p in um.get_position_risk(symbol="BTCUSDT") if p["positionAmt"] != "0"]

@@ -32,6 +32,8 @@ binance.order.create           POST /fapi/v1/order
 binance.order.cancel           DELETE /fapi/v1/order
 binance.order.get              GET /fapi/v1/order
 binance.order.open             GET /fapi/v1/openOrders
+binance.order.openOne          GET /fapi/v1/openOrder (one open order; the connector's
+                               get_open_orders)
 binance.order.all              GET /fapi/v1/allOrders
 binance.order.cancelAll        DELETE /fapi/v1/allOpenOrders
 binance.algo.create            POST /fapi/v1/algoOrder
@@ -57,8 +59,8 @@ binance.sapi.marginPairs       GET /sapi/v1/margin/allPairs
 =============================  ==========================================================
 
 Not simulated (answered as fapi answers an unknown value): TRAILING_STOP_MARKET (-1116 on the
-algo endpoint), ``timeInForce=GTD`` (-1115), ``priceMatch`` (-1130). ``workingType`` is
-accepted and echoed, but triggers always fire on the engine's mark price.
+algo endpoint), ``timeInForce=GTD`` (-1115), ``priceMatch`` (-1130). ``workingType`` picks
+the price a conditional watches: the last price (CONTRACT_PRICE, the default) or the mark.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ class BinanceFace:
             ("DELETE", "/fapi/v1/order", "binance.order.cancel", orders.cancel, True),
             ("GET", "/fapi/v1/order", "binance.order.get", orders.get, True),
             ("GET", "/fapi/v1/openOrders", "binance.order.open", orders.open, True),
+            ("GET", "/fapi/v1/openOrder", "binance.order.openOne", orders.open_one, True),
             ("GET", "/fapi/v1/allOrders", "binance.order.all", orders.all, True),
             ("DELETE", "/fapi/v1/allOpenOrders", "binance.order.cancelAll",
              orders.cancel_all, True),

@@ -1,6 +1,6 @@
 """The order endpoints of the simulator's Binance face: plain orders and algo orders.
 
-Plain: ``/fapi/v1/order`` (new, cancel, query), ``openOrders``, ``allOrders``,
+Plain: ``/fapi/v1/order`` (new, cancel, query), ``openOrder``, ``openOrders``, ``allOrders``,
 ``allOpenOrders``. Algo (conditional orders, as on Binance since 2025-12): ``/fapi/v1/algoOrder``,
 ``openAlgoOrders``, ``allAlgoOrders``, ``algoOpenOrders``. One engine order has two views: an
 untriggered trigger order exists only on the algo endpoints (``algoId`` is its engine id);
@@ -144,6 +144,14 @@ class BinanceOrders:
     def get(self, call: Call) -> Any:
         order = self._find(call, algo=False, missing=err.ORDER_DOES_NOT_EXIST)
         if self._forgotten(order):
+            raise err.ORDER_DOES_NOT_EXIST.error()
+        return self._shown(order)
+
+    def open_one(self, call: Call) -> Any:
+        """``GET /fapi/v1/openOrder``: "If the queried order has been filled or cancelled, the
+        error message "Order does not exist" will be returned" (Query Current Open Order)."""
+        order = self._find(call, algo=False, missing=err.ORDER_DOES_NOT_EXIST)
+        if not order.status.is_open:
             raise err.ORDER_DOES_NOT_EXIST.error()
         return self._shown(order)
 
