@@ -3,7 +3,9 @@
 Unmodified ``ccxt.async_support.hyperliquid`` talks to it as to the venue: same request shapes,
 same EIP-712 signatures (recovered, never trusted), same response shapes and error texts, so
 ccxt raises the same exception classes. Accounts are wallet addresses (lowercase); collateral
-is USDC; the asset index is the market's position in ``meta.universe``.
+is USDC; the asset index is the market's position in ``meta.universe``. Signatures are accepted
+for mainnet, testnet or both (``network``; `SimConfig.hl_network`, default both), so ccxt in
+either mode and the official Python SDK (testnet signatures at any URL but mainnet's) trade.
 
 Route names for fault rules (`FaultSet.guard`), with the account they are matched against:
 
