@@ -156,8 +156,8 @@ class ExchangeApi:
             except SignatureError:
                 return Identity(None, None, Msg.NO_SIGNER)
             who = self._l1_identity(signer, env.vault_address)
-            if who.error is None or not who.error.startswith("L1 error: User or API Wallet"):
-                return who
+            if who.error != Msg.USER_MISSING.format(address=signer):
+                return who  # acts, or an authorised signer refused for another reason
             refusal = refusal or who
         assert refusal is not None  # HL_NETWORKS has no empty entry
         return refusal
