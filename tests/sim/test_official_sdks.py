@@ -148,6 +148,26 @@ def test_sdk_approves_an_agent_with_a_testnet_user_signature(
     assert len(engine.open_orders(hl_account["account"])) == 1
 
 
+def test_sdk_trades_for_a_sub_account_as_its_vault(
+    sim_server: SimServer, hl_account: dict[str, str]
+) -> None:
+    face = sim_server.simulator.hyperliquid
+    sub = face.create_sub_account(hl_account["account"], Decimal(5000))["account"]
+    wallet = Account.from_key(hl_account["privateKey"])
+    as_vault = Exchange(wallet, sim_server.base_url, vault_address=sub)
+    placed = as_vault.order("BTC", True, 0.001, 60000, {"limit": {"tif": "Gtc"}})
+    assert "resting" in placed["response"]["data"]["statuses"][0], placed
+    assert len(face.engine.open_orders(sub)) == 1
+    assert face.engine.open_orders(hl_account["account"]) == []
+    stranger_sub = face.create_sub_account(
+        face.create_account(Decimal(10))["account"], Decimal(10)
+    )["account"]
+    refused = Exchange(wallet, sim_server.base_url, vault_address=stranger_sub).order(
+        "BTC", True, 0.001, 60000, {"limit": {"tif": "Gtc"}}
+    )
+    assert refused == {"status": "err", "response": f"Vault not registered: {stranger_sub}"}
+
+
 def test_banner_help_and_config_name_the_network() -> None:
     help_text = CliRunner().invoke(app, ["sim", "--help"], terminal_width=200).output
     assert "--hl-network" in help_text and "mainnet|testnet|both" in help_text
