@@ -277,24 +277,28 @@ async def test_money_fields_carry_the_venues_decimals(bn: Any, hl: Any) -> None:
 async def test_binance_forgets_unfilled_cancelled_orders_after_three_days(
     bn: Any, sim_server: SimServer
 ) -> None:
-    engine = sim_server.simulator.binance.engine
     kept = await bn.create_order(BTC, "market", "buy", 0.01)  # filled: remembered
     cancelled = await bn.create_order(BTC, "limit", "buy", 0.01, 60000)
     await bn.cancel_order(cancelled["id"], BTC)
     assert (await bn.fetch_order(cancelled["id"], BTC))["status"] == "canceled"
 
-    real_clock = engine.clock
-    day_ms = 86_400_000
-    engine.clock = lambda: real_clock() + 3 * day_ms - 60_000  # not yet three days
-    assert (await bn.fetch_order(cancelled["id"], BTC))["status"] == "canceled"
-    engine.clock = lambda: real_clock() + 3 * day_ms + 60_000
-    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
-        await bn.fetch_order(cancelled["id"], BTC)
-    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
-        await bn.fetch_order("", BTC, params={"clientOrderId": cancelled["clientOrderId"]})
-    assert [o["id"] for o in await bn.fetch_orders(BTC)] == [kept["id"]]
-    assert (await bn.fetch_order(kept["id"], BTC))["status"] == "closed"
+    async with httpx.AsyncClient(base_url=sim_server.base_url, timeout=10) as control:
 
-    engine.clock = lambda: real_clock() + 91 * day_ms  # past 90 days nothing is found
-    with pytest.raises(ccxt.OrderNotFound, match="-2013"):
-        await bn.fetch_order(kept["id"], BTC)
+        async def advance(seconds: int) -> None:
+            answer = await control.post("/_sim/time", json={"advance_s": seconds})
+            assert answer.status_code == 200, answer.text
+
+        day = 86_400
+        await advance(3 * day - 60)  # not yet three days
+        assert (await bn.fetch_order(cancelled["id"], BTC))["status"] == "canceled"
+        await advance(120)
+        with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+            await bn.fetch_order(cancelled["id"], BTC)
+        with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+            await bn.fetch_order("", BTC, params={"clientOrderId": cancelled["clientOrderId"]})
+        assert [o["id"] for o in await bn.fetch_orders(BTC)] == [kept["id"]]
+        assert (await bn.fetch_order(kept["id"], BTC))["status"] == "closed"
+
+        await advance(88 * day)  # past 90 days no finished order is found
+        with pytest.raises(ccxt.OrderNotFound, match="-2013"):
+            await bn.fetch_order(kept["id"], BTC)
