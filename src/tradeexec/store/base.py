@@ -3,8 +3,10 @@ and the exceptions. One module per kind of record builds on it (signals, orders,
 events, trading_state); `repository.Store` is all of them together.
 
 Each public method is one transaction on its own session, so a `Store` can be shared by
-threads (async callers use `asyncio.to_thread(store.method, ...)`). Methods return frozen
-records (`records.py`), never live ORM objects.
+threads; async code uses the typed front (`front.AsyncStore`), which runs them on the store's
+one writer thread (`worker.StoreThread`). Methods return frozen records (`records.py`), never
+live ORM objects. A write commits durably (synced to the disk) unless it runs inside
+`batch(durable=False)`; see `db.py` for what a relaxed commit can lose.
 
 The store records; it does not judge. Order status transitions are validated by
 `order_state.py` before `update_order` is called, risk rules live in `risk.py`. What the store
@@ -38,7 +40,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 
 from tradeexec.numeric import decimal_text
-from tradeexec.store.db import DEFAULT_URL, WRITE_OPTIONS, create_engine_for, session_factory
+from tradeexec.store.db import DEFAULT_URL, DURABLE, RELAXED, create_engine_for, session_factory
 from tradeexec.store.db import upgrade as upgrade_schema
 from tradeexec.store.models import (
     AccountStateRow,
@@ -52,6 +54,7 @@ from tradeexec.store.models import (
     SignalRow,
     utcnow,
 )
+from tradeexec.store.worker import StoreThread
 
 DEFAULT_SIGNAL_STATUS = "received"
 DEFAULT_ORDER_STATUS = "pending_submit"
@@ -120,12 +123,15 @@ class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._read = session_factory(engine)
-        self._write_engine = engine.execution_options(**WRITE_OPTIONS)
+        self._write_engine = engine.execution_options(**DURABLE)
+        self._relaxed_engine = engine.execution_options(**RELAXED)
         # A private in-memory SQLite database is one shared connection: one transaction at a time.
         self._serial: AbstractContextManager[Any] = (
             threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
         )
         self._batch = threading.local()
+        self._thread: StoreThread | None = None
+        self._thread_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str = DEFAULT_URL, *, migrate: bool = True) -> Self:
@@ -139,13 +145,31 @@ class StoreBase:
     def engine(self) -> Engine:
         return self._engine
 
+    @property
+    def thread(self) -> StoreThread:
+        """The store's one writer thread (started at first use): the async front's calls run
+        there in the order they were made."""
+        with self._thread_lock:
+            if self._thread is None:
+                self._thread = StoreThread(f"store-writer-{id(self):x}")
+            return self._thread
+
     def close(self) -> None:
-        """Close the pooled connections (the Store must not be used afterwards)."""
+        """Stop the writer thread, close the pooled connections (the Store must not be used
+        afterwards)."""
+        with self._thread_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.stop()
         self._engine.dispose()
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Run several write methods as ONE transaction (one commit, one disk sync).
+    def batch(self, *, durable: bool = True) -> Iterator[None]:
+        """Run several write methods as ONE transaction (one commit, at most one disk sync).
+
+        ``durable=False`` relaxes the commit (no disk sync; a power cut may lose it, a process
+        crash does not): only for writes reconciliation can rebuild, never an order's intent
+        before it is sent. A relaxed batch cannot hold a durable one.
 
         Inside the block every write method joins the batch's transaction; nothing is
         visible to other connections until the block ends, and an exception rolls back all
@@ -160,14 +184,19 @@ class StoreBase:
         exception leave the block, which rolls all of it back.
         """
         if self._batch_connection() is not None:
+            if durable and not getattr(self._batch, "durable", True):
+                raise RuntimeError("a durable batch cannot join a relaxed one")
             yield
             return
-        with self._serial, self._write_engine.begin() as connection:
+        engine = self._write_engine if durable else self._relaxed_engine
+        with self._serial, engine.begin() as connection:
             self._batch.connection = connection
+            self._batch.durable = durable
             try:
                 yield
             finally:
                 self._batch.connection = None
+                self._batch.durable = True
 
     def _batch_connection(self) -> Connection | None:
         """The calling thread's open batch, if any."""

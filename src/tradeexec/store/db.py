@@ -12,8 +12,16 @@ For SQLite every connection gets:
   `WRITE_OPTIONS`): a deferred transaction that reads and then writes cannot wait for the lock
   and fails with "database is locked" if another connection wrote in between.
 
-`synchronous` stays at SQLite's default (FULL): the store records an order intent before the
-order is sent, and that record must survive a power cut, not just a process crash.
+Durability is chosen per write transaction (`DURABLE` / `RELAXED` below). A durable commit
+(the default, and always for one that records an order's intent before it is sent) is synced
+to the disk before it returns: SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit=on`.
+A relaxed commit (what reconciliation can rebuild: acknowledgements, events, a signal's end)
+skips that sync (SQLite `synchronous=NORMAL` in WAL mode, PostgreSQL `SET LOCAL
+synchronous_commit = off`): a process crash loses nothing, a power cut may lose the last
+relaxed commits, never a durable one. In both a durable commit also makes every earlier
+relaxed commit durable: SQLite's WAL is one append-only file and a FULL commit fsyncs all of
+it (frames already checkpointed into the database were synced by the checkpoint);
+PostgreSQL's WAL is flushed up to the durable commit's record, which follows theirs.
 
 Migrations run from code (`upgrade`), with no alembic.ini, so they work from an installed
 package as well as from a checkout.
@@ -38,6 +46,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # `engine.execution_options(**WRITE_OPTIONS)`.
 _IMMEDIATE_OPTION = "tradeexec_begin_immediate"
 WRITE_OPTIONS: dict[str, Any] = {_IMMEDIATE_OPTION: True}
+# Execution option read by the `begin` hooks: False relaxes this transaction's commit (see the
+# module docstring); absent or True, the commit is synced to the disk.
+_DURABLE_OPTION = "tradeexec_durable"
+DURABLE: dict[str, Any] = {**WRITE_OPTIONS, _DURABLE_OPTION: True}
+RELAXED: dict[str, Any] = {**WRITE_OPTIONS, _DURABLE_OPTION: False}
+# the SQLite connection's current `synchronous`, kept in its `info` so a PRAGMA is only sent
+# when a transaction wants the other one
+_SYNC_KEY = "tradeexec_synchronous"
 
 
 def is_sqlite_memory(url: URL) -> bool:
@@ -69,7 +85,14 @@ def create_engine_for(
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, echo=echo)
+        engine = create_engine(parsed, echo=echo)
+
+        @event.listens_for(engine, "begin")
+        def _relax(conn: Connection) -> None:
+            if conn.get_execution_options().get(_DURABLE_OPTION, True) is False:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+        return engine
 
     kwargs: dict[str, Any] = {}
     if is_sqlite_memory(parsed):
@@ -81,7 +104,7 @@ def create_engine_for(
     engine = create_engine(parsed, echo=echo, **kwargs)
 
     @event.listens_for(engine, "connect")
-    def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         # Let SQLAlchemy emit BEGIN (in `_begin` below) instead of sqlite3's lazy begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -89,12 +112,21 @@ def create_engine_for(
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA synchronous=FULL")
         finally:
             cursor.close()
+        connection_record.info[_SYNC_KEY] = "FULL"
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE_OPTION, False)
+        options = conn.get_execution_options()
+        immediate = options.get(_IMMEDIATE_OPTION, False)
+        if immediate:  # a write: its commit synced to the disk unless it asked otherwise
+            wanted = "FULL" if options.get(_DURABLE_OPTION, True) else "NORMAL"
+            info = conn.connection.info
+            if info.get(_SYNC_KEY) != wanted:  # outside a transaction, as SQLite requires
+                conn.exec_driver_sql(f"PRAGMA synchronous={wanted}")
+                info[_SYNC_KEY] = wanted
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

@@ -43,6 +43,7 @@ _INSERT_ORDER = insert(_ORDERS)
 # write transactions (BEGIN IMMEDIATE) already hold the database's single write lock.
 _ORDER_FOR_UPDATE = select(_ORDERS).where(_ORDERS.c.id == bindparam("b_id")).with_for_update()
 _UPDATE_ORDER = update(_ORDERS).where(_ORDERS.c.id == bindparam("b_id"))
+_UPDATE_ORDER_IN = _UPDATE_ORDER.where(_ORDERS.c.status == bindparam("b_was"))
 _INSERT_HISTORY = insert(_HISTORY)
 _ORDER_ID_BY_CLIENT_ID = select(_ORDERS.c.id).where(
     _ORDERS.c.account == bindparam("b_account"),
@@ -189,6 +190,58 @@ class OrderStore(StoreBase):
                     },
                 )
         return OrderRecord(**{**current, **changes})
+
+    def record_answer(
+        self,
+        order_id: int,
+        *,
+        was: str,
+        status: str,
+        exchange_order_id: str | None = None,
+        filled_quantity: Decimal | None = None,
+        average_price: Decimal | None = None,
+        event: str = "acknowledged",
+        detail: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """`update_order` for a caller that knows the order's status (``was``: e.g. the
+        intent it just recorded): no read first, one UPDATE guarded by that status and the
+        history row. An order found elsewhere (another writer got there first) falls back to
+        `update_order`, which reads it."""
+        changes: dict[str, Any] = {"status": _text(status)}
+        if exchange_order_id is not None:
+            changes["exchange_order_id"] = exchange_order_id
+        if filled_quantity is not None:
+            changes["filled_quantity"] = _decimal(filled_quantity, "filled_quantity")
+        if average_price is not None:
+            changes["average_price"] = _decimal(average_price, "average_price")
+        was = _text(was)
+        with self._writing() as connection:
+            when = _aware(at, "at")
+            changes["updated_at"] = when
+            guarded = {"b_id": order_id, "b_was": was, **changes}
+            if connection.execute(_UPDATE_ORDER_IN, guarded).rowcount == 1:
+                if changes["status"] != was:
+                    history = {
+                        "order_id": order_id,
+                        "from_status": was,
+                        "to_status": changes["status"],
+                        "event": _text(event),
+                        "at": when,
+                        "detail": detail,
+                    }
+                    connection.execute(_INSERT_HISTORY, history)
+                return
+        self.update_order(
+            order_id,
+            status=status,
+            exchange_order_id=exchange_order_id,
+            filled_quantity=filled_quantity,
+            average_price=average_price,
+            event=event,
+            detail=detail,
+            at=at,
+        )
 
     def get_order(self, order_id: int) -> OrderRecord | None:
         with self._reading() as session:

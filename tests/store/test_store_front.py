@@ -1,0 +1,133 @@
+"""The store's typed async front: one writer thread per store, calls in order, write batches
+as one transaction, durable or relaxed commits; and `record_answer`'s read-free update."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
+
+import pytest
+
+from tradeexec.store import RecordNotFound, Store
+from tradeexec.store.front import AsyncStore
+
+
+async def test_calls_run_in_order_on_the_one_writer_thread(
+    store: Store, make_signal: Callable[..., int]
+) -> None:
+    front = AsyncStore(store)
+    signal_id = make_signal()
+    seen: list[str] = []
+
+    def where(tag: str) -> str:
+        seen.append(tag)
+        return threading.current_thread().name
+
+    names = await asyncio.gather(*(front.run(where, str(i)) for i in range(20)))
+    assert len(set(names)) == 1 and names[0] != threading.current_thread().name
+    assert seen == [str(i) for i in range(20)]  # queued order is run order
+    # a write and the read queued right after it: the read sees it
+    written, record = await asyncio.gather(
+        front.set_signal_status(signal_id, "executing", "sending"), front.get_signal(signal_id)
+    )
+    assert written is True and record is not None and record.status == "executing"
+    assert AsyncStore(store).store.thread is store.thread  # one thread per Store
+
+
+async def test_a_write_batch_is_one_transaction_and_an_error_undoes_all_of_it(
+    store: Store, make_signal: Callable[..., int]
+) -> None:
+    front = AsyncStore(store)
+    signal_id = make_signal()
+    decided = partial(store.record_decision, signal_id, True, None, "ok")
+    missing = partial(store.set_signal_status, 10**9, "executing", None)
+    with pytest.raises(RecordNotFound):
+        await front.write(decided, missing)
+    assert await front.decisions_for_signal(signal_id) == []
+    ids = await front.write(decided, partial(store.set_signal_status, signal_id, "executing"))
+    assert isinstance(ids[0], int) and ids[1] is True
+    assert len(await front.decisions_for_signal(signal_id)) == 1
+    assert (await front.events(signal_id)) == []  # and the thread is still serving
+
+
+async def test_relaxed_batches_skip_the_disk_sync_and_durable_ones_do_not(
+    db_url: str, backend: str
+) -> None:
+    """What each commit asks of the database: SQLite's `synchronous` (2 FULL, 1 NORMAL), or
+    PostgreSQL's `synchronous_commit`, read inside the batch's own transaction. (The test
+    server runs with it off for speed; this store's connections ask for the usual on, which
+    a durable commit keeps and a relaxed one turns off for itself.)"""
+    if backend == "postgresql":
+        db_url += "&" if "?" in db_url else "?"
+        db_url += "options=-csynchronous_commit%3Don"
+    store = Store.from_url(db_url, migrate=False)
+    front = AsyncStore(store)
+    query = "PRAGMA synchronous" if backend == "sqlite" else "SHOW synchronous_commit"
+
+    def setting() -> str:
+        connection = store._batch_connection()
+        assert connection is not None
+        return str(connection.exec_driver_sql(query).scalar())
+
+    durable = {"sqlite": "2", "postgresql": "on"}[backend]
+    relaxed = {"sqlite": "1", "postgresql": "off"}[backend]
+    assert await front.write(setting, durable=False) == [relaxed]
+    assert await front.write(setting) == [durable]
+    assert await front.write(setting, durable=False) == [relaxed]
+    with store.batch():  # the synchronous API stays durable
+        assert setting() == durable
+    with (
+        pytest.raises(RuntimeError, match="cannot join a relaxed"),
+        store.batch(durable=False),
+        store.batch(),
+    ):
+        pass
+    store.close()
+
+
+def test_record_answer_moves_a_known_intent_and_writes_its_history(
+    store: Store, make_order: Callable[..., int]
+) -> None:
+    order_id = make_order()
+    store.record_answer(
+        order_id,
+        was="pending_submit",
+        status="filled",
+        exchange_order_id="X1",
+        filled_quantity=Decimal("0.010"),
+        average_price=Decimal("67500.5"),
+    )
+    order = store.get_order(order_id)
+    assert order is not None
+    assert (order.status, order.exchange_order_id) == ("filled", "X1")
+    assert (order.filled_quantity, order.average_price) == (Decimal("0.010"), Decimal("67500.5"))
+    history = store.order_history(order_id)
+    assert [(h.from_status, h.to_status, h.event) for h in history] == [
+        (None, "pending_submit", "intent"),
+        ("pending_submit", "filled", "acknowledged"),
+    ]
+
+
+def test_record_answer_on_an_order_that_moved_on_reads_it_first(
+    store: Store, make_order: Callable[..., int]
+) -> None:
+    """Another writer got there first (the reconciler saw it submitted): the history says
+    where it really came from, not where the caller thought it was."""
+    order_id = make_order()
+    store.update_order(order_id, status="submitted", event="reconciled")
+    store.record_answer(order_id, was="pending_submit", status="filled", exchange_order_id="X2")
+    history = store.order_history(order_id)
+    assert [(h.from_status, h.to_status) for h in history][-1] == ("submitted", "filled")
+    with pytest.raises(RecordNotFound):
+        store.record_answer(10**9, was="pending_submit", status="filled")
+
+
+async def test_closing_the_store_ends_its_writer_thread(db_url: str) -> None:
+    store = Store.from_url(db_url)
+    thread = store.thread
+    assert await AsyncStore(store).get_signal(1) is None
+    store.close()
+    assert not thread.alive
