@@ -67,6 +67,7 @@ class TradingService:
         self.manager = manager or ExchangeManager(config, store_engine=self.store.engine)
         self.gate = RiskGate(config, self.store)
         self.pipeline = Pipeline(self.manager, self.store, self.gate)
+        self.records = self.pipeline.records  # the store's typed async front
         self.reconciler = Reconciler(self.pipeline)
         self.reconcile_interval_s = reconcile_interval_s
         self.retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
@@ -99,10 +100,10 @@ class TradingService:
         return results
 
     async def _has_records(self, account: str) -> bool:
-        if await self.pipeline.db(self.store.list_orders, account, None, 1):
+        if await self.records.list_orders(account, None, 1):
             return True
         unfinished = [s.value for s in NON_TERMINAL]
-        return bool(await self.pipeline.db(self.store.unfinished_signals, unfinished, account, 1))
+        return bool(await self.records.unfinished_signals(unfinished, account, 1))
 
     async def _reconcile_with_retries(self, account: str) -> Any:
         """One account's reconcile, retried on transient errors; the report, or the error."""
@@ -255,7 +256,7 @@ class TradingService:
 
     async def state(self, account: str | None = None) -> StateView:
         name = account or self.manager.default_name()
-        state, reason = await self.pipeline.db(self.store.get_trading_state, name)
+        state, reason = await self.records.get_trading_state(name)
         return StateView(name, TradingState(state), reason)
 
     async def kill_switch(
@@ -290,12 +291,12 @@ class TradingService:
         """Everything recorded about one signal: decision, orders with history, fills, events."""
         record = None
         if isinstance(key_or_id, int) or str(key_or_id).isdigit():
-            record = await self.pipeline.db(self.store.get_signal, int(key_or_id))
+            record = await self.records.get_signal(int(key_or_id))
         if record is None:
-            record = await self.pipeline.db(self.store.get_signal_by_key, str(key_or_id))
+            record = await self.records.get_signal_by_key(str(key_or_id))
         if record is None:
             return None
-        return await self.pipeline.db(self.store.signal_timeline, record.id)
+        return await self.records.read(self.store.signal_timeline, record.id)
 
     async def health(self) -> dict[str, Any]:
         """Each account's health: connected, and its credentials proven by a private read
@@ -324,10 +325,10 @@ class TradingService:
 
     async def list_signals(self, **filters: Any) -> list[SignalRecord]:
         """Recorded signals, newest first (see ``store.queries.list_signals``)."""
-        return list(await self.pipeline.db(partial(queries.list_signals, self.store, **filters)))
+        return list(await self.records.read(partial(queries.list_signals, self.store, **filters)))
 
     async def signal_known(self, idempotency_key: str) -> bool:
-        return await self.pipeline.db(self.store.get_signal_by_key, idempotency_key) is not None
+        return await self.records.get_signal_by_key(idempotency_key) is not None
 
     async def refuse_signal(self, signal: Signal, reason: str, detail: str) -> int:
         """Record a signal refused at the door (stale, out of order) as ``rejected`` with its
@@ -335,27 +336,27 @@ class TradingService:
         account = signal.account or self.manager.default_name()
 
         def record() -> int:
-            with self.store.batch():
-                signal_id, created = self.store.record_signal(
-                    idempotency_key=signal.idempotency_key, account=account,
-                    symbol=signal.symbol, source=signal.source.value,
-                    payload=replace(signal, account=account).to_record(),
-                    confidence=signal.confidence,
-                )  # fmt: skip
-                if created:
-                    self.store.set_signal_status(
-                        signal_id, SignalStatus.REJECTED.value, reason, expect=["received"]
-                    )
-                    data = {"reason": reason, "detail": detail}
-                    self.store.append_event("signal_refused", account, data, signal_id)
-                return int(signal_id)
+            signal_id, created = self.store.record_signal(
+                idempotency_key=signal.idempotency_key, account=account,
+                symbol=signal.symbol, source=signal.source.value,
+                payload=replace(signal, account=account).to_record(),
+                confidence=signal.confidence,
+            )  # fmt: skip
+            if created:
+                self.store.set_signal_status(
+                    signal_id, SignalStatus.REJECTED.value, reason, expect=["received"]
+                )
+                data = {"reason": reason, "detail": detail}
+                self.store.append_event("signal_refused", account, data, signal_id)
+            return int(signal_id)
 
-        return int(await self.pipeline.db(record))
+        (signal_id,) = await self.records.write(record)
+        return int(signal_id)
 
     async def latest_target_alert(self, webhook_source: str, symbol: str) -> datetime | None:
         """The newest target-position alert time recorded for a webhook source and symbol."""
         find = partial(queries.latest_target_alert, self.store, webhook_source=webhook_source)
-        found = await self.pipeline.db(find, symbol=symbol)
+        found = await self.records.read(find, symbol=symbol)
         return found if isinstance(found, datetime) else None
 
     async def unprotected_positions(self, account: str) -> int:
@@ -370,7 +371,7 @@ class TradingService:
         credentials accepted (per account)."""
         store: dict[str, Any] = {"ok": True, "error": None}
         try:
-            await self.pipeline.db(queries.store_writable, self.store)
+            await self.records.run(queries.store_writable, self.store)
         except Exception as exc:  # any driver error means "not writable"
             store = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
         accounts = await self.health()
@@ -381,14 +382,14 @@ class TradingService:
         """What was recorded after ``cursor`` (signals, decisions, order transitions, fills,
         events: the SSE feed and the metrics); None: nothing, and the cursor of now."""
         if cursor is None:
-            now = await self.pipeline.db(queries.latest_cursor, self.store)
+            now = await self.records.read(queries.latest_cursor, self.store)
             return queries.Changes(now, (), (), (), (), ())
-        changes = await self.pipeline.db(queries.changes_after, self.store, cursor)
+        changes = await self.records.read(queries.changes_after, self.store, cursor)
         assert isinstance(changes, queries.Changes)
         return changes
 
     async def signals_now(self, ids: list[int]) -> list[SignalRecord]:
-        return list(await self.pipeline.db(queries.signals_by_ids, self.store, ids))
+        return list(await self.records.read(queries.signals_by_ids, self.store, ids))
 
     async def record_event(self, kind: str, account: str | None, **data: Any) -> None:
         """Append an operator-visible event (e.g. a webhook refused at the door)."""

@@ -15,6 +15,7 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from tradeexec import errors
@@ -79,7 +80,7 @@ class SignalIntake(Journal, ABC):
         try:
             for delay in self.follow_up_delays:
                 await asyncio.sleep(delay)
-                record = await self.db(self.store.get_signal, signal_id)
+                record = await self.records.get_signal(signal_id)
                 if record is None or record.status != ST.EXECUTING:
                     return
                 try:
@@ -127,7 +128,7 @@ class SignalIntake(Journal, ABC):
         if created:
             return Accepted(signal_id, True, None, self._background(signal, signal_id, claim))
         claim.__exit__()
-        record = await self.db(self.store.get_signal, signal_id)
+        record = await self.records.get_signal(signal_id)
         assert record is not None
         conflict = content_conflict(signal, record)
         if conflict is not None:
@@ -161,7 +162,7 @@ class SignalIntake(Journal, ABC):
         signal is recorded, so wake its owner, which executes it (a lost wake-up costs only
         latency: the owner's reconcile finds every unfinished signal)."""
         assert account is not None
-        await self.db(self.store.wake_owner, account)
+        await self.records.wake_owner(account)
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
@@ -172,9 +173,12 @@ class SignalIntake(Journal, ABC):
             return signal
         return replace(signal, account=self.manager.default_name())
 
-    async def _record(self, signal: Signal) -> tuple[int, bool]:
+    async def _record(self, signal: Signal, *, durable: bool = True) -> tuple[int, bool]:
+        """Record the signal once per key: ``(signal_id, created)``. ``durable=False`` when
+        the caller answers only after a later durable commit (`execute`: the decision and
+        the first intent's commit, which makes this one durable too)."""
         assert signal.account is not None
-        signal_id, created = await self.db(
+        step = partial(
             self.store.record_signal,
             idempotency_key=signal.idempotency_key,
             account=signal.account,
@@ -183,6 +187,7 @@ class SignalIntake(Journal, ABC):
             payload=signal.to_record(),
             confidence=signal.confidence,
         )
+        ((signal_id, created),) = await self.write(step, durable=durable)
         return int(signal_id), bool(created)
 
     async def _conflict(
@@ -246,8 +251,11 @@ class SignalIntake(Journal, ABC):
             await asyncio.wait({running})
             return await self._answer_duplicate(signal)
         with self._claim(key):
-            signal_id, created = await self._record(signal)
-            if not self.lease.owns(signal.account or ""):  # another replica executes it
+            # executed here, the signal's record is made durable by the decision's commit
+            # before anything is sent or answered; handed over, it must be durable at once
+            owned = self.lease.owns(signal.account or "")
+            signal_id, created = await self._record(signal, durable=not owned)
+            if not owned:  # another replica executes it
                 await self._hand_over(signal.account)
                 if created:
                     return ExecutionReport(
@@ -262,7 +270,7 @@ class SignalIntake(Journal, ABC):
                 return await self._answer_duplicate(signal)
             if created:
                 return await self._run_locked(signal, signal_id, resumed=False)
-            record = await self.db(self.store.get_signal, signal_id)
+            record = await self.records.get_signal(signal_id)
             assert record is not None
             conflict = content_conflict(signal, record)
             if conflict is not None:
@@ -289,9 +297,9 @@ class SignalIntake(Journal, ABC):
 
     async def _answer_duplicate(self, signal: Signal) -> ExecutionReport:
         """A re-delivered key: the original's true status and outcome, as the store holds it."""
-        record = await self.db(self.store.get_signal_by_key, signal.idempotency_key)
+        record = await self.records.get_signal_by_key(signal.idempotency_key)
         assert record is not None
-        orders = await self.db(self.store.orders_for_signal, record.id)
+        orders = await self.records.orders_for_signal(record.id)
         await self.event(
             "signal_duplicate", record.account, record.id, idempotency_key=signal.idempotency_key
         )

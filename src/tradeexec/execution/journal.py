@@ -2,12 +2,17 @@
 
 Every order is recorded as an intent before it is sent, and its answer (or its failure)
 after; what the exchange later reports about an order moves it through the order-state table
-(`observe`). Writes that belong together are one transaction (`write`), run off the event loop.
+(`observe`). Writes that belong together are one transaction (`write`); every store call runs
+on the store's writer thread through its typed async front (`store.front.AsyncStore`).
+
+Durability: a commit that records an order's intent before it is sent is synced to the disk
+(`durable=True`, the default). Commits that only say what happened after (an answer, an
+event, a signal's end) are relaxed: a power cut may lose them, and recovery rebuilds them
+by asking the venue for each recorded intent's client id (README, "Performance").
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -21,6 +26,7 @@ from tradeexec.execution.lease import SOLE_OWNER, Lease
 from tradeexec.execution.planning import StoredPlan
 from tradeexec.order_state import OrderEvent, apply_observation, transition
 from tradeexec.signal_state import SignalStatus, predecessors
+from tradeexec.store.front import AsyncStore
 from tradeexec.store.records import OrderRecord
 from tradeexec.store.repository import Store
 
@@ -31,27 +37,28 @@ R = TypeVar("R")
 NEVER_SENT = "never_sent"
 
 
+class IntentStep(partial[int]):
+    """A store step recording an order's intent before it is sent: its commit is durable."""
+
+
 class Journal:
     #: who may act for an account: the service replaces it with its replica's leases when
     #: several replicas share the database (see `lease.py`); alone, it owns every account
     lease: Lease = SOLE_OWNER
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        self.store = store  # the synchronous store: its bound methods are `write`'s steps
+        self.records = AsyncStore(store)  # the same store, awaited
 
     async def db(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Store calls are synchronous SQLAlchemy; run them off the event loop (typed: the
-        store call's own signature and result type carry through)."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Any store call, on the store's writer thread (typed: the call's own signature and
+        result type carry through). Prefer `records`' named methods."""
+        return await self.records.run(fn, *args, **kwargs)
 
-    async def write(self, *steps: Callable[[], Any]) -> list[Any]:
-        """Run store writes as ONE transaction (one commit), off the event loop."""
-
-        def run() -> list[Any]:
-            with self.store.batch():
-                return [step() for step in steps]
-
-        return await asyncio.to_thread(run)
+    async def write(self, *steps: Callable[[], Any], durable: bool = True) -> list[Any]:
+        """Run store writes as ONE transaction (one commit) on the writer thread; relaxed
+        (``durable=False``) only for what recovery can rebuild (module docstring)."""
+        return await self.records.write(*steps, durable=durable)
 
     async def event(
         self,
@@ -61,9 +68,10 @@ class Journal:
         order_id: int | None = None,
         **data: Any,
     ) -> None:
-        await self.db(
+        step = partial(
             self.store.append_event, kind, account, data, signal_id=signal_id, order_id=order_id
         )
+        await self.write(step, durable=False)
 
     # ------------------------------------------------------------- signals
     def status_step(
@@ -83,14 +91,16 @@ class Journal:
         )
 
     async def set_status(self, signal_id: int, status: SignalStatus, reason: str | None) -> None:
-        await self.write(self.status_step(signal_id, status, reason))
+        """Relaxed: a status lost to a power cut leaves the signal unfinished, and recovery
+        resumes it (each order looked up by its client id, nothing sent twice)."""
+        await self.write(self.status_step(signal_id, status, reason), durable=False)
 
     # -------------------------------------------------------------- orders
     def intent_step(
         self, account: str, request: OrderRequest, role: str, signal_id: int | None
-    ) -> Callable[[], int]:
+    ) -> IntentStep:
         assert request.client_order_id is not None
-        return partial(
+        return IntentStep(
             self.store.record_order_intent,
             account=account,
             symbol=request.symbol,
@@ -108,9 +118,12 @@ class Journal:
         )
 
     def ack_step(self, order_id: int, order: Order, event: str) -> Callable[[], Any]:
+        """The venue's answer to an intent we recorded (so pending_submit until now): no read
+        before the update (`Store.record_answer`)."""
         return partial(
-            self.store.update_order,
+            self.store.record_answer,
             order_id,
+            was=OrderStatus.PENDING_SUBMIT.value,
             status=order.status.value,
             exchange_order_id=order.id,
             filled_quantity=order.filled_quantity,
@@ -129,8 +142,11 @@ class Journal:
         self, order_id: int, order: Order, event: str, *then: Callable[[], Any]
     ) -> list[Any]:
         """Record what the venue answered for an order, plus ``then`` steps in the same
-        commit (the next order's intent, the signal's status); returns their results."""
-        results = await self.write(self.ack_step(order_id, order, event), *then)
+        commit (the next order's intent, the signal's status); returns their results.
+        The commit is synced to the disk when ``then`` records an intent (about to be sent),
+        relaxed otherwise."""
+        durable = any(isinstance(step, IntentStep) for step in then)
+        results = await self.write(self.ack_step(order_id, order, event), *then, durable=durable)
         return results[1:]
 
     async def send(
@@ -185,6 +201,7 @@ class Journal:
             partial(
                 self.store.append_event, kind, account, data, signal_id=signal_id, order_id=order_id
             ),
+            durable=False,  # lost to a power cut: the intent is looked up by its client id
         )
 
     # ------------------------------------------------------- placing orders
@@ -214,7 +231,7 @@ class Journal:
         one never recorded is recorded, then sent. None: ``may_send`` said no."""
         assert request.client_order_id is not None
         account = trader.account
-        record = await self.db(self.store.get_order_by_client_id, account, request.client_order_id)
+        record = await self.records.get_order_by_client_id(account, request.client_order_id)
         if record is not None:
             found = await self.lookup(trader, record)
             if found is None and OrderStatus(record.status) is OrderStatus.PENDING_SUBMIT:
@@ -232,11 +249,11 @@ class Journal:
         """What the signal's approved decision asked for (quantity, position, closing part,
         the legs' prices as rounded onto the venue's grid). With ``legs_only``, a signal
         decided before plans were kept gets its own stop and target (and no quantities)."""
-        decisions = await self.db(self.store.decisions_for_signal, signal_id)
+        decisions = await self.records.decisions_for_signal(signal_id)
         plans = [d.plan for d in decisions if d.approved and d.plan]
         if plans:
             return StoredPlan.from_record(plans[-1])
-        signal = await self.db(self.store.get_signal, signal_id)
+        signal = await self.records.get_signal(signal_id)
         if not legs_only or signal is None or not any(d.approved for d in decisions):
             return None
         return StoredPlan.from_record({**signal.payload, "quantity": None, "position": None})
@@ -267,8 +284,7 @@ class Journal:
         if new.value != record.status or (
             order and order.filled_quantity != record.filled_quantity
         ):
-            await self.db(
-                self.store.update_order,
+            await self.records.update_order(
                 record.id,
                 status=new.value,
                 exchange_order_id=order.id if order else None,

@@ -35,7 +35,7 @@ from tradeexec.execution.account_state import AccountStates, Mover
 from tradeexec.execution.brackets import BracketLeg, bracket_legs
 from tradeexec.execution.failover import Failover, raise_failover
 from tradeexec.execution.intake import Accepted, SignalIntake
-from tradeexec.execution.journal import order_from_record
+from tradeexec.execution.journal import IntentStep, order_from_record
 from tradeexec.execution.planning import EntryPlan, StoredPlan, plan_entries
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.riskgate import RiskGate
@@ -89,10 +89,10 @@ class Pipeline(SignalIntake):
         assert signal.account is not None
         async with self.lock(signal.account):
             if resumed:  # it may have ended while we waited for the lock
-                current = await self.db(self.store.get_signal, signal_id)
+                current = await self.records.get_signal(signal_id)
                 assert current is not None
                 if SignalStatus(current.status).is_terminal:
-                    orders = await self.db(self.store.orders_for_signal, signal_id)
+                    orders = await self.records.orders_for_signal(signal_id)
                     return ExecutionReport.duplicate(signal, current, orders).as_original()
                 if current.status == ST.RECEIVED and self._too_old(signal):
                     return await self._expire(signal, signal_id, current.status)
@@ -335,7 +335,7 @@ class Pipeline(SignalIntake):
         (a reducing one still takes reduce-only orders)."""
         if self._too_old(run.signal):
             return False
-        state, _ = await self.db(self.store.get_trading_state, run.trader.account)
+        state, _ = await self.records.get_trading_state(run.trader.account)
         state = TradingState(state)
         if state is TradingState.HALTED:
             return False
@@ -353,9 +353,13 @@ class Pipeline(SignalIntake):
     async def _record_step(
         self, order_id: int, order: Order, fresh: bool, then: list[Callable[[], Any]]
     ) -> list[Any]:
+        """The answer and ``then`` in one commit: synced to the disk when ``then`` records an
+        intent about to be sent (write before you act), relaxed otherwise."""
         if fresh:
             return await self.record_order(order_id, order, "acknowledged", *then)
-        return await self.write(*then) if then else []
+        if not then:
+            return []
+        return await self.write(*then, durable=any(isinstance(s, IntentStep) for s in then))
 
     def _final_status_step(self, run: _Run) -> Callable[[], Any]:
         """The signal's end, from the report (which says what the venue answered)."""
@@ -434,11 +438,11 @@ class Pipeline(SignalIntake):
             if fresh:
                 acks.append(self.ack_step(oid, order, "acknowledged"))
             run.report = run.report.with_order(leg.role, order)
-        if stop_error is None:
-            await self.write(*acks, self._final_status_step(run))
+        if stop_error is None:  # relaxed: recovery rebuilds answers and the end by client id
+            await self.write(*acks, self._final_status_step(run), durable=False)
             return run.report
         if acks:
-            await self.write(*acks)
+            await self.write(*acks, durable=False)
         stop = next(leg for leg in legs if leg.role == OrderRole.STOP_LOSS)
         placed = await protection.retry_stop(
             self, run.trader, run.signal_id, run.signal.idempotency_key, stop.request,
@@ -446,7 +450,7 @@ class Pipeline(SignalIntake):
         )  # fmt: skip
         if isinstance(placed, Order):  # a passing refusal (429, 5xx): the stop rests now
             run.report = run.report.with_order(OrderRole.STOP_LOSS, placed)
-            await self.write(self._final_status_step(run))
+            await self.write(self._final_status_step(run), durable=False)
             return run.report
         run.report = await protection.stop_failed(
             self,

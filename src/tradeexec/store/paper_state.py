@@ -14,6 +14,12 @@ each starts from the state the previous one committed. Each write also checks th
 read (``UPDATE ... WHERE version = :seen``); a lost race (two first inserts on PostgreSQL, or
 a row changed without the lock) raises `PaperStateConflict`, and the caller re-reads and
 tries again. Nothing is ever overwritten blindly.
+
+The paper venue's commits are relaxed (not synced to the disk, `db.py`): they are the venue's
+side of an order, which the store learns again by asking for the order's client id. A power
+cut may roll the paper venue back a few orders, to the same moment as the rest of the store
+(one WAL, replayed up to its last whole commit), never to before an order intent the store
+recorded durably: such an order is found missing on the venue and settled as never sent.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tradeexec.store.db import WRITE_OPTIONS, create_engine_for, is_sqlite_memory
+from tradeexec.store.db import RELAXED, WRITE_OPTIONS, create_engine_for, is_sqlite_memory
 from tradeexec.store.db import upgrade as upgrade_schema
 from tradeexec.store.models import PaperStateRow, utcnow
 
@@ -107,6 +113,7 @@ class PaperStateStore:
             raise ValueError("paper state needs a database file or server, not sqlite memory")
         self._engine = engine
         self._write_engine = engine.execution_options(**WRITE_OPTIONS)
+        self._relaxed_engine = engine.execution_options(**RELAXED)
         self._owns_engine = owns_engine
 
     @classmethod
@@ -142,8 +149,9 @@ class PaperStateStore:
     @contextmanager
     def locked(self, account: str) -> Iterator[LockedPaperState]:
         """One write transaction holding the account's row: read `current`, `save` a new
-        state, and it commits when the block ends (an exception rolls it back)."""
-        with self._write_engine.begin() as connection:
+        state, and it commits when the block ends (an exception rolls it back); relaxed (see
+        the module docstring)."""
+        with self._relaxed_engine.begin() as connection:
             row = connection.execute(_ROW_FOR_UPDATE, {"b_account": account}).one_or_none()
             yield LockedPaperState(connection, account, _snapshot(row))
 
