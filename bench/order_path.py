@@ -577,40 +577,28 @@ class Spans:
 
         return measured
 
-    def wrap_store(self, pipeline: Any) -> Callable[[], None]:
-        """Every ``pipeline.db(fn, ...)`` (awaited on the loop, and inside the worker thread)
-        and every ``pipeline.write(...)`` batch (awaited)."""
-        original = pipeline.db
+    def wrap_store(self, store: Any) -> Callable[[], None]:
+        """Every call the store's writer thread runs (`StoreThread.submit`: the typed front's
+        methods, `Journal.db` and every `write` batch alike): awaited on the loop, and its
+        own wall and CPU time inside the thread, so queueing, hand-off and disk sync show as
+        the differences."""
+        thread = store.thread
+        original = thread.submit
 
-        async def db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-            key = f"store: {fn.__name__}"
+        def submit(fn: Callable[[], Any]) -> Any:
+            key = f"store: {_job_label(fn)}"
             t0 = time.perf_counter()
-            try:
-                return await original(self.in_thread(key, fn), *args, **kwargs)
-            finally:
-                if self.active:
+            future = original(self.in_thread(key, fn))
+            if self.active:
+
+                def done(_: Any) -> None:
                     self.awaited.setdefault(key, []).append(time.perf_counter() - t0)
 
-        original_write = pipeline.write
+                future.add_done_callback(done)
+            return future
 
-        async def write(*steps: Callable[..., Any]) -> Any:
-            # a write batch: its steps and their commit in one transaction, in a worker
-            # thread (`Journal.write` calls `asyncio.to_thread` itself, not `db`)
-            key = "store: write batch (one transaction + commit)"
-            t0 = time.perf_counter()
-            try:
-                return await original_write(*steps)
-            finally:
-                if self.active:
-                    self.awaited.setdefault(key, []).append(time.perf_counter() - t0)
-
-        pipeline.db, pipeline.write = db, write
-
-        def undo() -> None:
-            del pipeline.db
-            del pipeline.write
-
-        return undo
+        thread.submit = submit
+        return lambda: delattr(thread, "submit")
 
     def wrap_sync(self, owner: Any, attr: str, key: str) -> Callable[[], None]:
         setattr(owner, attr, self.in_thread(key, getattr(owner, attr)))
@@ -643,6 +631,16 @@ class Spans:
 _WAITING = ("poll' of 'select.epoll", "selectors.py")
 
 
+def _job_label(fn: Any) -> str:
+    """What a writer-thread job is: a store method's name, or a write batch's steps."""
+    steps = getattr(fn, "steps", None)
+    if steps is not None:  # `WriteBatch`
+        names = "+".join(_job_label(step) for step in steps)
+        return f"batch[{'durable' if fn.durable else 'relaxed'}]({names})"
+    inner = getattr(fn, "func", fn)  # a partial: the store method it calls
+    return str(getattr(inner, "__name__", type(inner).__name__))
+
+
 def _stage_label(calls: list[Call]) -> str:
     names = [c.name for c in calls]
     return f"facts: gather({', '.join(names)})" if len(names) > 1 else f"exchange: {names[0]}"
@@ -654,7 +652,7 @@ async def _attribute_venue(
     import cProfile
     import pstats
 
-    pipeline, gate = service.pipeline, service.gate
+    gate = service.gate
     trader = await service.manager.get(ACCOUNT[venue])
     te = TradeexecSide(service, venue, f"{run_id}-prof")
     te.count = 10**6  # keys distinct from the A/B run's
@@ -690,7 +688,7 @@ async def _attribute_venue(
     # 1. spans: the pipeline's store calls, the gate's facts, the trader's exchange calls
     spans = Spans()
     undo = [
-        spans.wrap_store(pipeline),
+        spans.wrap_store(service.store),
         spans.wrap_sync(gate, "_local_facts", "store: risk facts (state, order rate, PnL)"),
         spans.wrap_async(
             gate,
