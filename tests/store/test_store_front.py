@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import partial
 
 import pytest
+from sqlalchemy import event
 
 from tradeexec.store import RecordNotFound, Store
 from tradeexec.store.front import AsyncStore
@@ -131,3 +132,37 @@ async def test_closing_the_store_ends_its_writer_thread(db_url: str) -> None:
     assert await AsyncStore(store).get_signal(1) is None
     store.close()
     assert not thread.alive
+
+
+async def test_write_batches_queued_together_share_one_commit(
+    store: Store, make_signal: Callable[..., int]
+) -> None:
+    """Group commit: batches waiting behind a busy writer thread commit together (one disk
+    sync), a failing one undoes only its own writes, and every caller gets its own answer."""
+    front = AsyncStore(store)
+    signals = [make_signal() for _ in range(4)]
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    gate = threading.Event()
+    busy = asyncio.ensure_future(front.run(gate.wait, 10))
+    writes = [
+        front.write(partial(store.record_decision, s, True, None, "ok"), durable=i == 0)
+        for i, s in enumerate(signals)
+    ]
+    failing = front.write(
+        partial(store.record_decision, signals[0], False, "x", "undone"),
+        partial(store.set_signal_status, 10**9, "executing", None),
+        durable=False,
+    )
+    answers = asyncio.gather(*writes, failing, return_exceptions=True)
+    for _ in range(3):  # each task runs up to its queued job (no wall-clock wait)
+        await asyncio.sleep(0)
+    gate.set()
+    await busy
+    *ok, refused = await answers
+    assert all(isinstance(a, list) and isinstance(a[0], int) for a in ok)
+    assert isinstance(refused, RecordNotFound)
+    assert len(commits) == 1  # five batches, one commit
+    decisions = [await front.decisions_for_signal(s) for s in signals]
+    assert [len(d) for d in decisions] == [1, 1, 1, 1]  # the failing one left nothing
+    assert all(d[0].approved for d in decisions)

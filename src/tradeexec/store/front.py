@@ -14,11 +14,12 @@ The synchronous `Store` stays the API for the CLI, tests and other threads.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from tradeexec.store.repository import Store
+from tradeexec.store.worker import WriteBatch
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,20 +49,6 @@ class _OnThread(Generic[P, R]):
             return await store.thread.submit(partial(method, store, *args, **kwargs))
 
         return call
-
-
-class WriteBatch:
-    """Write steps run as one transaction (`Store.batch`): what `AsyncStore.write` queues on
-    the writer thread (a named job, so a profiler can say what it holds)."""
-
-    def __init__(self, store: Store, steps: Sequence[Callable[[], Any]], durable: bool) -> None:
-        self.store = store
-        self.steps = steps
-        self.durable = durable
-
-    def __call__(self) -> list[Any]:
-        with self.store.batch(durable=self.durable):
-            return [step() for step in self.steps]
 
 
 class AsyncStore:

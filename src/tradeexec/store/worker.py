@@ -9,6 +9,13 @@ writes never contend for SQLite's lock inside one process.
 
 A call is never interrupted once it started: cancelling the awaiting task only drops the
 answer (the write it asked for still happens or fails as a whole, as with `to_thread`).
+
+Group commit: write batches (`WriteBatch`) found waiting in the queue one behind the other
+(concurrent signals of several accounts, queued while a commit synced to the disk) run as
+ONE transaction, each inside its own savepoint: one commit, one disk sync for all of them
+(synced if any of them asked to be), and a batch that fails undoes only its own writes. Each
+caller is answered only once that commit is done; if the commit itself fails, each batch
+runs again on its own, so each caller learns its own outcome.
 """
 
 from __future__ import annotations
@@ -17,12 +24,65 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection
 
 R = TypeVar("R")
 
 _Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+_Outcome = tuple[bool, Any]
+#: at most this many write batches share one commit
+MAX_GROUP = 32
+
+
+class _Batching(Protocol):
+    def batch(self, *, durable: bool = True) -> AbstractContextManager[None]: ...
+    def _batch_connection(self) -> Connection | None: ...
+
+
+class WriteBatch:
+    """Write steps run as one transaction (`Store.batch`): what `AsyncStore.write` queues on
+    the writer thread; a named job, so the thread can group batches and a profiler can say
+    what it holds."""
+
+    def __init__(self, store: _Batching, steps: Sequence[Callable[[], Any]], durable: bool) -> None:
+        self.store = store
+        self.steps = steps
+        self.durable = durable
+
+    def __call__(self) -> list[Any]:
+        with self.store.batch(durable=self.durable):
+            return [step() for step in self.steps]
+
+
+def run_group(batches: Sequence[WriteBatch]) -> list[_Outcome]:
+    """Several write batches of one store in ONE transaction, each in a savepoint (see the
+    module docstring); each batch's outcome, valid once this returns."""
+    store = batches[0].store
+    outcomes: list[_Outcome] = []
+    try:
+        with store.batch(durable=any(b.durable for b in batches)):
+            connection = store._batch_connection()
+            assert connection is not None
+            for batch in batches:
+                try:
+                    with connection.begin_nested():
+                        outcomes.append((True, [step() for step in batch.steps]))
+                except Exception as exc:  # this batch only: its savepoint is rolled back
+                    outcomes.append((False, exc))
+    except BaseException:  # the shared commit failed: each alone, each its own answer
+        return [_run_one(batch) for batch in batches]
+    return outcomes
+
+
+def _run_one(fn: Callable[[], Any]) -> _Outcome:
+    try:
+        return True, fn()
+    except BaseException as exc:  # handed to the caller, whatever it is
+        return False, exc
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -60,14 +120,35 @@ class StoreThread:
         return self._thread.is_alive()
 
     def _serve(self) -> None:
+        held: list[_Job | None] = []  # taken from the queue, not groupable with the last
         while True:
-            job = self._jobs.get()
+            job = held.pop() if held else self._jobs.get()
             if job is None:
                 return
-            fn, loop, future = job
+            group = [job]
+            if isinstance(job[0], WriteBatch):
+                group = self._gather(job, held)
+            if len(group) == 1:
+                outcomes = [_run_one(job[0])]
+            else:
+                batches = [fn for fn, _, _ in group]
+                outcomes = run_group(batches)  # type: ignore[arg-type]
+            for (_, loop, future), (ok, value) in zip(group, outcomes, strict=True):
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+                    loop.call_soon_threadsafe(_settle, future, ok, value)
+
+    def _gather(self, first: _Job, held: list[_Job | None]) -> list[_Job]:
+        """``first`` and the write batches of the same store queued right behind it; the
+        next job that is not one of them goes to ``held``, to run after."""
+        group = [first]
+        store = first[0].store  # type: ignore[attr-defined]
+        while len(group) < MAX_GROUP:
             try:
-                ok, value = True, fn()
-            except BaseException as exc:  # handed to the caller, whatever it is
-                ok, value = False, exc
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
-                loop.call_soon_threadsafe(_settle, future, ok, value)
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None or not (isinstance(job[0], WriteBatch) and job[0].store is store):
+                held.append(job)
+                break
+            group.append(job)
+        return group
