@@ -35,6 +35,10 @@ from tradeexec.store.records import (
 _INSERT_SIGNAL = insert(_SIGNALS)
 _SIGNAL_ID_BY_KEY = select(_SIGNALS.c.id).where(_SIGNALS.c.idempotency_key == bindparam("b_key"))
 _UPDATE_SIGNAL = update(_SIGNALS).where(_SIGNALS.c.id == bindparam("b_id"))
+# built once: an expanding IN keeps one cached statement whatever the expected statuses
+_UPDATE_SIGNAL_IF = _UPDATE_SIGNAL.where(
+    _SIGNALS.c.status.in_(bindparam("b_expect", expanding=True))
+)
 _SIGNAL_EXISTS = select(_SIGNALS.c.id).where(_SIGNALS.c.id == bindparam("b_id"))
 _INSERT_DECISION = insert(_DECISIONS)
 
@@ -103,8 +107,8 @@ class SignalStore(StoreBase):
                 if connection.execute(_UPDATE_SIGNAL, values).rowcount == 0:
                     raise RecordNotFound(f"no signal {signal_id}")
                 return True
-            guarded = _UPDATE_SIGNAL.where(_SIGNALS.c.status.in_(_texts(expect)))
-            if connection.execute(guarded, values).rowcount == 1:
+            guarded = {**values, "b_expect": _texts(expect)}
+            if connection.execute(_UPDATE_SIGNAL_IF, guarded).rowcount == 1:
                 return True
             if connection.execute(_SIGNAL_EXISTS, {"b_id": signal_id}).first() is None:
                 raise RecordNotFound(f"no signal {signal_id}")
