@@ -78,7 +78,7 @@ def target_ratio(venue: str, latency_ms: float) -> float:
 
 def app_config(sim: lib.SimProcess, creds: dict[str, dict[str, str]], tmp: Path) -> Any:
     """Both accounts on the simulator; limits generous enough that nothing is refused."""
-    from tradeexec.config import AccountConfig, AppConfig, RiskConfig
+    from tradeexec.config import AccountConfig, AppConfig
 
     bn, hl = creds["binance"], creds["hyperliquid"]
     return AppConfig(
@@ -95,14 +95,21 @@ def app_config(sim: lib.SimProcess, creds: dict[str, dict[str, str]], tmp: Path)
         },
         store_url=f"sqlite:///{tmp / 'bench.db'}",
         market_cache_dir=str(tmp / "markets"),
-        risk=RiskConfig(
-            min_confidence=0.0,
-            max_order_notional=None,
-            max_position_notional=None,
-            max_open_positions=None,
-            max_orders_per_minute=1_000_000,
-            price_band_pct=Decimal("0.5"),
-        ),
+        risk=bench_risk(),
+    )
+
+
+def bench_risk() -> Any:
+    """Limits generous enough that no benchmark signal is refused."""
+    from tradeexec.config import RiskConfig
+
+    return RiskConfig(
+        min_confidence=0.0,
+        max_order_notional=None,
+        max_position_notional=None,
+        max_open_positions=None,
+        max_orders_per_minute=1_000_000,
+        price_band_pct=Decimal("0.5"),
     )
 
 

@@ -23,6 +23,7 @@ import _benchlib as lib
 import order_path
 import ready
 import startup
+import throughput
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -35,6 +36,7 @@ FULL = {
     "order_path_binance": ("order_path", ["--venue", "binance", "--iterations", "150"]),
     "order_path_hyperliquid": ("order_path", ["--venue", "hyperliquid", "--iterations", "150"]),
     "profile": ("order_path", ["--profile-only", "--profile-iterations", "30"]),
+    "throughput": ("throughput", ["--signals", "96", "--accounts", "4"]),
 }
 QUICK = {
     "startup": ("startup", ["--runs", "1", "--uncached-runs", "1"]),
@@ -42,6 +44,7 @@ QUICK = {
     "order_path_binance": ("order_path", ["--venue", "binance", "--iterations", "2"]),
     "order_path_hyperliquid": ("order_path", ["--venue", "hyperliquid", "--iterations", "2"]),
     "profile": ("order_path", ["--profile-only", "--profile-iterations", "2"]),
+    "throughput": ("throughput", ["--signals", "8", "--accounts", "2", "--warmup", "1"]),
 }
 for _plan, _n in ((FULL, "100"), (QUICK, "2")):  # the same with 5 ms on every venue request
     for _v in ("binance", "hyperliquid"):
@@ -95,20 +98,27 @@ def _ran(section: dict[str, Any]) -> str:
 def _store_summary(venue: str, p: dict[str, Any]) -> str:
     """One generated paragraph: how much of a signal is the store, and of what kind."""
     store = [s for s in p["spans"] if s["span"].startswith("store: ") and s["awaited_ms"]]
-    calls = sum(s["calls_per_signal"] for s in store)
-    awaited = sum(s["awaited_ms"] for s in store)
-    wall = sum(s["thread_wall_ms"] or 0 for s in store)
-    cpu = sum(s["thread_cpu_ms"] or 0 for s in store)
+
+    def total(spans: list[dict[str, Any]], key: str) -> float:
+        return float(sum(s[key] or 0 for s in spans))
+
+    durable = [s for s in store if "batch[durable]" in s["span"]]
+    relaxed = [s for s in store if s not in durable]
+    awaited, wall = total(store, "awaited_ms"), total(store, "thread_wall_ms")
+    dw, dc = total(durable, "thread_wall_ms"), total(durable, "thread_cpu_ms")
+    rw, rc = total(relaxed, "thread_wall_ms"), total(relaxed, "thread_cpu_ms")
     facts = next((s for s in p["spans"] if s["span"].startswith("store: risk facts")), None)
     te_facts = next((s for s in p["spans"] if s["span"].startswith("facts: ")), None)
     raw_facts = next((s for s in p["raw_spans"] if s["span"].startswith("facts: ")), None)
     text = (
-        f"**{venue}**: the pipeline made {calls:g} sequential store calls per signal, awaited "
-        f"{awaited:.1f} ms in total (raw ccxt has none). Inside the worker thread they took "
-        f"{wall:.1f} ms wall of which {cpu:.1f} ms CPU (SQLAlchemy ORM + sqlite3); the other "
-        f"{wall - cpu:.1f} ms the thread waited, on the disk (every write transaction commits "
-        f"with `synchronous=FULL`: an fsync) or for the GIL; {awaited - wall:.1f} ms went to "
-        f"handing each call to the thread and back."
+        f"**{venue}**: {total(store, 'calls_per_signal'):g} jobs per signal on the store's "
+        f"writer thread, awaited {awaited:.1f} ms in total (raw ccxt has none). "
+        f"{total(durable, 'calls_per_signal'):g} durable commits (the order intents, "
+        f"fsync'd before the orders are sent) took {dw:.1f} ms wall in the thread, of which "
+        f"{dc:.1f} ms CPU: {dw - dc:.1f} ms waiting on the disk (or the GIL); the "
+        f"{total(relaxed, 'calls_per_signal'):g} relaxed ones (no fsync) {rw:.1f} ms wall, "
+        f"{rc:.1f} ms CPU; {awaited - wall:.1f} ms went to queueing and handing the jobs to "
+        f"the thread and back."
     )
     if facts and te_facts and raw_facts:
         text += (
@@ -212,6 +222,16 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
                 f"({r['tradeexec']['p50_ms']:.1f} vs {r['raw ccxt']['p50_ms']:.1f} ms) "
                 f"| {'yes' if r['target_met'] else '**no**'} |"
             )
+    if "throughput" in sections:
+        for r in sections["throughput"]["results"]["rows"]:
+            raw = r.get("raw_serial")
+            beside = f"; raw ccxt {raw['per_s']:g}/s" if raw else ""
+            lines.append(
+                f"| throughput, {r['venue']}: signals/s through TradingService >= "
+                f"{r['target']:g} | {r['best_per_s']:g}/s (one at a time "
+                f"{r['tradeexec_serial']['per_s']:g}/s{beside}) "
+                f"| {'yes' if r['target_met'] else '**no**'} |"
+            )
     lines += [
         "",
         f"Mutation score of the order path ([MUTATION.md](MUTATION.md), `make mutate`): "
@@ -266,6 +286,25 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
     notes = _repeated_reads(rows)
     if notes:
         lines += ["", *notes]
+    if "throughput" in sections:
+        tp = sections["throughput"]
+        lines += [
+            "",
+            "### 3b. Throughput: signals per second through one `TradingService`",
+            "",
+            _ran(tp),
+            "",
+            "The same bracketed signal as above (entry, stop, target; a fresh key each), in "
+            "rounds of 4 per account, timed; between rounds, untimed, each account closes its "
+            "position and its legs. `one at a time`: one account, one signal after another. "
+            "`one in flight per account`: several accounts of the venue, one signal in flight "
+            "on each (one account's signals run one at a time: the pipeline's account lock); "
+            "their durable commits queued together share one disk sync (group commit). Raw "
+            "ccxt replays tradeexec's recorded ccxt calls on as many accounts of its own. The "
+            "paper venue is tradeexec's own (no raw ccxt side).",
+            "",
+            throughput.markdown(tp["results"]),
+        ]
     if "profile" in sections:
         pf = sections["profile"]
         lines += [
@@ -274,10 +313,11 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
             "",
             _ran(pf),
             "",
-            "A separate pass, not part of the numbers above: the pipeline's store calls, the "
-            "risk gate's facts and the trader's exchange calls wrapped with timers, then a "
-            "cProfile of the same path (main thread only; the store runs in worker threads, "
-            "measured by the spans instead).",
+            "A separate pass, not part of the numbers above: every job the store's writer "
+            "thread runs (each named by its store calls and, for a write batch, whether its "
+            "commit is durable), the risk gate's facts and the trader's exchange calls "
+            "wrapped with timers, then a cProfile of the same path (main thread only; the "
+            "store runs in its writer thread, measured by the spans instead).",
             "",
         ]
         for venue, p in pf["results"]["profiles"].items():
@@ -294,7 +334,7 @@ def main() -> None:
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     facts = lib.machine_facts()
-    sections = {name: _run(*plan[name]) for name in ("startup", "ready", *ORDER_PATH)}
+    sections = {name: _run(*plan[name]) for name in ("startup", "ready", *ORDER_PATH, "throughput")}
     rows = [row for name in ORDER_PATH for row in sections[name]["results"]["rows"]]
     if args.always_profile or not all(r.get("target_met") for r in rows):
         sections["profile"] = _run(*plan["profile"])
