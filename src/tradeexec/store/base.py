@@ -174,7 +174,7 @@ class StoreBase:
         Inside the block every write method joins the batch's transaction; nothing is
         visible to other connections until the block ends, and an exception rolls back all
         of it. The batch belongs to the calling thread: call it from one synchronous
-        function (e.g. inside one ``asyncio.to_thread``). Nested batches join the outer one.
+        function (e.g. one job of the writer thread). Nested batches join the outer one.
         The transaction begins with the block (on SQLite it takes the write lock then).
 
         A duplicate that a method answers without raising (`record_signal` of a key seen

@@ -1,6 +1,6 @@
 """Read-only queries for the service's surfaces (REST lists, the SSE feed, the webhook's
 out-of-order check, readiness). The SQL stays in ``store/``; like `Store`, every function is
-synchronous (async callers use ``asyncio.to_thread``) and returns frozen records or plain data.
+synchronous (async callers use ``AsyncStore.read``) and returns frozen records or plain data.
 
 They run on the `Store`'s own sessions, so an in-memory SQLite store is serialised the same
 way and PostgreSQL works unchanged.

@@ -42,4 +42,5 @@ class Store(SignalStore, OrderStore, FillStore, EventStore, TradingStateStore, L
     """The durable store. Build one with `Store.from_url(url)` or `Store(engine)`.
 
     Each public method is one transaction on its own (or joins `batch()`), so a `Store` can
-    be shared by threads (async callers use `asyncio.to_thread(store.method, ...)`)."""
+    be shared by threads; async callers use its typed front, `front.AsyncStore(store)`, which
+    runs the same methods on the store's one writer thread (`Store.thread`)."""
