@@ -166,3 +166,21 @@ async def test_write_batches_queued_together_share_one_commit(
     decisions = [await front.decisions_for_signal(s) for s in signals]
     assert [len(d) for d in decisions] == [1, 1, 1, 1]  # the failing one left nothing
     assert all(d[0].approved for d in decisions)
+
+
+async def test_a_batch_in_a_group_reads_what_the_batches_before_it_wrote(store: Store) -> None:
+    """Grouped batches keep the order they were queued in: a read inside a later batch sees
+    an earlier one's write (a reconciler's state check after an operator's halt), exactly as
+    if each had committed alone."""
+    front = AsyncStore(store)
+    gate = threading.Event()
+    busy = asyncio.ensure_future(front.run(gate.wait, 10))
+    halt = front.write(partial(store.set_trading_state, "main", "HALTED", "operator"))
+    seen = front.write(partial(store.get_trading_state, "main"), durable=False)
+    answers = asyncio.gather(halt, seen)
+    for _ in range(3):  # each task runs up to its queued job (no wall-clock wait)
+        await asyncio.sleep(0)
+    gate.set()
+    await busy
+    _, (state,) = await answers
+    assert state == ("HALTED", "operator")

@@ -215,12 +215,30 @@ class StoreBase:
 
     @contextmanager
     def _reading(self) -> Iterator[Session]:
+        """An ORM read: inside a batch on the batch's own transaction, so it sees what the
+        batch wrote (and, grouped, what the batches before it wrote: `worker.run_group`)."""
+        current = self._batch_connection()
+        if current is not None:
+            with Session(bind=current, expire_on_commit=False) as session:
+                yield session
+            return
         with self._serial, self._read() as session, session.begin():
             yield session
 
     @contextmanager
     def _querying(self) -> Iterator[Connection]:
-        """One read transaction for Core statements."""
+        """One read transaction for Core statements, or the open batch's (see `_reading`)."""
+        current = self._batch_connection()
+        if current is not None:
+            yield current
+            return
+        with self._serial, self._engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def _reading_committed(self) -> Iterator[Connection]:
+        """A read on a connection of its own, outside any batch: what is committed (on
+        PostgreSQL a failed statement aborts the batch's transaction until it ends)."""
         with self._serial, self._engine.connect() as connection, connection.begin():
             yield connection
 

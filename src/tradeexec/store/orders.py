@@ -136,7 +136,7 @@ class OrderStore(StoreBase):
                 # the only connection to an in-memory database); it sees its own rows too.
                 existing = batch.execute(_ORDER_ID_BY_CLIENT_ID, key).scalar()
             else:  # PostgreSQL aborts the whole transaction: read what is committed
-                with self._querying() as connection:
+                with self._reading_committed() as connection:
                     existing = connection.execute(_ORDER_ID_BY_CLIENT_ID, key).scalar()
             if existing is None:
                 raise
