@@ -125,30 +125,30 @@ class StoreThread:
             job = held.pop() if held else self._jobs.get()
             if job is None:
                 return
-            group = [job]
+            group: list[_Job] = [job]
+            batches: list[WriteBatch] = []
             if isinstance(job[0], WriteBatch):
-                group = self._gather(job, held)
-            if len(group) == 1:
-                outcomes = [_run_one(job[0])]
-            else:
-                batches = [fn for fn, _, _ in group]
-                outcomes = run_group(batches)  # type: ignore[arg-type]
+                group, batches = self._gather(job, job[0], held)
+            outcomes = [_run_one(job[0])] if len(group) == 1 else run_group(batches)
             for (_, loop, future), (ok, value) in zip(group, outcomes, strict=True):
                 with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
                     loop.call_soon_threadsafe(_settle, future, ok, value)
 
-    def _gather(self, first: _Job, held: list[_Job | None]) -> list[_Job]:
-        """``first`` and the write batches of the same store queued right behind it; the
-        next job that is not one of them goes to ``held``, to run after."""
-        group = [first]
-        store = first[0].store  # type: ignore[attr-defined]
+    def _gather(
+        self, first: _Job, batch: WriteBatch, held: list[_Job | None]
+    ) -> tuple[list[_Job], list[WriteBatch]]:
+        """``first`` (whose job is ``batch``) and the write batches of the same store queued
+        right behind it; the next job that is not one of them goes to ``held``, to run
+        after."""
+        group, batches = [first], [batch]
         while len(group) < MAX_GROUP:
             try:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 break
-            if job is None or not (isinstance(job[0], WriteBatch) and job[0].store is store):
+            if job is None or not (isinstance(job[0], WriteBatch) and job[0].store is batch.store):
                 held.append(job)
                 break
             group.append(job)
-        return group
+            batches.append(job[0])
+        return group, batches
