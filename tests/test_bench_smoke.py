@@ -23,6 +23,7 @@ import order_path  # noqa: E402
 import ready  # noqa: E402
 import run_all  # noqa: E402
 import startup  # noqa: E402
+import throughput  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -124,12 +125,35 @@ def test_order_path_shape(order_results: dict[str, Any]) -> None:
     assert "tradeexec / raw at p50" in text
 
 
+@pytest.fixture(scope="module")
+def throughput_results(sim: lib.SimProcess) -> dict[str, Any]:
+    return throughput.run(signals=4, accounts=1, warmup=1, sim=sim)
+
+
+def test_throughput_shape(throughput_results: dict[str, Any]) -> None:
+    rows = {r["venue"]: r for r in throughput_results["rows"]}
+    assert set(rows) == set(throughput.VENUES)
+    for venue, row in rows.items():
+        for shape in ("tradeexec_serial", "tradeexec_concurrent"):
+            assert row[shape]["failed"] == 0, (venue, shape)
+            assert row[shape]["signals"] == 4 and row[shape]["per_s"] > 0
+        if venue == "paper":  # tradeexec's own venue: no raw ccxt side
+            assert "raw_serial" not in row
+        else:
+            assert row["raw_serial"]["failed"] == 0 and row["raw_serial"]["signals"] == 4
+        assert isinstance(row["target_met"], bool)
+    assert "one in flight per account" in throughput.markdown(throughput_results)
+
+
 def test_order_path_profile_shape(profile_results: dict[str, Any]) -> None:
     profiles = profile_results
     assert set(profiles) == set(order_path.VENUES)
     for p in profiles.values():
         spans = {s["span"] for s in p["spans"]}
-        assert "store: record_signal" in spans
+        # every writer-thread job is timed, each batch named by its steps and durability
+        assert "store: batch[relaxed](record_signal)" in spans
+        intents = [s for s in spans if "record_order_intent" in s]
+        assert intents and all(s.startswith("store: batch[durable](") for s in intents)
         assert any(s.startswith("exchange: create_order") for s in spans)
         assert any(s["span"].startswith("facts: ") for s in p["raw_spans"])
         assert p["cprofile_top_tottime"]
@@ -141,6 +165,7 @@ def test_run_all_renders(
     ready_results: dict[str, Any],
     order_results: dict[str, Any],
     profile_results: dict[str, Any],
+    throughput_results: dict[str, Any],
 ) -> None:
     """The report renders from real (tiny) results, without the subprocess plumbing."""
     sections: dict[str, dict[str, Any]] = {
@@ -148,6 +173,7 @@ def test_run_all_renders(
         "ready": {"results": ready_results},
         "order_path_binance": {"results": order_results},
         "profile": {"results": {"profiles": profile_results}},
+        "throughput": {"results": throughput_results},
     }
     for section in sections.values():
         section.update(
@@ -161,6 +187,7 @@ def test_run_all_renders(
         "## 2. Time to a ready",
         "## 3. Order path",
         "### 3a. Where the time goes",
+        "### 3b. Throughput",
     )
     for heading in headings:
         assert heading in text
