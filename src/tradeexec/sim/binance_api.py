@@ -241,7 +241,7 @@ class BinanceFace:
     def _depth(self, call: Call) -> Any:
         market = self._market(call)
         assert market is not None
-        return mkt.depth(self.engine, market, self.ctx.clock())
+        return mkt.depth(self.engine, market, self.ctx.clock(), call.params.integer("limit"))
 
     def _ticker(self, call: Call) -> Any:
         now = self.ctx.clock()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tradeexec.sim import binance_errors as err
 from tradeexec.sim.accounting import ZERO
 from tradeexec.sim.binance_render import (
     FUNDING_INTERVAL_MS,
@@ -28,6 +29,9 @@ from tradeexec.sim.binance_render import (
 )
 from tradeexec.sim.engine import Engine
 from tradeexec.sim.markets import MarketSpec
+
+#: the ``limit`` values ``/fapi/v1/depth`` takes ("Order Book": default 500)
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 
 
 # ------------------------------------------------------------------- market data
@@ -142,15 +146,29 @@ def book_ticker(engine: Engine, spec: MarketSpec, now: int) -> dict[str, Any]:
     }
 
 
-def depth(engine: Engine, spec: MarketSpec, now: int) -> dict[str, Any]:
-    """One level a side: the engine fills any size at the touch."""
+def depth(engine: Engine, spec: MarketSpec, now: int, limit: int | None = None) -> dict[str, Any]:
+    """``/fapi/v1/depth``: the venue-wide book (`sim.book`, `Depth.sides`: the levels a taker
+    order walks), bids descending and asks ascending, ``limit`` levels a side at most. With no
+    venue-wide depth (none, or only an account's: this endpoint has no account), one level a
+    side: the touch, sized at the market's maximum order size (the engine fills any size).
+
+    ``limit`` is one of Binance's valid limits (default 500); another is -1130, as fapi
+    refuses a ``limit`` it does not take (the code inferred from its other endpoints)."""
+    if limit is None:
+        limit = 500
+    if limit not in DEPTH_LIMITS:
+        raise err.invalid_param("limit")
     bid, ask = engine.bid_ask(spec.coin)
+    if engine.depth is None:
+        bids, asks = [(bid, spec.max_qty)], [(ask, spec.max_qty)]
+    else:
+        bids, asks = engine.depth.sides(spec, bid, ask, engine.marks[spec.coin])
     return {
         "lastUpdateId": now,
         "E": now,
         "T": now,
-        "bids": [[px(spec, bid), qty(spec, spec.max_qty)]],
-        "asks": [[px(spec, ask), qty(spec, spec.max_qty)]],
+        "bids": [[px(spec, p), qty(spec, q)] for p, q in bids[:limit]],
+        "asks": [[px(spec, p), qty(spec, q)] for p, q in asks[:limit]],
     }
 
 

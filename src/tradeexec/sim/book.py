@@ -16,8 +16,10 @@ engine (globally, `SimConfig.depth`, or per account through ``POST /_sim/depth``
 - a resting limit order the mark moves through fills at most ``size`` per mark move (the
   liquidity that reaches one price), so it can fill in parts.
 
-The book is not shown by the depth endpoints (they keep serving the touch) and is not
-consumed: every walk sees the full configured book again.
+The venue-wide book is what the public depth endpoints serve (Binance ``/fapi/v1/depth``,
+Hyperliquid ``l2Book``), built by `Depth.sides` from the same `Depth.book` the walk uses; an
+account-only depth is not shown there (those endpoints have no account). The book is not
+consumed: every walk, and every read, sees the full configured book again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["Depth", "depth_from_json", "walk"]
+from tradeexec.sim.markets import MarketSpec
+
+__all__ = ["Depth", "Levels", "depth_from_json", "walk"]
+
+Levels = list[tuple[Decimal, Decimal]]  # (price, size), best first
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,18 @@ class Depth:
             else:
                 out.append((price, size))
         return out
+
+    def sides(
+        self, market: MarketSpec, bid: Decimal, ask: Decimal, mark: Decimal
+    ) -> tuple[Levels, Levels]:
+        """(bids, asks) as a taker order on ``market`` meets them: `book` with the arguments
+        `Engine._execute_taker` passes (the touch, the mark, the market's price rounding,
+        sizes rounded down), so a depth endpoint shows the book an order walks."""
+        coin, price, size = market.coin, market.round_price, market.round_qty_down
+        return (
+            self.book(coin, False, bid, mark, price, size),
+            self.book(coin, True, ask, mark, price, size),
+        )
 
 
 def walk(

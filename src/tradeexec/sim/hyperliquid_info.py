@@ -2,8 +2,8 @@
 
 Markets are the engine's, in engine order: the asset index of a coin is its position in
 ``meta.universe``. Numbers are strings (``"67500.0"``), times integers in ms, sides ``"B"`` /
-``"A"``. Spot is empty but well-formed (USDC is token 0). The book has one level a side (the
-engine has no depth): best bid and ask, sized at the market's maximum order size.
+``"A"``. Spot is empty but well-formed (USDC is token 0). ``l2Book`` serves the configured depth
+(`l2_book`), or best bid and ask sized at the market's maximum order size without it.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ _ORDER_TYPES = {
 }
 MONEY_PLACES = 6
 DAY_MS = 86_400_000
+L2_LEVELS = 20  # levels a side ``l2Book`` answers, as live
 
 
 def _user(body: dict[str, Any], key: str = "user") -> str:
@@ -145,17 +146,7 @@ class InfoApi:
             raise WireError("missing 'coin'")
         if coin not in self.engine.markets:
             return None
-        market = self.engine.markets[coin]
-        bid, ask = self.engine.bid_ask(coin)
-        depth = fmt(market.max_qty)
-        return {
-            "coin": coin,
-            "time": self.clock(),
-            "levels": [
-                [{"px": fmt(bid), "sz": depth, "n": 1}],
-                [{"px": fmt(ask), "sz": depth, "n": 1}],
-            ],
-        }
+        return l2_book(self.engine, coin, self.clock())
 
     def _q_exchangeStatus(self, _body: dict[str, Any]) -> Any:
         return {"specialStatuses": None, "time": self.clock()}
@@ -456,6 +447,27 @@ class InfoApi:
             if r["time"] >= start and (end is None or r["time"] <= end)
         ]  # fmt: skip
         return rows[:2000]
+
+
+def l2_book(engine: Engine, coin: str, now: int) -> dict[str, Any]:
+    """The ``l2Book`` answer for ``coin``: the venue-wide book (`sim.book`, `Depth.sides`: the
+    levels a taker order walks), at most `L2_LEVELS` a side, ``n`` 1 per level. With no
+    venue-wide depth (none, or only an account's: ``l2Book`` has no user), one level a side:
+    the touch, sized at the market's maximum order size (the engine fills any size)."""
+    market = engine.markets[coin]
+    bid, ask = engine.bid_ask(coin)
+    if engine.depth is None:
+        bids, asks = [(bid, market.max_qty)], [(ask, market.max_qty)]
+    else:
+        bids, asks = engine.depth.sides(market, bid, ask, engine.marks[coin])
+    return {
+        "coin": coin,
+        "time": now,
+        "levels": [
+            [{"px": fmt(p), "sz": fmt(q), "n": 1} for p, q in side[:L2_LEVELS]]
+            for side in (bids, asks)
+        ],
+    }
 
 
 def _direction(start: Decimal, end: Decimal) -> str:
