@@ -1,7 +1,7 @@
 """The long crash-and-fault soak (issue 7), for ``make soak``.
 
     python bench/soak.py [--seed 1] [--seeds 3] [--signals 2000] [--kills 8] [--batch 15]
-                         [--fault-rate 1.0] [--workdir DIR] [--show 60]
+                         [--fault-rate 1.0] [--workdir DIR] [--show 60] [--http]
 
 Runs `tests/reliability/soak.py` once per seed (``--seed``, ``--seed + 1``, ... ``--seeds``
 of them), prints each run's counts and violations, and exits 1 if any run had a violation.
@@ -9,6 +9,10 @@ Each run's worker logs, answers file and SQLite store stay in its work directory
 so a finding can be inspected with ``tradeexec signal show`` against that store. The same
 seed replays the same signals, prices, fault rolls and kill points (what the interleaving of
 two processes makes of them can differ).
+
+``--http`` runs the soak through the real service instead (`tests/reliability/http_soak.py`):
+the same signals as TradingView alerts and REST calls to a ``tradeexec serve`` process that is
+SIGKILLed and restarted, with the answers counted by HTTP status.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from reliability.http_soak import run_http_soak
 from reliability.soak import SoakConfig, run_soak
 
 
@@ -33,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-rate", type=float, default=1.0)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--show", type=int, default=60, help="violations to list per run")
+    parser.add_argument("--http", action="store_true", help="through a tradeexec serve process")
     args = parser.parse_args(argv)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="tradeexec-soak-"))
     failed = 0
@@ -44,11 +50,13 @@ def main(argv: list[str] | None = None) -> int:
             batch=args.batch,
             fault_rate=args.fault_rate,
         )
-        result = run_soak(config, root / f"seed-{seed}")
+        runner = run_http_soak if args.http else run_soak
+        result = runner(config, root / f"{'http-' if args.http else ''}seed-{seed}")
         print(result.failure_text(args.show) if not result.ok else result.summary(), flush=True)
         print(
             f"  replay: python bench/soak.py --seed {seed} --seeds 1 --signals {args.signals} "
-            f"--kills {args.kills} --batch {args.batch} --fault-rate {args.fault_rate}",
+            f"--kills {args.kills} --batch {args.batch} --fault-rate {args.fault_rate}"
+            f"{' --http' if args.http else ''}",
             flush=True,
         )
         failed += not result.ok
