@@ -1,0 +1,460 @@
+"""Service figures (issue 12): a real ``tradeexec serve`` process on uvicorn, over HTTP.
+
+    python bench/service.py [--json] [--rate 200] [--seconds 8] [--ramp 400,800,1200,1600]
+                            [--step-seconds 3] [--isolation-signals 40] [--ready-runs 3]
+
+One simulator process (Binance USD-M + Hyperliquid accounts), one SQLite store in a temp dir,
+and ``tradeexec serve --config ... --port 0`` as a child process. Measured:
+
+- ``/ready`` after start, warm market cache: from spawning the process to the first 200 from
+  ``GET /ready`` (polled every 10 ms); the cache is warmed by a first start that is not
+  timed. It includes the interpreter's start and every import.
+- webhook acknowledgement at a fixed rate (open loop: alert ``i`` is due at ``i / rate``;
+  its latency counts from that moment, so a stall is not hidden by sending less): p50, p99,
+  max; then every 202-answered key is looked up in the store (lost: not there) and every
+  signal's entry orders counted (duplicated: more than one). The alerts are market buys of
+  the ``paper`` account (a venue in the process, no network), so the background execution
+  of every accepted alert is part of the load the acknowledgements compete with.
+- webhook saturation: the same alerts at rising offered rates, each for a few seconds;
+  acknowledged (2xx) alerts per second of each step, and its p99.
+- isolation: Binance signals one after another through ``POST /signals`` (wait for the
+  outcome), undisturbed, then while Hyperliquid hangs (a latency fault of 5 s on every
+  Hyperliquid request of the simulator) with Hyperliquid signals arriving meanwhile; the
+  Binance p99 of both, and their ratio.
+- resident memory (VmRSS of the serve process): idle after ``/ready``, and the largest seen
+  while the fixed-rate run lasts (sampled every 100 ms).
+
+The client is a small raw HTTP/1.1 keep-alive client on asyncio (httpx costs more CPU per
+request than the server's acknowledgement does); it shares the machine's two cores with the
+server and the simulator, which the figures include.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import _benchlib as lib
+import yaml
+
+TOKEN = "te_bench_0123456789abcdef0123456789abcdef"
+SECRET = "tv_bench_0123456789abcdef0123456789abcdef"
+TARGETS = {
+    "ack_p99_ms": 25.0,
+    "saturation_per_s": 1000.0,
+    "isolation_ratio": 1.10,
+    "ready_s": 2.0,
+    "rss_idle_mb": 150.0,
+    "rss_load_mb": 250.0,
+}
+
+
+# ------------------------------------------------------------------------- the process
+def write_config(root: Path, sim: lib.SimProcess) -> Path:
+    bn = sim.create_account("binance", 1_000_000)
+    hl = sim.create_account("hyperliquid", 1_000_000)
+    for coin, price in (("BTC", 67500), ("ETH", 3500)):
+        sim.set_price(coin, price)
+    config = {
+        "accounts": {
+            "bn": {"type": "binance", "api_url": sim.base_url, "api_key": bn["apiKey"],
+                   "api_secret": bn["secret"], "timeout_ms": 20000},
+            "hl": {"type": "hyperliquid", "api_url": sim.base_url,
+                   "wallet_address": hl["walletAddress"], "private_key": hl["privateKey"],
+                   "timeout_ms": 20000},
+            "paper": {"type": "paper"},
+        },
+        "default_account": "paper",
+        "store_url": f"sqlite:///{root / 'service.db'}",
+        "market_cache_dir": str(root / "markets"),
+        "risk": {"max_orders_per_minute": 10_000_000, "max_order_notional": 10_000_000,
+                 "max_position_notional": 1_000_000_000, "max_open_positions": 1000},
+        "service": {
+            "tokens": {"bench": {"token": TOKEN, "scopes": ["admin"]}},
+            "webhooks": {"bench": {"secret": SECRET, "accounts": ["paper", "bn", "hl"],
+                                   "account": "paper"}},
+        },
+    }  # fmt: skip
+    path = root / "exchange.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+class Serve:
+    """``tradeexec serve`` as a child process; ``started`` is when it was spawned."""
+
+    def __init__(self, config: Path, root: Path) -> None:
+        self.out = root / "serve.out"
+        self.started = time.perf_counter()
+        with self.out.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tradeexec", "serve", "--config", str(config),
+                 "--port", "0", "--reconcile-interval", "0"],
+                stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                env={**os.environ, "TRADEEXEC_HOME": str(root / "home")},
+            )  # fmt: skip
+        self.host, self.port = "", 0
+
+    def wait_ready(self, timeout_s: float = 60.0) -> float:
+        """Seconds from spawning to the first 200 from /ready."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"tradeexec serve exited {self.proc.returncode}")
+            if not self.port:
+                line = self.out.read_text().partition("\n")
+                if line[1]:
+                    url = json.loads(line[0])["base_url"].removeprefix("http://")
+                    self.host, _, port = url.partition(":")
+                    self.port = int(port)
+            if self.port:
+                try:
+                    status, _ = asyncio.run(self.request("GET", "/ready"))
+                    if status == 200:
+                        return time.perf_counter() - self.started
+                except OSError:
+                    pass
+            time.sleep(0.01)
+        raise RuntimeError("tradeexec serve was not ready in time")
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        conn = await Conn.open(self.host, self.port)
+        try:
+            return await conn.request(method, path, body)
+        finally:
+            conn.close()
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@contextmanager
+def serving(config: Path, root: Path) -> Iterator[Serve]:
+    serve = Serve(config, root)
+    try:
+        yield serve
+    finally:
+        serve.stop()
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection (Content-Length bodies only: what uvicorn sends)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Conn:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer, host)
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        data = b"" if body is None else json.dumps(body).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + data)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# ---------------------------------------------------------------------- the load
+class Load:
+    """Open-loop alerts on a pool of keep-alive connections."""
+
+    def __init__(self, serve: Serve, run: str) -> None:
+        self.serve, self.run = serve, run
+        self.idle: list[Conn] = []
+        self.count = 0
+        self.accepted: list[str] = []
+        self.statuses: dict[int, int] = {}
+
+    def alert(self) -> dict[str, Any]:
+        self.count += 1
+        return {"passphrase": SECRET, "ticker": "BTCUSDT", "action": "buy",
+                "contracts": "0.001", "price": "67500", "account": "paper",
+                "idempotency_key": f"bench-{self.run}-{self.count}"}  # fmt: skip
+
+    async def one(self, due: float, latencies: list[float]) -> None:
+        alert = self.alert()
+        conn = self.idle.pop() if self.idle else await Conn.open(self.serve.host, self.serve.port)
+        status, _ = await conn.request("POST", "/webhooks/tradingview", alert)
+        latencies.append(time.perf_counter() - due)
+        self.idle.append(conn)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if 200 <= status < 300:
+            self.accepted.append(alert["idempotency_key"])
+
+    async def at_rate(self, rate: float, seconds: float) -> tuple[list[float], float]:
+        """Send ``rate`` alerts/s for ``seconds``; (latencies, seconds until the last answer)."""
+        latencies: list[float] = []
+        tasks = []
+        total = int(rate * seconds)
+        start = time.perf_counter()
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.one(due, latencies)))
+        await asyncio.gather(*tasks)
+        return latencies, time.perf_counter() - start
+
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.close()
+        self.idle.clear()
+
+
+def _p(values: list[float], q: float) -> float:
+    return round(lib.percentile(values, q) * 1000, 2) if values else float("nan")
+
+
+def check_store(store_url: str, keys: list[str]) -> dict[str, int]:
+    """Lost: an acknowledged key not in the store; duplicated: a signal with two entries."""
+    from tradeexec.store.repository import Store
+
+    store = Store.from_url(store_url, migrate=False)
+    try:
+        records = [store.get_signal_by_key(k) for k in keys]
+        lost = sum(r is None for r in records)
+        entries: dict[int, int] = {}
+        for order in store.list_orders("paper", None, 10_000_000):
+            if order.role == "entry":
+                entries[order.signal_id] = entries.get(order.signal_id, 0) + 1
+        duplicated = sum(1 for n in entries.values() if n > 1)
+        return {"acknowledged": len(keys), "lost": lost, "duplicated": duplicated}
+    finally:
+        store.close()
+
+
+async def fixed_rate(serve: Serve, rate: float, seconds: float) -> dict[str, Any]:
+    load = Load(serve, "fixed")
+    rss: list[float] = []
+
+    async def sample() -> None:
+        while True:
+            rss.append(serve.rss_mb())
+            await asyncio.sleep(0.1)
+
+    sampler = asyncio.create_task(sample())
+    latencies, took = await load.at_rate(rate, seconds)
+    sampler.cancel()
+    load.close()
+    return {
+        "rate": rate, "sent": load.count, "statuses": load.statuses,
+        "p50_ms": _p(latencies, 50), "p99_ms": _p(latencies, 99), "max_ms": _p(latencies, 100),
+        "rss_max_mb": round(max(rss), 1), "keys": load.accepted, "took_s": round(took, 2),
+    }  # fmt: skip
+
+
+async def ramp(serve: Serve, rates: list[float], seconds: float) -> list[dict[str, Any]]:
+    steps = []
+    for rate in rates:
+        load = Load(serve, f"ramp{int(rate)}")
+        latencies, took = await load.at_rate(rate, seconds)
+        load.close()
+        acked = sum(n for s, n in load.statuses.items() if 200 <= s < 300)
+        steps.append({"offered_per_s": rate, "acked_per_s": round(acked / took, 1),
+                      "p99_ms": _p(latencies, 99), "statuses": load.statuses})  # fmt: skip
+        await asyncio.sleep(1.0)  # let the background executions drain a little
+    return steps
+
+
+async def signal_latencies(serve: Serve, n: int, hang: bool, sim: lib.SimProcess) -> list[float]:
+    """``n`` Binance signals one after another (REST, wait for the outcome); with ``hang``,
+    Hyperliquid hangs and gets a signal every 100 ms meanwhile."""
+    conn = await Conn.open(serve.host, serve.port)
+    background: list[asyncio.Task[Any]] = []
+    if hang:
+        sim.control("POST", "/_sim/faults",
+                    {"route": "hyperliquid.*", "kind": "latency", "seconds": 5.0})  # fmt: skip
+    out = []
+    try:
+        for i in range(n):
+            if hang:
+                hl = {"account": "hl", "symbol": "ETH/USDC", "side": "buy" if i % 2 else "sell",
+                      "quantity": "0.01", "confidence": 0.9}  # fmt: skip
+                background.append(asyncio.create_task(serve.request("POST", "/signals", hl)))
+            body = {"account": "bn", "symbol": "BTC/USDT", "side": "buy" if i % 2 else "sell",
+                    "quantity": "0.002", "confidence": 0.9}  # fmt: skip
+            started = time.perf_counter()
+            status, _ = await conn.request("POST", "/signals", body)
+            out.append(time.perf_counter() - started)
+            if status != 200:
+                raise RuntimeError(f"a Binance signal answered {status}")
+            await asyncio.sleep(0.1)
+    finally:
+        conn.close()
+        if hang:
+            sim.control("DELETE", "/_sim/faults")
+        await asyncio.gather(*background, return_exceptions=True)
+    return out
+
+
+def run(
+    rate: float = 200, seconds: float = 8, ramp_rates: tuple[float, ...] = (400, 800, 1200, 1600),
+    step_seconds: float = 3, isolation_signals: int = 40, ready_runs: int = 3,
+) -> dict[str, Any]:  # fmt: skip
+    with lib.SimProcess() as sim, tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        root = Path(tmp)
+        config = write_config(root, sim)
+        store_url = f"sqlite:///{root / 'service.db'}"
+        with serving(config, root) as first:  # untimed: warms the market cache
+            first.wait_ready()
+        readies = []
+        for _ in range(ready_runs):
+            with serving(config, root) as serve:
+                readies.append(serve.wait_ready())
+        with serving(config, root) as serve:
+            serve.wait_ready()
+            time.sleep(2.0)
+            idle = serve.rss_mb()
+            fixed = asyncio.run(fixed_rate(serve, rate, seconds))
+            time.sleep(2.0)  # the background executions of the last alerts
+            stored = check_store(store_url, fixed.pop("keys"))
+            steps = asyncio.run(ramp(serve, list(ramp_rates), step_seconds))
+            calm = asyncio.run(signal_latencies(serve, isolation_signals, False, sim))
+            hung = asyncio.run(signal_latencies(serve, isolation_signals, True, sim))
+    saturation = max(s["acked_per_s"] for s in steps)
+    calm_p99, hung_p99 = _p(calm, 99), _p(hung, 99)
+    figures = {
+        "ready_s": round(lib.median(readies), 3),
+        "ready_runs_s": [round(r, 3) for r in readies],
+        "rss_idle_mb": round(idle, 1),
+        "rss_load_mb": fixed["rss_max_mb"],
+        "ack": {**fixed, **stored},
+        "saturation_per_s": saturation,
+        "ramp": steps,
+        "isolation": {
+            "n": isolation_signals, "calm_p50_ms": _p(calm, 50), "calm_p99_ms": calm_p99,
+            "hung_p50_ms": _p(hung, 50), "hung_p99_ms": hung_p99,
+            "ratio_p99": round(hung_p99 / calm_p99, 3),
+        },
+    }  # fmt: skip
+    met = {
+        "ack_p99_ms": fixed["p99_ms"] <= TARGETS["ack_p99_ms"]
+        and stored["lost"] == 0
+        and stored["duplicated"] == 0,
+        "saturation_per_s": saturation >= TARGETS["saturation_per_s"],
+        "isolation_ratio": figures["isolation"]["ratio_p99"] <= TARGETS["isolation_ratio"],
+        "ready_s": figures["ready_s"] <= TARGETS["ready_s"],
+        "rss_idle_mb": idle <= TARGETS["rss_idle_mb"],
+        "rss_load_mb": fixed["rss_max_mb"] <= TARGETS["rss_load_mb"],
+    }
+    return {"figures": figures, "targets": TARGETS, "met": met}
+
+
+def summary_rows(results: dict[str, Any]) -> list[str]:
+    """BENCHMARKS.md summary table rows (``| target | result | met |``)."""
+    f, met = results["figures"], results["met"]
+    a, iso = f["ack"], f["isolation"]
+
+    def yes(name: str) -> str:
+        return "yes" if met[name] else "**no**"
+
+    return [
+        f"| webhook ack p99 <= 25 ms at {a['rate']:g} alerts/s, 0 lost, 0 duplicated "
+        f"| {a['p99_ms']:.1f} ms (p50 {a['p50_ms']:.1f}); lost {a['lost']}, duplicated "
+        f"{a['duplicated']} of {a['acknowledged']} | {yes('ack_p99_ms')} |",
+        f"| webhook saturation >= 1000 acknowledged alerts/s | {f['saturation_per_s']:g}/s "
+        f"| {yes('saturation_per_s')} |",
+        f"| isolation: Binance p99 with Hyperliquid hanging within 10 % of undisturbed "
+        f"| {iso['ratio_p99']:.2f}x ({iso['hung_p99_ms']:.1f} vs {iso['calm_p99_ms']:.1f} ms) "
+        f"| {yes('isolation_ratio')} |",
+        f"| `/ready` after start, warm market cache <= 2 s | {f['ready_s']:.2f} s "
+        f"| {yes('ready_s')} |",
+        f"| serve RSS idle <= 150 MB | {f['rss_idle_mb']:.0f} MB | {yes('rss_idle_mb')} |",
+        f"| serve RSS under {a['rate']:g} alerts/s <= 250 MB | {f['rss_load_mb']:.0f} MB "
+        f"| {yes('rss_load_mb')} |",
+    ]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    f = results["figures"]
+    a, iso = f["ack"], f["isolation"]
+    lines = [
+        "| figure | value |",
+        "|---|---|",
+        f"| `/ready` after start (warm cache), median of {len(f['ready_runs_s'])} "
+        f"| {f['ready_s']:.2f} s (runs: {', '.join(f'{r:.2f}' for r in f['ready_runs_s'])}) |",
+        f"| RSS idle / max under {a['rate']:g} alerts/s | {f['rss_idle_mb']:.0f} MB / "
+        f"{f['rss_load_mb']:.0f} MB |",
+        f"| webhook ack at {a['rate']:g}/s ({a['sent']} alerts, last answer after "
+        f"{a['took_s']} s) | p50 {a['p50_ms']:.1f} ms, p99 {a['p99_ms']:.1f} ms, max "
+        f"{a['max_ms']:.1f} ms; HTTP {a['statuses']}; lost {a['lost']}, duplicated "
+        f"{a['duplicated']} |",
+        f"| isolation ({iso['n']} Binance signals each) | undisturbed p50 "
+        f"{iso['calm_p50_ms']:.1f} / p99 {iso['calm_p99_ms']:.1f} ms; Hyperliquid hanging p50 "
+        f"{iso['hung_p50_ms']:.1f} / p99 {iso['hung_p99_ms']:.1f} ms |",
+        "",
+        "| offered alerts/s | acknowledged/s | p99 | HTTP statuses |",
+        "|---:|---:|---:|---|",
+    ]
+    for s in f["ramp"]:
+        lines.append(
+            f"| {s['offered_per_s']:g} | {s['acked_per_s']:g} | {s['p99_ms']:.1f} ms "
+            f"| {s['statuses']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--ramp", default="400,800,1200,1600")
+    parser.add_argument("--step-seconds", type=float, default=3)
+    parser.add_argument("--isolation-signals", type=int, default=40)
+    parser.add_argument("--ready-runs", type=int, default=3)
+    args = parser.parse_args()
+    results = run(
+        args.rate, args.seconds, tuple(float(r) for r in args.ramp.split(",")),
+        args.step_seconds, args.isolation_signals, args.ready_runs,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print("\n".join(["| target | result | met |", "|---|---|---|", *summary_rows(results)]))
+        print()
+        print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
