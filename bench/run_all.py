@@ -22,6 +22,7 @@ from typing import Any
 import _benchlib as lib
 import order_path
 import ready
+import service
 import startup
 import throughput
 
@@ -37,6 +38,7 @@ FULL = {
     "order_path_hyperliquid": ("order_path", ["--venue", "hyperliquid", "--iterations", "150"]),
     "profile": ("order_path", ["--profile-only", "--profile-iterations", "30"]),
     "throughput": ("throughput", ["--signals", "96", "--accounts", "4"]),
+    "service": ("service", []),
 }
 QUICK = {
     "startup": ("startup", ["--runs", "1", "--uncached-runs", "1"]),
@@ -45,6 +47,23 @@ QUICK = {
     "order_path_hyperliquid": ("order_path", ["--venue", "hyperliquid", "--iterations", "2"]),
     "profile": ("order_path", ["--profile-only", "--profile-iterations", "2"]),
     "throughput": ("throughput", ["--signals", "8", "--accounts", "2", "--warmup", "1"]),
+    "service": (
+        "service",
+        [
+            "--rate",
+            "50",
+            "--seconds",
+            "1",
+            "--ramp",
+            "100",
+            "--step-seconds",
+            "1",
+            "--isolation-signals",
+            "3",
+            "--ready-runs",
+            "1",
+        ],
+    ),
 }
 for _plan, _n in ((FULL, "100"), (QUICK, "2")):  # the same with 5 ms on every venue request
     for _v in ("binance", "hyperliquid"):
@@ -165,6 +184,27 @@ def _repeated_reads(rows: list[dict[str, Any]]) -> list[str]:
                 "client would not need to)."
             )
     return notes
+
+
+def _service_section(sv: dict[str, Any]) -> list[str]:
+    """Section 4: the service through real uvicorn (bench/service.py's docstring says how)."""
+    return [
+        "## 4. The service: webhook acknowledgement, saturation, isolation, /ready, memory",
+        "",
+        _ran(sv),
+        "",
+        "`tradeexec serve` as a child process (SQLite store, bytecode and market caches warm), "
+        "the simulator in another; open-loop alerts (latency counted from each alert's due "
+        "time) from a raw keep-alive HTTP client sharing the machine. Webhook alerts are paper "
+        "market buys, executed in the background while the next are acknowledged; lost and "
+        "duplicated are read from the store afterwards. See `bench/service.py`.",
+        "",
+        "| target | result | met |",
+        "|---|---|---|",
+        *service.summary_rows(sv["results"]),
+        "",
+        service.markdown(sv["results"]),
+    ]
 
 
 def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bool) -> str:
@@ -323,6 +363,8 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
         for venue, p in pf["results"]["profiles"].items():
             lines += [_store_summary(venue, p), ""]
         lines.append(order_path.markdown_profile(pf["results"]["profiles"]))
+    if "service" in sections:
+        lines += ["", *_service_section(sections["service"])]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -334,7 +376,10 @@ def main() -> None:
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     facts = lib.machine_facts()
-    sections = {name: _run(*plan[name]) for name in ("startup", "ready", *ORDER_PATH, "throughput")}
+    sections = {
+        name: _run(*plan[name])
+        for name in ("startup", "ready", *ORDER_PATH, "throughput", "service")
+    }
     rows = [row for name in ORDER_PATH for row in sections[name]["results"]["rows"]]
     if args.always_profile or not all(r.get("target_met") for r in rows):
         sections["profile"] = _run(*plan["profile"])
