@@ -1,6 +1,60 @@
 """Our tests use the venue harness our users get: the `tradeexec.testing` pytest plugin.
 
 Installing tradeexec registers it already; naming it here keeps the suite working where
-plugins are not auto-loaded (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``)."""
+plugins are not auto-loaded (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``).
+
+The secret guard (``secret_guard.py``, issue 12) watches every log record of the session:
+a test that logged a configured secret fails at teardown, and a secret logged outside any
+test fails the session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from secret_guard import GUARD, simulator_credentials
+from tradeexec.sim.server import SimServer
 
 pytest_plugins = ["tradeexec.testing"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(GUARD)
+    ours = logging.getLogger("tradeexec")
+    if ours.level == logging.NOTSET:
+        ours.setLevel(logging.DEBUG)  # every record of ours is made, and checked
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    logging.getLogger().removeHandler(GUARD)
+
+
+_OUTSIDE_TESTS: list[str] = []  # leaks logged between tests (session fixtures, collection)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaks = sorted({*_OUTSIDE_TESTS, *GUARD.check()})
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("secret guard: " + "; ".join(leaks), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def sim_server(sim_server: SimServer) -> Iterator[SimServer]:
+    """The plugin's ``sim_server``; the credentials it handed out become canaries."""
+    yield sim_server
+    GUARD.register(simulator_credentials(sim_server.simulator))
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_logs() -> Iterator[None]:
+    """Fails the test (at teardown) if a configured secret was logged while it ran."""
+    _OUTSIDE_TESTS.extend(GUARD.check())  # what came before belongs to no test
+    yield
+    leaks = GUARD.check()
+    if leaks:
+        pytest.fail("secret guard: " + "; ".join(leaks), pytrace=False)
