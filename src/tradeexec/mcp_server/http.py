@@ -20,11 +20,12 @@ from fastapi import FastAPI
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from tradeexec.api.auth import find_by_secret
 from tradeexec.api.problems import problem_response
 from tradeexec.api.settings import SCOPES, ApiSettings, Token
+from tradeexec.mcp_server.finite import finite_body
 from tradeexec.mcp_server.server import build_server
 from tradeexec.mcp_server.tools import McpTools
 from tradeexec.service import TradingService
@@ -69,6 +70,8 @@ class McpHttp:
             await response(scope, receive, send)
             return
         level = next(s for s in reversed(SCOPES) if token.allows(s))
+        if scope.get("method") == "POST":
+            receive = await _finite_receive(receive)
         await self.managers[level].handle_request(scope, receive, send)
 
     def _caller(self, scope: Scope) -> Token | None:
@@ -77,6 +80,30 @@ class McpHttp:
         if kind.lower() != "bearer" or not secret.strip():
             return None
         return find_by_secret(self.tokens, secret.strip(), lambda t: t.secret)
+
+
+async def _finite_receive(receive: Receive) -> Receive:
+    """The request body read whole (the service's guard bounds it), with non-finite number
+    tokens spelt as text (`finite_body`), replayed to the SDK; after it, the real stream
+    (a disconnect is still seen)."""
+    chunks: list[bytes] = []
+    early: Message | None = None
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            early = message  # a disconnect before the body ended: passed on as it came
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    first: Message = {"type": "http.request", "body": finite_body(body) or body}
+    pending: list[Message] = [first] if early is None else [first, early]
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 def mount_mcp(app: FastAPI, service: TradingService, settings: ApiSettings) -> McpHttp:

@@ -16,13 +16,17 @@ import logging
 from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp.types import Tool as MCPTool
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
 from tradeexec import errors
+from tradeexec.mcp_server.finite import finite_message
 from tradeexec.mcp_server.guards import McpRefusal
 from tradeexec.mcp_server.tools import Answered, McpTools, refusal_from
 from tradeexec.mcp_server.views import clip
@@ -60,7 +64,19 @@ Symbol = Annotated[str, Field(max_length=64, description="BTC, BTCUSDT or BTC/US
 Account = Annotated[
     str | None, Field(max_length=64, description="from list_accounts (default: the default)")
 ]
-Number = float  # JSON numbers or numeric strings; exact via str() (0.1 -> "0.1")
+
+
+def _not_bool(value: object) -> object:
+    """``true`` is not a number here: pydantic's lax mode would read it as 1 (a stop-loss of
+    1.0, a confidence of 1), so a client's mix-up would pass as a valid order."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+NoBool = BeforeValidator(_not_bool)
+# JSON numbers or numeric strings, finite (no NaN / Infinity); exact via str() (0.1 -> "0.1")
+Number = Annotated[float, Field(allow_inf_nan=False), NoBool]
 Side = Annotated[Literal["buy", "sell"] | None, Field(description="with quantity or notional")]
 Quantity = Annotated[Number | None, Field(description="base units (e.g. 0.01 BTC)")]
 Notional = Annotated[Number | None, Field(description="size in quote currency instead")]
@@ -72,8 +88,10 @@ OrderTypeArg = Annotated[Literal["market", "limit"], Field(description="limit ne
 Price = Annotated[Number | None, Field(description="limit price")]
 StopLoss = Annotated[Number | None, Field(description="stop price, rests on the venue")]
 TakeProfit = Annotated[Number | None, Field(description="target price, rests on the venue")]
-Leverage = Annotated[int | None, Field(ge=1, le=125)]
-Confidence = Annotated[float, Field(ge=0, le=1, description="how sure you are, 0..1 (gated)")]
+Leverage = Annotated[Annotated[int, NoBool] | None, Field(ge=1, le=125)]
+Confidence = Annotated[
+    float, Field(ge=0, le=1, description="how sure you are, 0..1 (gated)"), NoBool
+]
 ReduceOnly = Annotated[bool, Field(description="only reduce a position")]
 Comment = Annotated[str | None, Field(max_length=200, description="kept with the signal")]
 Key = Annotated[
@@ -158,11 +176,16 @@ class _Server(FastMCP[Any]):
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
         """Each call logged: the tool and its outcome's reason code (never the arguments).
-        Arguments that do not fit the schema are refused as ``invalid_request`` naming the
-        fields (never echoing values)."""
+        Arguments that do not fit the schema, or that the tool does not take (a misspelt
+        ``stop_los`` must not place an order without its stop), are refused as
+        ``invalid_request`` naming the fields (never echoing values)."""
         result: Any
+        unknown = self._unknown_arguments(name, arguments)
         try:
-            result = await super().call_tool(name, arguments)
+            if unknown:
+                result = _error(McpRefusal("invalid_request", unknown))
+            else:
+                result = await super().call_tool(name, arguments)
         except ToolError as exc:
             if not isinstance(exc.__cause__, ValidationError):
                 raise
@@ -178,6 +201,36 @@ class _Server(FastMCP[Any]):
         else:
             log.info("MCP %s done", name)
         return result
+
+    def _unknown_arguments(self, name: str, arguments: dict[str, Any]) -> str | None:
+        tool = self._tool_manager.get_tool(name)
+        if tool is None:
+            return f"no tool named {clip(str(name), 40)!r}; tools/list names them"
+        if not isinstance(arguments, dict):
+            return None
+        known = set(tool.parameters.get("properties", {}))
+        unknown = sorted(set(arguments) - known)
+        if not unknown:
+            return None
+        shown = ", ".join(repr(clip(str(a), 40)) for a in unknown[:5])
+        return clip(f"unknown argument(s) {shown}; {name} takes {', '.join(sorted(known))}", 300)
+
+    async def run_stdio_async(self) -> None:
+        """stdio as the SDK runs it, with each request's non-finite numbers spelt as text
+        first (`finite_message`: the SDK would turn them into null, "not given")."""
+        async with stdio_server() as (read, write):
+            send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+
+            async def forward() -> None:
+                async with read, send:
+                    async for message in read:
+                        await send.send(finite_message(message))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(forward)
+                options = self._mcp_server.create_initialization_options()
+                await self._mcp_server.run(receive, write, options)
+                group.cancel_scope.cancel()
 
     async def list_tools(self) -> list[MCPTool]:
         return [
