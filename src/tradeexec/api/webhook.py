@@ -152,8 +152,11 @@ class WebhookDoor:
             await self._refused(None, "unauthorized", ip=ip)
             raise Problem(401, "unauthorized", "no or wrong webhook secret")
         signal = await self._signal(source, data, text, settings)
-        if not await self.service.signal_known(signal.idempotency_key):
-            await self._refuse_if_stale(source, signal, data, settings)
+        stale = _staleness(signal, data, settings)
+        # a store read only for an alert that would be refused: a re-delivery of a known key
+        # is answered with what it came to, however old (the common path reads nothing)
+        if stale is not None and not await self.service.signal_known(signal.idempotency_key):
+            await self._refuse_stale(source, signal, stale)
         lock = self._locks.setdefault((source.name, signal.symbol), asyncio.Lock())
         async with lock:
             if signal.target_position is not None and not await self.service.signal_known(
@@ -240,21 +243,7 @@ class WebhookDoor:
             )
         return replace(signal, account=account)
 
-    async def _refuse_if_stale(
-        self, source: WebhookSource, signal: Signal, data: dict[str, Any] | None,
-        settings: ApiSettings,
-    ) -> None:  # fmt: skip
-        if data is None or data.get("time") is None:
-            return  # no alert time: it is as old as its arrival
-        exit_ = signal.is_close or signal.reduce_only
-        window = settings.exit_max_age_s if exit_ else settings.entry_max_age_s
-        age = (datetime.now(UTC) - signal.created_at).total_seconds()
-        if age <= window:
-            return
-        detail = (
-            f"the alert is {age:.0f} s old (its time {signal.created_at.isoformat()}); "
-            f"{'exits' if exit_ else 'entries'} older than {window:.0f} s are refused"
-        )
+    async def _refuse_stale(self, source: WebhookSource, signal: Signal, detail: str) -> None:
         signal_id = await self.service.refuse_signal(signal, "stale_signal", detail)
         self.telemetry.signal(_label(source), "rejected")
         raise Problem(422, "stale_signal", detail, signal_id=signal_id)
@@ -307,6 +296,21 @@ class WebhookDoor:
             await self.service.record_event("webhook_refused", account, reason=reason, **data)
         except Exception:  # the refusal stands; the record is best-effort
             log.exception("could not record a refused webhook")
+
+
+def _staleness(signal: Signal, data: dict[str, Any] | None, settings: ApiSettings) -> str | None:
+    """Why the alert is too old to act on (None: it is not)."""
+    if data is None or data.get("time") is None:
+        return None  # no alert time: it is as old as its arrival
+    exit_ = signal.is_close or signal.reduce_only
+    window = settings.exit_max_age_s if exit_ else settings.entry_max_age_s
+    age = (datetime.now(UTC) - signal.created_at).total_seconds()
+    if age <= window:
+        return None
+    return (
+        f"the alert is {age:.0f} s old (its time {signal.created_at.isoformat()}); "
+        f"{'exits' if exit_ else 'entries'} older than {window:.0f} s are refused"
+    )
 
 
 def _label(source: WebhookSource) -> str:
