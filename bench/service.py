@@ -1,7 +1,7 @@
 """Service figures (issue 12): a real ``tradeexec serve`` process on uvicorn, over HTTP.
 
-    python bench/service.py [--json] [--rate 200] [--seconds 8] [--ramp 400,800,1200,1600]
-                            [--step-seconds 3] [--isolation-signals 40] [--ready-runs 3]
+    python bench/service.py [--json] [--rate 200] [--seconds 8] [--ramp 400,700,1000]
+                            [--step-seconds 2] [--isolation-signals 60] [--ready-runs 3]
 
 One simulator process (Binance USD-M + Hyperliquid accounts), one SQLite store in a temp dir,
 and ``tradeexec serve --config ... --port 0`` as a child process. Measured:
@@ -16,8 +16,9 @@ and ``tradeexec serve --config ... --port 0`` as a child process. Measured:
   signal's entry orders counted (duplicated: more than one). The alerts are market buys of
   the ``paper`` account (a venue in the process, no network), so the background execution
   of every accepted alert is part of the load the acknowledgements compete with.
-- webhook saturation: the same alerts at rising offered rates, each for a few seconds;
-  acknowledged (2xx) alerts per second of each step, and its p99.
+- webhook saturation: the same alerts at rising offered rates, each for a few seconds, each
+  step started once the previous one's alerts have all executed (so no step pays for
+  another's backlog); acknowledged (2xx) alerts per second of each step, and its p99.
 - isolation: Binance signals one after another through ``POST /signals`` (wait for the
   outcome), undisturbed, then while Hyperliquid hangs (a latency fault of 5 s on every
   Hyperliquid request of the simulator) with Hyperliquid signals arriving meanwhile; the
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -214,6 +216,7 @@ class Load:
         self.count = 0
         self.accepted: list[str] = []
         self.statuses: dict[int, int] = {}
+        self.reconnects = 0
 
     def alert(self) -> dict[str, Any]:
         self.count += 1
@@ -223,8 +226,19 @@ class Load:
 
     async def one(self, due: float, latencies: list[float]) -> None:
         alert = self.alert()
-        conn = self.idle.pop() if self.idle else await Conn.open(self.serve.host, self.serve.port)
-        status, _ = await conn.request("POST", "/webhooks/tradingview", alert)
+        reused = bool(self.idle)
+        conn = self.idle.pop() if reused else await Conn.open(self.serve.host, self.serve.port)
+        try:
+            status, _ = await conn.request("POST", "/webhooks/tradingview", alert)
+        except (OSError, asyncio.IncompleteReadError):
+            conn.close()
+            if not reused:
+                raise
+            # the server closed a kept-alive connection (its idle timeout): send again on a
+            # new one, as any HTTP client does (the same idempotency key: safe to re-send)
+            self.reconnects += 1
+            conn = await Conn.open(self.serve.host, self.serve.port)
+            status, _ = await conn.request("POST", "/webhooks/tradingview", alert)
         latencies.append(time.perf_counter() - due)
         self.idle.append(conn)
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -291,19 +305,42 @@ async def fixed_rate(serve: Serve, rate: float, seconds: float) -> dict[str, Any
         "rate": rate, "sent": load.count, "statuses": load.statuses,
         "p50_ms": _p(latencies, 50), "p99_ms": _p(latencies, 99), "max_ms": _p(latencies, 100),
         "rss_max_mb": round(max(rss), 1), "keys": load.accepted, "took_s": round(took, 2),
+        "reconnects": load.reconnects,
     }  # fmt: skip
 
 
-async def ramp(serve: Serve, rates: list[float], seconds: float) -> list[dict[str, Any]]:
+def pending(store_path: Path) -> int:
+    """Signals recorded and not yet at an end (executing in the background)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)) as db:
+        row = db.execute(
+            "SELECT count(*) FROM signals WHERE status IN ('received', 'deciding', 'executing')"
+        ).fetchone()
+    return int(row[0])
+
+
+def drain(store_path: Path, timeout_s: float = 120.0) -> float:
+    """Wait (bounded) until every accepted alert has executed: a step's backlog must not eat
+    the next step's CPU. Returns the seconds waited."""
+    started = time.monotonic()
+    while pending(store_path) and time.monotonic() - started < timeout_s:
+        time.sleep(0.25)
+    return round(time.monotonic() - started, 1)
+
+
+async def ramp(
+    serve: Serve, rates: list[float], seconds: float, store_path: Path
+) -> list[dict[str, Any]]:
     steps = []
     for rate in rates:
+        await asyncio.to_thread(drain, store_path)
         load = Load(serve, f"ramp{int(rate)}")
         latencies, took = await load.at_rate(rate, seconds)
         load.close()
         acked = sum(n for s, n in load.statuses.items() if 200 <= s < 300)
         steps.append({"offered_per_s": rate, "acked_per_s": round(acked / took, 1),
                       "p99_ms": _p(latencies, 99), "statuses": load.statuses})  # fmt: skip
-        await asyncio.sleep(1.0)  # let the background executions drain a little
     return steps
 
 
@@ -339,13 +376,14 @@ async def signal_latencies(serve: Serve, n: int, hang: bool, sim: lib.SimProcess
 
 
 def run(
-    rate: float = 200, seconds: float = 8, ramp_rates: tuple[float, ...] = (400, 800, 1200, 1600),
-    step_seconds: float = 3, isolation_signals: int = 40, ready_runs: int = 3,
+    rate: float = 200, seconds: float = 8, ramp_rates: tuple[float, ...] = (400, 700, 1000),
+    step_seconds: float = 2, isolation_signals: int = 60, ready_runs: int = 3,
 ) -> dict[str, Any]:  # fmt: skip
     with lib.SimProcess() as sim, tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
         root = Path(tmp)
         config = write_config(root, sim)
-        store_url = f"sqlite:///{root / 'service.db'}"
+        store_path = root / "service.db"
+        store_url = f"sqlite:///{store_path}"
         with serving(config, root) as first:  # untimed: warms the market cache
             first.wait_ready()
         readies = []
@@ -357,9 +395,10 @@ def run(
             time.sleep(2.0)
             idle = serve.rss_mb()
             fixed = asyncio.run(fixed_rate(serve, rate, seconds))
-            time.sleep(2.0)  # the background executions of the last alerts
+            fixed["drained_after_s"] = drain(store_path)
             stored = check_store(store_url, fixed.pop("keys"))
-            steps = asyncio.run(ramp(serve, list(ramp_rates), step_seconds))
+            steps = asyncio.run(ramp(serve, list(ramp_rates), step_seconds, store_path))
+            drain(store_path)
             calm = asyncio.run(signal_latencies(serve, isolation_signals, False, sim))
             hung = asyncio.run(signal_latencies(serve, isolation_signals, True, sim))
     saturation = max(s["acked_per_s"] for s in steps)
@@ -429,7 +468,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"| webhook ack at {a['rate']:g}/s ({a['sent']} alerts, last answer after "
         f"{a['took_s']} s) | p50 {a['p50_ms']:.1f} ms, p99 {a['p99_ms']:.1f} ms, max "
         f"{a['max_ms']:.1f} ms; HTTP {a['statuses']}; lost {a['lost']}, duplicated "
-        f"{a['duplicated']} |",
+        f"{a['duplicated']}; every alert executed {a.get('drained_after_s', '?')} s after "
+        "the last answer |",
         f"| isolation ({iso['n']} Binance signals each) | undisturbed p50 "
         f"{iso['calm_p50_ms']:.1f} / p99 {iso['calm_p99_ms']:.1f} ms; Hyperliquid hanging p50 "
         f"{iso['hung_p50_ms']:.1f} / p99 {iso['hung_p99_ms']:.1f} ms |",
@@ -450,9 +490,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--ramp", default="400,800,1200,1600")
-    parser.add_argument("--step-seconds", type=float, default=3)
-    parser.add_argument("--isolation-signals", type=int, default=40)
+    parser.add_argument("--ramp", default="400,700,1000")
+    parser.add_argument("--step-seconds", type=float, default=2)
+    parser.add_argument("--isolation-signals", type=int, default=60)
     parser.add_argument("--ready-runs", type=int, default=3)
     args = parser.parse_args()
     results = run(
