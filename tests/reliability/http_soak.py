@@ -61,6 +61,8 @@ from reliability.soak import (
     SoakError,
     SoakResult,
 )
+from reliability.soak_check import TERMINAL_STATUSES
+from tradeexec.store.repository import Store
 
 TRADER_TOKEN = "te_soak_trader_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 WEBHOOK_SECRET = "tv_soak_secret_0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -68,6 +70,7 @@ REST_TIMEOUT_S = 120.0  # a signal through held faults takes seconds; a kill bre
 HOOK_TIMEOUT_S = 30.0
 TRANSPORT_RETRIES = 3  # a broken connection to a live process (not a kill) is tried again
 REPLAYS_PER_BATCH = 2
+SETTLE_DEADLINE_S = 60.0  # for every signal to end before the between-batches check
 
 
 @dataclass
@@ -81,7 +84,8 @@ class HttpSoakResult(SoakResult):
             f"  http answers {dict(sorted(self.http.items()))}",
             f"  webhook={c['webhook']} rest={c['rest']} replays={c['replays']} "
             f"lost_connections={c['lost_connections']} transport_retries={c['retries']} "
-            f"answered_by_killed_process={c['answered_before_kill']}",
+            f"answered_by_killed_process={c['answered_before_kill']} "
+            f"unsettled_checks={c['unsettled_checks']}",
         ]
         return "\n".join(lines)
 
@@ -316,6 +320,30 @@ class HttpDriver(Driver):
         for key in self.rng.sample(answered, min(REPLAYS_PER_BATCH, len(answered))):
             self.counts["replays"] += 1
             self.pool.submit(self._post, key, 99, self.incarnation, self.base_url)
+
+    def check_protection_midrun(self, batch: int) -> None:
+        """As the worker soak, once every signal delivered so far has ended: a webhook
+        answers 202 when the signal is recorded, before its orders and legs exist, and a
+        restarted process resumes what the killed one left (bounded wait; what is still
+        unfinished then is checked as it stands)."""
+        deadline = time.monotonic() + SETTLE_DEADLINE_S
+        store = Store.from_url(self.store_url, migrate=False)
+        try:
+            waiting = list(self.signals)
+            while waiting and time.monotonic() < deadline:
+                waiting = [k for k in waiting if not self._ended(store, k)]
+                if waiting:
+                    time.sleep(0.1)
+        finally:
+            store.close()
+        if waiting:
+            self.counts["unsettled_checks"] += 1
+        super().check_protection_midrun(batch)
+
+    @staticmethod
+    def _ended(store: Store, key: str) -> bool:
+        record = store.get_signal_by_key(key)
+        return record is not None and record.status in TERMINAL_STATUSES
 
     def reconcile(self) -> None:
         """A graceful restart: the service's start-up reconciles every account."""
