@@ -272,6 +272,8 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
                 f"{r['tradeexec_serial']['per_s']:g}/s{beside}) "
                 f"| {'yes' if r['target_met'] else '**no**'} |"
             )
+    if "service" in sections:  # section 4's targets, in the same table
+        lines += service.summary_rows(sections["service"]["results"])
     lines += [
         "",
         f"Mutation score of the order path ([MUTATION.md](MUTATION.md), `make mutate`): "
