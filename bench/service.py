@@ -50,6 +50,7 @@ from typing import Any
 
 import _benchlib as lib
 import yaml
+from _httpload import Conn, Load
 
 TOKEN = "te_bench_0123456789abcdef0123456789abcdef"
 SECRET = "tv_bench_0123456789abcdef0123456789abcdef"
@@ -132,7 +133,7 @@ class Serve:
         raise RuntimeError("tradeexec serve was not ready in time")
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-        conn = await Conn.open(self.host, self.port)
+        conn = await Conn.open(self.host, self.port, TOKEN)
         try:
             return await conn.request(method, path, body)
         finally:
@@ -173,99 +174,6 @@ def serving(config: Path, root: Path) -> Iterator[Serve]:
         serve.stop()
 
 
-class Conn:
-    """One keep-alive HTTP/1.1 connection (Content-Length bodies only: what uvicorn sends)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):
-        self.reader, self.writer, self.host = reader, writer, host
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> Conn:
-        reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer, host)
-
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-        data = b"" if body is None else json.dumps(body).encode()
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-            f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + data)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-# ---------------------------------------------------------------------- the load
-class Load:
-    """Open-loop alerts on a pool of keep-alive connections."""
-
-    def __init__(self, serve: Serve, run: str) -> None:
-        self.serve, self.run = serve, run
-        self.idle: list[Conn] = []
-        self.count = 0
-        self.accepted: list[str] = []
-        self.statuses: dict[int, int] = {}
-        self.reconnects = 0
-
-    def alert(self) -> dict[str, Any]:
-        self.count += 1
-        return {"passphrase": SECRET, "ticker": "BTCUSDT", "action": "buy",
-                "contracts": "0.001", "price": "67500", "account": "paper",
-                "idempotency_key": f"bench-{self.run}-{self.count}"}  # fmt: skip
-
-    async def one(self, due: float, latencies: list[float]) -> None:
-        alert = self.alert()
-        reused = bool(self.idle)
-        conn = self.idle.pop() if reused else await Conn.open(self.serve.host, self.serve.port)
-        try:
-            status, _ = await conn.request("POST", "/webhooks/tradingview", alert)
-        except (OSError, asyncio.IncompleteReadError):
-            conn.close()
-            if not reused:
-                raise
-            # the server closed a kept-alive connection (its idle timeout): send again on a
-            # new one, as any HTTP client does (the same idempotency key: safe to re-send)
-            self.reconnects += 1
-            conn = await Conn.open(self.serve.host, self.serve.port)
-            status, _ = await conn.request("POST", "/webhooks/tradingview", alert)
-        latencies.append(time.perf_counter() - due)
-        self.idle.append(conn)
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        if 200 <= status < 300:
-            self.accepted.append(alert["idempotency_key"])
-
-    async def at_rate(self, rate: float, seconds: float) -> tuple[list[float], float]:
-        """Send ``rate`` alerts/s for ``seconds``; (latencies, seconds until the last answer)."""
-        latencies: list[float] = []
-        tasks = []
-        total = int(rate * seconds)
-        start = time.perf_counter()
-        for i in range(total):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(self.one(due, latencies)))
-        await asyncio.gather(*tasks)
-        return latencies, time.perf_counter() - start
-
-    def close(self) -> None:
-        for conn in self.idle:
-            conn.close()
-        self.idle.clear()
-
-
 def _p(values: list[float], q: float) -> float:
     return round(lib.percentile(values, q) * 1000, 2) if values else float("nan")
 
@@ -289,7 +197,7 @@ def check_store(store_url: str, keys: list[str]) -> dict[str, int]:
 
 
 async def fixed_rate(serve: Serve, rate: float, seconds: float) -> dict[str, Any]:
-    load = Load(serve, "fixed")
+    load = Load(serve.host, serve.port, TOKEN, SECRET, "fixed")
     rss: list[float] = []
 
     async def sample() -> None:
@@ -335,7 +243,7 @@ async def ramp(
     steps = []
     for rate in rates:
         await asyncio.to_thread(drain, store_path)
-        load = Load(serve, f"ramp{int(rate)}")
+        load = Load(serve.host, serve.port, TOKEN, SECRET, f"ramp{int(rate)}")
         latencies, took = await load.at_rate(rate, seconds)
         load.close()
         acked = sum(n for s, n in load.statuses.items() if 200 <= s < 300)
@@ -347,7 +255,7 @@ async def ramp(
 async def signal_latencies(serve: Serve, n: int, hang: bool, sim: lib.SimProcess) -> list[float]:
     """``n`` Binance signals one after another (REST, wait for the outcome); with ``hang``,
     Hyperliquid hangs and gets a signal every 100 ms meanwhile."""
-    conn = await Conn.open(serve.host, serve.port)
+    conn = await Conn.open(serve.host, serve.port, TOKEN)
     background: list[asyncio.Task[Any]] = []
     if hang:
         sim.control("POST", "/_sim/faults",
