@@ -1,7 +1,7 @@
 """Service figures (issue 12): a real ``tradeexec serve`` process on uvicorn, over HTTP.
 
     python bench/service.py [--json] [--rate 200] [--seconds 8] [--ramp 400,700,1000]
-                            [--step-seconds 2] [--isolation-signals 60] [--ready-runs 3]
+                            [--step-seconds 2] [--isolation-signals 100] [--ready-runs 3]
 
 One simulator process (Binance USD-M + Hyperliquid accounts), one SQLite store in a temp dir,
 and ``tradeexec serve --config ... --port 0`` as a child process. Measured:
@@ -254,7 +254,7 @@ async def ramp(
 
 async def signal_latencies(serve: Serve, n: int, hang: bool, sim: lib.SimProcess) -> list[float]:
     """``n`` Binance signals one after another (REST, wait for the outcome); with ``hang``,
-    Hyperliquid hangs and gets a signal every 100 ms meanwhile."""
+    Hyperliquid hangs and gets a signal per Binance signal meanwhile."""
     conn = await Conn.open(serve.host, serve.port, TOKEN)
     background: list[asyncio.Task[Any]] = []
     if hang:
@@ -274,7 +274,7 @@ async def signal_latencies(serve: Serve, n: int, hang: bool, sim: lib.SimProcess
             out.append(time.perf_counter() - started)
             if status != 200:
                 raise RuntimeError(f"a Binance signal answered {status}")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
     finally:
         conn.close()
         if hang:
@@ -285,7 +285,7 @@ async def signal_latencies(serve: Serve, n: int, hang: bool, sim: lib.SimProcess
 
 def run(
     rate: float = 200, seconds: float = 8, ramp_rates: tuple[float, ...] = (400, 700, 1000),
-    step_seconds: float = 2, isolation_signals: int = 60, ready_runs: int = 3,
+    step_seconds: float = 2, isolation_signals: int = 100, ready_runs: int = 3,
 ) -> dict[str, Any]:  # fmt: skip
     with lib.SimProcess() as sim, tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
         root = Path(tmp)
@@ -400,7 +400,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--ramp", default="400,700,1000")
     parser.add_argument("--step-seconds", type=float, default=2)
-    parser.add_argument("--isolation-signals", type=int, default=60)
+    parser.add_argument("--isolation-signals", type=int, default=100)
     parser.add_argument("--ready-runs", type=int, default=3)
     args = parser.parse_args()
     results = run(
