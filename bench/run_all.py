@@ -23,6 +23,7 @@ import _benchlib as lib
 import order_path
 import ready
 import service
+import service_ablation
 import startup
 import throughput
 
@@ -39,7 +40,10 @@ FULL = {
     "profile": ("order_path", ["--profile-only", "--profile-iterations", "30"]),
     "throughput": ("throughput", ["--signals", "96", "--accounts", "4"]),
     "service": ("service", []),
+    "service_ablation": ("service_ablation", []),
 }
+_QUICK_SERVICE = ["--rate", "50", "--seconds", "1", "--ramp", "100", "--step-seconds", "1",
+                  "--isolation-signals", "3", "--ready-runs", "1"]  # fmt: skip
 QUICK = {
     "startup": ("startup", ["--runs", "1", "--uncached-runs", "1"]),
     "ready": ("ready", ["--runs", "1"]),
@@ -49,21 +53,9 @@ QUICK = {
     "throughput": ("throughput", ["--signals", "8", "--accounts", "2", "--warmup", "1"]),
     "service": (
         "service",
-        [
-            "--rate",
-            "50",
-            "--seconds",
-            "1",
-            "--ramp",
-            "100",
-            "--step-seconds",
-            "1",
-            "--isolation-signals",
-            "3",
-            "--ready-runs",
-            "1",
-        ],
+        _QUICK_SERVICE,
     ),
+    "service_ablation": ("service_ablation", ["--rate", "50", "--seconds", "1"]),
 }
 for _plan, _n in ((FULL, "100"), (QUICK, "2")):  # the same with 5 ms on every venue request
     for _v in ("binance", "hyperliquid"):
@@ -186,8 +178,24 @@ def _repeated_reads(rows: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
-def _service_section(sv: dict[str, Any]) -> list[str]:
-    """Section 4: the service through real uvicorn (bench/service.py's docstring says how)."""
+def _service_section(sv: dict[str, Any], ablation: dict[str, Any] | None = None) -> list[str]:
+    """Section 4: the service through real uvicorn (bench/service.py's docstring says how),
+    and, when an acknowledgement target is missed, where its time goes."""
+    extra: list[str] = []
+    if ablation is not None:
+        extra = [
+            "",
+            "### 4a. Where the acknowledgement's time goes",
+            "",
+            _ran(ablation),
+            "",
+            "The same alerts against three builds of the serve process: as shipped, with "
+            "accepted signals not executed (the acknowledgement path alone, with its fsync'd "
+            "record), and not even recorded (HTTP, FastAPI, parsing, the answer). See "
+            "`bench/service_ablation.py`.",
+            "",
+            service_ablation.markdown(ablation["results"]),
+        ]
     return [
         "## 4. The service: webhook acknowledgement, saturation, isolation, /ready, memory",
         "",
@@ -204,6 +212,7 @@ def _service_section(sv: dict[str, Any]) -> list[str]:
         *service.summary_rows(sv["results"]),
         "",
         service.markdown(sv["results"]),
+        *extra,
     ]
 
 
@@ -366,7 +375,7 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
             lines += [_store_summary(venue, p), ""]
         lines.append(order_path.markdown_profile(pf["results"]["profiles"]))
     if "service" in sections:
-        lines += ["", *_service_section(sections["service"])]
+        lines += ["", *_service_section(sections["service"], sections.get("service_ablation"))]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -385,6 +394,9 @@ def main() -> None:
     rows = [row for name in ORDER_PATH for row in sections[name]["results"]["rows"]]
     if args.always_profile or not all(r.get("target_met") for r in rows):
         sections["profile"] = _run(*plan["profile"])
+    met = sections["service"]["results"]["met"]
+    if args.always_profile or not (met["ack_p99_ms"] and met["saturation_per_s"]):
+        sections["service_ablation"] = _run(*plan["service_ablation"])
     args.out.write_text(render(facts, sections, args.quick))
     print(f"wrote {args.out}", file=sys.stderr)
 

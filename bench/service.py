@@ -98,13 +98,14 @@ def write_config(root: Path, sim: lib.SimProcess) -> Path:
 class Serve:
     """``tradeexec serve`` as a child process; ``started`` is when it was spawned."""
 
-    def __init__(self, config: Path, root: Path) -> None:
+    def __init__(self, config: Path, root: Path, command: list[str] | None = None) -> None:
+        """``command``: what runs ``tradeexec`` (default ``python -m tradeexec``)."""
         self.out = root / "serve.out"
         self.started = time.perf_counter()
         with self.out.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tradeexec", "serve", "--config", str(config),
-                 "--port", "0", "--reconcile-interval", "0"],
+                [*(command or [sys.executable, "-m", "tradeexec"]), "serve", "--config",
+                 str(config), "--port", "0", "--reconcile-interval", "0"],
                 stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                 env=_env(root),
             )  # fmt: skip
