@@ -34,6 +34,8 @@ SCRIPT = """
 import itertools, sys
 variant = sys.argv.pop(1)
 import tradeexec.execution.intake as intake
+for name in ("_background", "_record"):  # renamed? then this diagnosis must say so, loudly
+    assert hasattr(intake.SignalIntake, name), f"SignalIntake.{name} is gone: update the ablation"
 if variant in ("executions off", "record off"):
     def _background(self, signal, signal_id, claim):
         claim.__exit__()
