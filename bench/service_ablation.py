@@ -43,7 +43,7 @@ if variant in ("executions off", "record off"):
     intake.SignalIntake._background = _background
 if variant == "record off":
     ids = itertools.count(1)
-    async def _record(self, signal):
+    async def _record(self, signal, **_):
         return next(ids), True
     intake.SignalIntake._record = _record
 sys.argv[0] = "tradeexec"
