@@ -15,6 +15,12 @@ touched; then each account's cancels and flattens run concurrently, each failure
 its account (``complete: False`` with ``failures``) and recorded as a ``kill_switch`` event.
 What could not be done is redone by `finish` - the next reconcile pass while the account stays
 HALTED - and by the next ``halt``.
+
+With several replicas (`replica.py`) the state is shared, so a halt on any replica stops
+every replica's orders at once; the cancels and flattens are the lease holder's, like every
+order for the account: another replica records the kill switch as not complete
+(``owner_executes``) and wakes the owner, whose `finish` does them. A cancel checks the lease
+right before it is sent, as a send does, so an owner paused past its lease cancels nothing.
 """
 
 from __future__ import annotations
@@ -24,17 +30,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tradeexec import errors
-from tradeexec.domain import TradingState
+from tradeexec.domain import Order, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
-from tradeexec.execution import brackets
 from tradeexec.execution.account_state import Mover
+from tradeexec.execution.lease import LeaseLost
 from tradeexec.execution.pipeline import Pipeline
 from tradeexec.execution.report import ExecutionReport
 
 __all__ = ["KILL_SWITCH_TIERS", "KillSwitch"]
 
 KILL_SWITCH_TIERS = ("pause_entries", "halt", "close_only", "flatten")
+OWNER = "another replica holds this account's lease: it cancels and flattens (woken now)"
 
 Closer = Callable[..., Awaitable[ExecutionReport]]  # close_position(symbol, account=...)
 
@@ -122,20 +129,21 @@ class KillSwitch:
         if not (cancel_orders or flatten):
             return out
         failures: list[dict[str, Any]] = out["failures"]
-        try:
-            trader = await self.manager.get(name)
-            open_orders = await trader.fetch_open_orders()
-        except errors.TradeExecError as exc:
-            failures.append({"step": "connect", **exc.to_dict()})
+        if not self.pipeline.lease.owns(name):
+            # another replica holds the account: the state above halts it everywhere, and
+            # its owner does the cancels and flattens (`finish`, woken at once below)
+            out["owner_executes"] = True
+            failures.append({"step": "lease", "code": "owner_executes", "message": OWNER})
         else:
-            for order in open_orders:
-                try:
-                    await brackets.cancel_quietly(trader, order.symbol, order.id, None)
-                    out["cancelled"].append(order.id)
-                except errors.TradeExecError as exc:
-                    failures.append({"step": "cancel", "order_id": order.id, **exc.to_dict()})
-            if flatten:
-                await self._flatten_all(trader, out)
+            try:
+                trader = await self.manager.get(name)
+                open_orders = await trader.fetch_open_orders()
+            except errors.TradeExecError as exc:
+                failures.append({"step": "connect", **exc.to_dict()})
+            else:
+                await self._cancel_all(trader, open_orders, out)
+                if flatten and not any(f.get("code") == "lease_lost" for f in failures):
+                    await self._flatten_all(trader, out)
         out["complete"] = not failures
         await self.pipeline.event(
             "kill_switch",
@@ -145,7 +153,26 @@ class KillSwitch:
             complete=out["complete"],
             failures=failures,
         )
+        if out.get("owner_executes"):
+            await self.pipeline.db(self.pipeline.store.wake_owner, name)
         return out
+
+    async def _cancel_all(
+        self, trader: ExchangeTrader, open_orders: list[Order], out: dict[str, Any]
+    ) -> None:
+        """Cancel every open order, fenced by the account's lease (`Journal.cancel`): an owner
+        paused past its lease stops at the first cancel and leaves the rest to the new owner."""
+        for order in open_orders:
+            try:
+                await self.pipeline.cancel(trader, order.symbol, order.id, None)
+                out["cancelled"].append(order.id)
+            except LeaseLost as exc:
+                out["failures"].append(
+                    {"step": "cancel", "code": "lease_lost", "message": str(exc)}
+                )
+                return
+            except errors.TradeExecError as exc:
+                out["failures"].append({"step": "cancel", "order_id": order.id, **exc.to_dict()})
 
     async def _flatten_all(self, trader: ExchangeTrader, out: dict[str, Any]) -> None:
         try:

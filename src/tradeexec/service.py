@@ -194,8 +194,10 @@ class TradingService:
         client_order_id: str | None = None,
         account: str | None = None,
     ) -> Order | None:
-        """Cancels always pass, whatever the trading state."""
+        """Cancels always pass, whatever the trading state; like every order for the account,
+        only the replica holding its lease sends one (another raises `LeaseLost`)."""
         trader = await self.manager.get(account)
+        self.pipeline.lease.check(trader.account)
         order = await trader.cancel_order(symbol, order_id, client_order_id)
         await self.pipeline.event(
             "order_cancel_requested",

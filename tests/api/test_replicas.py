@@ -105,6 +105,7 @@ def test_the_non_owner_hands_a_webhook_to_the_owner_and_a_halt_reaches_every_rep
             rest = api_b.post("/signals", json=body)
             assert rest.status_code == 202, rest.text
             assert rest.json()["reason"] == "owner_executes"
+            assert rest.json()["status"] == "received"  # the store's word: not decided yet
             rest_story = b.wait_for_signal(api_a, rest.json()["signal_id"])
             assert rest_story["signal"]["status"] == "filled", rest_story
             assert len(entries(a)) == before + 2

@@ -54,7 +54,7 @@ async def test_the_old_owner_is_fenced_and_the_new_owner_finishes_its_signal(
     noticed = venue.signal(side="buy", quantity=Q)
     # it knows its lease ran out: the signal is recorded and handed to the owner, no intent
     handed = await old.submit_signal(noticed)
-    assert (handed.status, handed.reason) == ("accepted", "owner_executes")
+    assert (handed.status, handed.reason) == ("received", "owner_executes")
     with pytest.raises(LeaseLost):  # and the journal would refuse to send for it
         old_leases.check(ACCOUNT)
     assert len(entries(venue)) == 1

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradeexec import errors
+from tradeexec.store.leases import StaleLease
 
 __all__ = [
     "PROBLEM_TYPE",
@@ -163,7 +164,12 @@ def install_handlers(app: FastAPI) -> None:
         code = getattr(exc, "reason_code", None) or exc.code
         return problem_response(status, code, str(exc))
 
+    async def lease(_: Request, exc: Exception) -> JSONResponse:
+        # another replica holds the account's lease (several replicas, `execution/lease.py`)
+        return problem_response(409, "lease_lost", str(exc))
+
     app.add_exception_handler(Problem, problem)
+    app.add_exception_handler(StaleLease, lease)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http)
     app.add_exception_handler(errors.TradeExecError, ours)

@@ -257,9 +257,9 @@ class SignalIntake(Journal, ABC):
             signal_id, created = await self._record(signal, durable=not owned)
             if not owned:  # another replica executes it
                 await self._hand_over(signal.account)
-                if created:
+                if created:  # the store's word for it: recorded, not decided yet
                     return ExecutionReport(
-                        status="accepted",
+                        status=ST.RECEIVED.value,
                         idempotency_key=key,
                         symbol=signal.symbol,
                         account=signal.account,

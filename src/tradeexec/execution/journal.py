@@ -21,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 from tradeexec import errors
 from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus
 from tradeexec.exchanges.interface import ExchangeTrader
+from tradeexec.execution.brackets import cancel_quietly
 from tradeexec.execution.ids import derive_client_order_id
 from tradeexec.execution.lease import SOLE_OWNER, Lease
 from tradeexec.execution.planning import StoredPlan
@@ -181,6 +182,19 @@ class Journal:
                 data={"error": exc.to_dict()},
             )
             raise
+
+    async def cancel(
+        self,
+        trader: ExchangeTrader,
+        symbol: str,
+        order_id: str | None,
+        client_order_id: str | None,
+    ) -> Order | None:
+        """Cancel one of the account's orders; one already gone is fine (None). Fenced like a
+        send: a replica that no longer holds the account cancels nothing (`LeaseLost`), so a
+        paused old owner cannot pull the stops the new owner relies on."""
+        self.lease.check(trader.account)
+        return await cancel_quietly(trader, symbol, order_id, client_order_id)
 
     async def _record_failure(
         self,

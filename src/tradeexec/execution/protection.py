@@ -34,7 +34,6 @@ from tradeexec.domain import (
 )
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.account_state import AccountStates, Mover
-from tradeexec.execution.brackets import cancel_quietly
 from tradeexec.execution.journal import Journal
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.store.records import OrderRecord
@@ -303,7 +302,7 @@ async def _retire(
 ) -> None:
     """Cancel a leg; one already gone (fired, cancelled around us) is settled from the
     venue's answer, once, so no later close tries to cancel it again."""
-    cancelled = await cancel_quietly(
+    cancelled = await journal.cancel(
         trader, record.symbol, record.exchange_order_id, record.client_order_id
     )
     if cancelled is None:

@@ -90,7 +90,10 @@ class Reconciler:
 
     async def run(self, account: str) -> ReconcileReport:
         """One pass over one account. A step that fails (the venue down for a read) is
-        reported in ``errors`` and the other steps still run; nothing gives up half way."""
+        reported in ``errors`` and the other steps still run; nothing gives up half way.
+        Only the account's owner reconciles it (it cancels and places orders): another
+        replica gets `LeaseLost`, as does an owner whose lease ran out during the pass."""
+        self.pipeline.lease.check(account)
         report = ReconcileReport(account)
         trader = await self.pipeline.manager.get(account)
         await self._recover_signals(account, report)
@@ -261,7 +264,7 @@ class Reconciler:
         gone = position == 0 or opposes(entry.side, position)
         if done_leg is not None or gone:
             for record in open_legs.values():
-                cancelled = await brackets.cancel_quietly(
+                cancelled = await self.pipeline.cancel(
                     trader, sym, record.exchange_order_id, record.client_order_id
                 )
                 await self._refresh_leg(trader, record, cancelled, report)

@@ -1,0 +1,73 @@
+"""Cancels and flattens are fenced like sends (DESIGN.md section 9): an owner paused past its
+lease wakes up and cancels nothing - not through the kill switch, not through the reconciler,
+not through an operator's cancel - so the stop the new owner relies on keeps resting. A kill
+switch sent to a replica that does not hold the account halts it at once (the state is
+shared) and hands the cancels to the owner, which does them when woken."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from tradeexec.execution.lease import LeaseLost, ReplicaLeases
+from tradeexec.testing import ACCOUNT, VenueHarness, postgres_store_url
+
+Q = Decimal("0.01")
+TTL = 1.0
+
+
+@pytest.fixture
+def tradeexec_store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from postgres_store_url(request)
+
+
+def resting_stops(venue: VenueHarness) -> list[str]:
+    return sorted(
+        o.spec.client_id or "" for o in venue.open_engine_orders() if o.spec.kind.is_trigger
+    )
+
+
+@pytest.mark.parametrize("sim_venue", ["binance"], indirect=True)
+async def test_a_paused_old_owner_cancels_nothing_and_the_owner_does_the_kill_switch(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    old, new = venue.service, await venue.new_service()
+    old_leases = ReplicaLeases(old.store, "replica-a", ttl_s=TTL, margin_s=0.2)
+    new_leases = ReplicaLeases(new.store, "replica-b", ttl_s=TTL, margin_s=0.2)
+    old.pipeline.lease, new.pipeline.lease = old_leases, new_leases
+    await old_leases.refresh([ACCOUNT])
+    report = await old.submit_signal(
+        venue.signal(side="buy", quantity=Q, stop_loss=Decimal(60000), take_profit=Decimal(75000))
+    )
+    assert report.status == "filled", report
+    legs = resting_stops(venue)
+    assert len(legs) == 2  # the stop and the target rest on the venue
+
+    await asyncio.sleep(TTL + 0.1)  # the old owner is paused past its lease (SIGSTOP)
+    (takeover,) = await new_leases.refresh([ACCOUNT])
+    assert takeover.lease.holder == "replica-b"
+
+    # it wakes up and tries every kind of cancel: each is refused before it reaches the venue
+    trader = await venue.trader(old)
+    stop = next(o for o in venue.open_engine_orders() if o.spec.kind.is_trigger)
+    with pytest.raises(LeaseLost):
+        await old.pipeline.cancel(trader, venue.symbol, None, stop.spec.client_id)
+    with pytest.raises(LeaseLost):
+        await old.cancel(venue.symbol, client_order_id=stop.spec.client_id, account=ACCOUNT)
+    with pytest.raises(LeaseLost):
+        await old.reconcile(ACCOUNT)
+    outcome = (await old.kill_switch("flatten", ACCOUNT, reason="test"))[ACCOUNT]
+    assert outcome["state"] == "halted" and outcome["owner_executes"] is True
+    assert outcome["complete"] is False and outcome["cancelled"] == []
+    assert resting_stops(venue) == legs  # nothing was cancelled
+    assert venue.engine_position() == Q  # nor flattened
+    assert (await new.state(ACCOUNT)).state.value == "halted"  # but the halt is everywhere
+
+    # the owner's next reconcile (a wake-up, in a replica) finishes the kill switch
+    await new.reconcile(ACCOUNT)
+    assert resting_stops(venue) == []
+    assert venue.engine_position() == 0
