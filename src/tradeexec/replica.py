@@ -15,6 +15,11 @@ of the service's own reconcile loop (build the service with ``reconcile_interval
   which resumes the signals recorded for it by other replicas.
 
 `stop` gives the leases up, so the next replica need not wait for them to run out.
+
+With a `Telemetry` (the app gives it its own) every lease change is counted, the leases held
+are a gauge, and a takeover's length is observed once the account's first reconcile under the
+new owner succeeds: from the previous holder's last renewal (the database's clock) to then.
+The same figure is recorded as a ``takeover_complete`` event.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tradeexec.execution.lease import ReplicaLeases, Takeover
 from tradeexec.service import TradingService
 from tradeexec.store.wakeups import WakeupListener
+from tradeexec.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +49,31 @@ class ReplicaCoordinator:
     ttl_s: float = 10.0
     reconcile_interval_s: float = 5.0
     takeovers: list[Takeover] = field(default_factory=list)
+    telemetry: Telemetry | None = None
     leases: ReplicaLeases = field(init=False)
+    # account -> the previous holder's last renewal, until the first reconcile succeeds
+    _taken_from: dict[str, datetime] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _listener: WakeupListener | None = None
     _woken: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
 
     def __post_init__(self) -> None:
         self.leases = ReplicaLeases(
-            self.service.store, self.replica_id, ttl_s=self.ttl_s, margin_s=self.ttl_s / 5
+            self.service.store,
+            self.replica_id,
+            ttl_s=self.ttl_s,
+            margin_s=self.ttl_s / 5,
+            on_change=self._lease_changed,
         )
         self.service.pipeline.lease = self.leases
+
+    def _lease_changed(self, account: str, reason: str) -> None:  # on a worker thread
+        if self.telemetry is not None:
+            self.telemetry.lease_changed(account, reason)
+
+    def _count_held(self) -> None:
+        if self.telemetry is not None:
+            self.telemetry.set_leases_held(sum(map(self.leases.owns, self.leases.held)))
 
     @property
     def accounts(self) -> list[str]:
@@ -74,9 +96,13 @@ class ReplicaCoordinator:
         ]
 
     async def hold_leases(self) -> None:
-        for takeover in await self.leases.refresh(self.accounts):
+        taken = await self.leases.refresh(self.accounts)
+        self._count_held()
+        for takeover in taken:
             self.takeovers.append(takeover)
             lease = takeover.lease
+            if takeover.reason == "taken_over" and takeover.previous is not None:
+                self._taken_from[lease.account] = takeover.previous.renewed_at
             log.warning(
                 "replica %s took account %s (epoch %s, %s s without an owner)",
                 self.replica_id,
@@ -110,7 +136,17 @@ class ReplicaCoordinator:
             await self.service.reconcile(account)
         except Exception:  # the next pass retries; say why
             log.exception("replica %s: reconcile of %s failed", self.replica_id, account)
+            return
         log.debug("reconcile of %s took %.2fs", account, time.monotonic() - started)
+        since = self._taken_from.pop(account, None)
+        if since is not None:
+            now = await asyncio.to_thread(self.service.store.database_time)
+            seconds = max(0.0, (now - since).total_seconds())
+            if self.telemetry is not None:
+                self.telemetry.took_over(seconds)
+            await self.service.record_event(
+                "takeover_complete", account, replica=self.replica_id, seconds=seconds
+            )
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -133,3 +169,4 @@ class ReplicaCoordinator:
             self._listener = None
         if release:
             await asyncio.to_thread(self.leases.release_all)
+            self._count_held()

@@ -19,6 +19,13 @@ metric                                     what moves it
   {account, state}
 ``tradeexec_reconcile_mismatches_total``   mismatches the reconciler reported
   {account}
+``tradeexec_lease_changes_total``          this replica's account leases (``serve
+  {account, reason}                        --replica-id``): ``acquired`` (free), ``taken_over``
+                                           (from another replica), ``lost`` (a renewal
+                                           refused), ``released`` (a clean stop)
+``tradeexec_leases_held``                  account leases this replica holds now
+``tradeexec_takeover_seconds``             the previous holder's last renewal -> this
+                                           replica's first successful reconcile of the account
 =========================================  ================================================
 
 A registry per `Telemetry` (not prometheus-client's global one), so several services in one
@@ -42,6 +49,7 @@ __all__ = ["CONTENT_TYPE", "Telemetry"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _ENTRY_ROLES = ("entry", "close")
+_TAKEOVER = (0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0)
 
 
 class Telemetry:
@@ -84,6 +92,18 @@ class Telemetry:
         self.reconcile_mismatches = Counter(
             "tradeexec_reconcile_mismatches_total", "Mismatches found by reconciliation",
             ["account"], registry=r,
+        )  # fmt: skip
+        self.lease_changes = Counter(
+            "tradeexec_lease_changes_total", "Account lease changes of this replica",
+            ["account", "reason"], registry=r,
+        )  # fmt: skip
+        self.leases_held = Gauge(
+            "tradeexec_leases_held", "Account leases this replica holds", registry=r
+        )
+        self.takeover = Histogram(
+            "tradeexec_takeover_seconds",
+            "Previous holder's last renewal to this replica's first reconcile of the account",
+            buckets=_TAKEOVER, registry=r,
         )  # fmt: skip
         # signal id -> when it was recorded, for signal_to_order (bounded)
         self._recorded: OrderedDict[int, datetime] = OrderedDict()
@@ -143,6 +163,16 @@ class Telemetry:
 
     def set_unprotected(self, account: str, count: int) -> None:
         self.unprotected.labels(account).set(count)
+
+    # ---------------------------------------------------------------- replicas
+    def lease_changed(self, account: str, reason: str) -> None:
+        self.lease_changes.labels(account, reason).inc()
+
+    def set_leases_held(self, count: int) -> None:
+        self.leases_held.set(count)
+
+    def took_over(self, seconds: float) -> None:
+        self.takeover.observe(max(seconds, 0.0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -79,6 +79,23 @@ def ended(base_url: str, signal_id: int) -> dict[str, Any]:
         time.sleep(0.1)
 
 
+def takeover_metrics(base_url: str) -> dict[str, float]:
+    """The replica's /metrics as ``{series: value}``, once its takeover has been observed
+    (the histogram counts it after the account's first reconcile under the new owner)."""
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    deadline = time.monotonic() + 30
+    while True:
+        text = httpx.get(f"{base_url}/metrics", headers=headers, timeout=5).text
+        series = dict(
+            line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+        )
+        values = {name: float(value) for name, value in series.items()}
+        if values.get("tradeexec_takeover_seconds_count", 0) >= 1:
+            return values
+        assert time.monotonic() < deadline, text
+        time.sleep(0.1)
+
+
 def test_two_serve_replicas_hand_over_an_alert_and_take_over_a_dead_owner(
     sim_server: SimServer, tmp_path: Path, pg_url: str
 ) -> None:
@@ -112,6 +129,10 @@ def test_two_serve_replicas_hand_over_an_alert_and_take_over_a_dead_owner(
             assert time.monotonic() - killed < 15, cluster
             time.sleep(0.1)
         print(f"\ntakeover after SIGKILL: {time.monotonic() - killed:.2f} s (lease {TTL} s)")
+        metrics = takeover_metrics(other.base_url)
+        assert metrics['tradeexec_lease_changes_total{account="bn",reason="taken_over"}'] == 1
+        assert metrics["tradeexec_leases_held"] == 1
+        assert 0 < metrics["tradeexec_takeover_seconds_sum"] < 30  # from the last renewal
         answer = httpx.post(f"{other.base_url}/webhooks/tradingview", json=alert(2), timeout=5)
         assert answer.status_code == 202, answer.text
         story = ended(other.base_url, answer.json()["signal_id"])

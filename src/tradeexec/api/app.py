@@ -52,6 +52,8 @@ def create_app(
     replica: ReplicaCoordinator | None = None,
 ) -> FastAPI:
     telemetry = telemetry or Telemetry()
+    if replica is not None and replica.telemetry is None:
+        replica.telemetry = telemetry  # lease changes and takeovers on this app's /metrics
     feed = Feed(
         service, telemetry, poll_interval_s=poll_interval_s, gauge_interval_s=gauge_interval_s
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tradeexec.store.leases import Fence, LeaseRecord, StaleLease
@@ -61,6 +62,14 @@ class Takeover:
 
     lease: LeaseRecord
     waited_s: float | None
+    previous: LeaseRecord | None = None  # the row as it was before (None: no row)
+
+    @property
+    def reason(self) -> str:
+        """``taken_over`` from another replica, or ``acquired`` (a free or own lapsed one)."""
+        if self.previous is not None and self.previous.holder != self.lease.holder:
+            return "taken_over"
+        return "acquired"
 
 
 @dataclass
@@ -72,7 +81,14 @@ class ReplicaLeases(Lease):
     replica_id: str
     ttl_s: float = 10.0
     margin_s: float = 1.0
+    #: told of every change, from the thread that made it: ``(account, reason)`` with reason
+    #: ``acquired`` / ``taken_over`` / ``lost`` (a renewal refused) / ``released``
+    on_change: Callable[[str, str], None] | None = None
     _held: dict[str, tuple[LeaseRecord, float]] = field(default_factory=dict)
+
+    def _changed(self, account: str, reason: str) -> None:
+        if self.on_change is not None:
+            self.on_change(account, reason)
 
     def owns(self, account: str) -> bool:
         held = self._held.get(account)
@@ -101,6 +117,8 @@ class ReplicaLeases(Lease):
                 lease = self.store.renew_lease(held[0].fence, self.ttl_s)
                 if lease is None:  # ran out or changed hands: take it again if we can
                     del self._held[account]
+                    self._changed(account, "lost")
+                    before = self.store.get_lease(account)
                     lease = self.store.acquire_lease(account, self.replica_id, self.ttl_s)
             else:
                 lease = self.store.acquire_lease(account, self.replica_id, self.ttl_s)
@@ -112,7 +130,9 @@ class ReplicaLeases(Lease):
                 waited = None
                 if before is not None and before.holder != self.replica_id:
                     waited = max(0.0, (lease.acquired_at - before.expires_at).total_seconds())
-                taken.append(Takeover(lease, waited))
+                takeover = Takeover(lease, waited, before)
+                self._changed(account, takeover.reason)
+                taken.append(takeover)
         return taken
 
     async def refresh(self, accounts: list[str]) -> list[Takeover]:
@@ -122,4 +142,5 @@ class ReplicaLeases(Lease):
         """Give every lease up (a clean shutdown): the next replica need not wait."""
         for lease, _ in list(self._held.values()):
             self.store.release_lease(lease.fence)
+            self._changed(lease.account, "released")
         self._held.clear()
