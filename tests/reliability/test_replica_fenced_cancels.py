@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from tradeexec.domain import OrderRequest, OrderSide, OrderType
 from tradeexec.execution.lease import LeaseLost, ReplicaLeases
 from tradeexec.testing import ACCOUNT, VenueHarness, postgres_store_url
 
@@ -71,3 +72,38 @@ async def test_a_paused_old_owner_cancels_nothing_and_the_owner_does_the_kill_sw
     await new.reconcile(ACCOUNT)
     assert resting_stops(venue) == []
     assert venue.engine_position() == 0
+
+
+@pytest.mark.parametrize("sim_venue", ["binance", "hyperliquid"], indirect=True)
+async def test_the_trader_checks_the_lease_again_right_before_a_request_leaves(
+    sim_venue: VenueHarness,
+) -> None:
+    """The journal checks the lease before it calls the trader, but the trader may read a
+    ticker and sign before the request leaves; a process paused there would wake up past its
+    lease. The trader's send gate (set by the journal) checks again at the last moment."""
+    venue = sim_venue
+    service = venue.service
+    leases = ReplicaLeases(service.store, "replica-a", ttl_s=TTL, margin_s=0.2)
+    service.pipeline.lease = leases
+    await leases.refresh([ACCOUNT])
+    first = await service.submit_signal(
+        venue.signal(side="buy", quantity=Q, stop_loss=Decimal(60000))
+    )
+    assert first.status == "filled", first
+    trader = await venue.trader(service)
+    assert trader.send_gate is not None  # the journal gave it one
+    sent, stops = len(venue.order_requests()), resting_stops(venue)
+
+    await asyncio.sleep(TTL + 0.1)  # paused past the lease, after the journal's own check
+    request = OrderRequest(
+        symbol=venue.symbol, side=OrderSide.BUY, type=OrderType.MARKET, quantity=Q,
+        client_order_id=venue.new_client_id(),
+    )  # fmt: skip
+    with pytest.raises(LeaseLost):
+        await trader.create_order(request)
+    stop = next(o for o in venue.open_engine_orders() if o.spec.kind.is_trigger)
+    with pytest.raises(LeaseLost):
+        await trader.cancel_order(venue.symbol, client_order_id=stop.spec.client_id)
+    assert len(venue.order_requests()) == sent  # nothing left the process
+    assert resting_stops(venue) == stops and venue.engine_position() == Q
+    assert await trader.fetch_positions()  # reads still pass: only writes are gated

@@ -396,6 +396,7 @@ class CCXTTrader(ExchangeTrader):
         params = self._order_params(request, cid)
         if request.type.is_trigger:
             self._trigger_refs.add(cid)
+        self.send_gate and self.send_gate()  # the lease, again, after the ticker read: not sent
         try:
             raw = await ex.create_order(
                 sym,
@@ -454,6 +455,7 @@ class CCXTTrader(ExchangeTrader):
         params = {**(self._trigger_params() if trigger else {})}
         if order_id is None:
             params["clientOrderId"] = client_order_id
+        self.send_gate and self.send_gate()  # raises (the lease moved on): not sent
         try:
             raw = await self._require().cancel_order(order_id, sym, params)
         except Exception as exc:

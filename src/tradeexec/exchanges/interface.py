@@ -7,7 +7,7 @@ Venue quirks are `Capabilities` values read by generic code, never ``if exchange
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -96,6 +96,10 @@ class ExchangeTrader(ABC):
 
     capabilities: Capabilities
     account: str
+    #: called right before an order or cancel is handed to the venue's client (after any
+    #: read it needed, e.g. a ticker to cap a market order); it raises to keep the request
+    #: from being sent (a replica's lease, `LeaseLost`). None: no gate
+    send_gate: Callable[[], None] | None = None
 
     # -------------------------------------------------------------- lifecycle
     @abstractmethod

@@ -23,7 +23,7 @@ from tradeexec.domain import Order, OrderRequest, OrderSide, OrderStatus
 from tradeexec.exchanges.interface import ExchangeTrader
 from tradeexec.execution.brackets import cancel_quietly
 from tradeexec.execution.ids import derive_client_order_id
-from tradeexec.execution.lease import SOLE_OWNER, Lease
+from tradeexec.execution.lease import SOLE_OWNER, Lease, SoleOwner
 from tradeexec.execution.planning import StoredPlan
 from tradeexec.order_state import OrderEvent, apply_observation, transition
 from tradeexec.signal_state import SignalStatus, predecessors
@@ -155,7 +155,7 @@ class Journal:
     ) -> Order:
         """Send a recorded intent. A refusal or an unknown outcome is recorded, then raised.
         Nothing is sent once this replica no longer holds the account (`LeaseLost`)."""
-        self.lease.check(trader.account)
+        self.guard(trader)
         try:
             return await trader.create_order(request)
         except errors.OrderOutcomeUnknown as exc:
@@ -193,8 +193,18 @@ class Journal:
         """Cancel one of the account's orders; one already gone is fine (None). Fenced like a
         send: a replica that no longer holds the account cancels nothing (`LeaseLost`), so a
         paused old owner cannot pull the stops the new owner relies on."""
-        self.lease.check(trader.account)
+        self.guard(trader)
         return await cancel_quietly(trader, symbol, order_id, client_order_id)
+
+    def guard(self, trader: ExchangeTrader) -> None:
+        """Raise `LeaseLost` unless this process may act for the trader's account now, and
+        make the trader check again right before it hands the request to the venue's client
+        (its ``send_gate``): after the ticker read a market order may need first, which a
+        paused process could sleep through."""
+        account = trader.account
+        self.lease.check(account)
+        if not isinstance(self.lease, SoleOwner) and trader.send_gate is None:
+            trader.send_gate = partial(self.lease.check, account)
 
     async def _record_failure(
         self,
