@@ -10,6 +10,12 @@ signals recorded by other processes (the CLI, another replica) appear too.
 
 Every ``gauge_interval_s`` it also refreshes the gauges that need the venues: each
 account's trading state and its unprotected positions.
+
+On PostgreSQL a row's id is taken when it is inserted but the row is seen only when its
+transaction commits, so a row can appear after one with a higher id was already read (two
+replicas, or two tasks, writing at once). The feed therefore re-reads a window of
+``LOOKBACK`` ids behind the newest it has seen in each table and publishes only the rows it
+has not published yet. SQLite commits one writer at a time, in id order: no window there.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from tradeexec import errors
@@ -34,6 +40,10 @@ __all__ = ["EVENT_TYPES", "Feed", "FeedItem"]
 log = logging.getLogger("tradeexec.api.feed")
 
 EVENT_TYPES = ("signal", "decision", "order", "fill", "event")
+#: ids re-read behind the newest seen, per table, on PostgreSQL (see the module docstring):
+#: more than the transactions that can be in flight at once
+LOOKBACK = 64
+_TABLES = tuple(f.name for f in fields(Cursor))
 
 
 @dataclass(frozen=True)
@@ -62,10 +72,14 @@ class Feed:
         self._subscribers: set[asyncio.Queue[FeedItem | None]] = set()
         self._running: dict[int, str] = {}  # signal id -> last status seen, while not ended
         self._cursor = Cursor()
+        self._lookback = LOOKBACK if service.store.engine.dialect.name == "postgresql" else 0
+        self._seen: dict[str, set[int]] = {table: set() for table in _TABLES}
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._cursor = (await self.service.changes_after(None)).cursor
+        if self._lookback:  # what is already there is not news
+            self._fresh(await self.service.changes_after(self._behind()))
         self._tasks = [
             asyncio.create_task(self._poll_forever(), name="tradeexec-feed"),
             asyncio.create_task(self._gauges_forever(), name="tradeexec-gauges"),
@@ -125,9 +139,40 @@ class Feed:
                 log.exception("event feed poll failed")
             await asyncio.sleep(self.poll_interval_s)
 
+    def _behind(self) -> Cursor:
+        return Cursor(*(max(0, getattr(self._cursor, t) - self._lookback) for t in _TABLES))
+
+    def _fresh(self, changes: Changes) -> Changes:
+        """``changes`` less the rows already published (read again in the window behind
+        the cursor); moves the cursor to the newest id seen."""
+        if not self._lookback:
+            self._cursor = changes.cursor
+            return changes
+        newest = {t: max(getattr(self._cursor, t), getattr(changes.cursor, t)) for t in _TABLES}
+        self._cursor = Cursor(**newest)
+        for table in _TABLES:  # forget what no window will reach again
+            floor = newest[table] - self._lookback
+            self._seen[table] = {i for i in self._seen[table] if i > floor}
+
+        def new(table: str, rows: Sequence[Any], key: Callable[[Any], int]) -> list[Any]:
+            seen = self._seen[table]
+            kept = [row for row in rows if key(row) not in seen]
+            seen.update(key(row) for row in kept)
+            return kept
+
+        return replace(
+            changes,
+            cursor=self._cursor,
+            signals=new("signal", changes.signals, lambda r: r.id),
+            decisions=new("decision", changes.decisions, lambda r: r.id),
+            orders=new("history", changes.orders, lambda r: r[0].id),
+            fills=new("fill", changes.fills, lambda r: r.id),
+            events=new("event", changes.events, lambda r: r.id),
+        )
+
     async def poll(self) -> None:
-        changes = await self.service.changes_after(self._cursor)
-        self._cursor = changes.cursor
+        after = self._behind() if self._lookback else self._cursor
+        changes = self._fresh(await self.service.changes_after(after))
         self.telemetry.record_changes(changes)
         self._publish_changes(changes)
         # a state change shows in the gauge at once, not at the next refresh
