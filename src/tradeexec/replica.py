@@ -53,6 +53,7 @@ class ReplicaCoordinator:
     leases: ReplicaLeases = field(init=False)
     # account -> the previous holder's last renewal, until the first reconcile succeeds
     _taken_from: dict[str, datetime] = field(default_factory=dict)
+    _recoveries: set[asyncio.Task[None]] = field(default_factory=set)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _listener: WakeupListener | None = None
     _woken: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
@@ -117,7 +118,11 @@ class ReplicaCoordinator:
                 epoch=lease.epoch,
                 waited_s=takeover.waited_s,
             )
-            await self._reconcile(lease.account)  # recovery first: what the last owner left
+            # recovery first (what the last owner left), beside the renewals: a reconcile
+            # can take longer than the lease, and awaited here it would let it lapse
+            task = asyncio.create_task(self._reconcile(lease.account))
+            self._recoveries.add(task)
+            task.add_done_callback(self._recoveries.discard)
 
     async def reconcile_held(self) -> None:
         for account in self.accounts:
@@ -158,9 +163,10 @@ class ReplicaCoordinator:
 
     async def stop(self, *, release: bool = True) -> None:
         """Stop the background work; ``release`` gives the leases up (a clean shutdown)."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._recoveries]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []

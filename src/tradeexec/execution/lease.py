@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tradeexec.store.leases import Fence, LeaseRecord, StaleLease
@@ -85,6 +86,9 @@ class ReplicaLeases(Lease):
     #: ``acquired`` / ``taken_over`` / ``lost`` (a renewal refused) / ``released``
     on_change: Callable[[str, str], None] | None = None
     _held: dict[str, tuple[LeaseRecord, float]] = field(default_factory=dict)
+    _renewer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="tradeexec-leases")
+    )
 
     def _changed(self, account: str, reason: str) -> None:
         if self.on_change is not None:
@@ -136,7 +140,10 @@ class ReplicaLeases(Lease):
         return taken
 
     async def refresh(self, accounts: list[str]) -> list[Takeover]:
-        return await asyncio.to_thread(self.refresh_sync, accounts)
+        """`refresh_sync` on a thread of its own: the store calls of a busy pipeline queue up
+        on the default executor, and a renewal waiting behind them could let the lease lapse."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._renewer, self.refresh_sync, accounts)
 
     def release_all(self) -> None:
         """Give every lease up (a clean shutdown): the next replica need not wait."""
@@ -144,3 +151,4 @@ class ReplicaLeases(Lease):
             self.store.release_lease(lease.fence)
             self._changed(lease.account, "released")
         self._held.clear()
+        self._renewer.shutdown(wait=False)
