@@ -22,6 +22,7 @@ from typing import Any
 import _benchlib as lib
 import order_path
 import ready
+import replicas
 import service
 import service_ablation
 import startup
@@ -41,6 +42,7 @@ FULL = {
     "throughput": ("throughput", ["--signals", "96", "--accounts", "4"]),
     "service": ("service", []),
     "service_ablation": ("service_ablation", []),
+    "replicas": ("replicas", ["--alerts", "120", "--concurrency", "16", "--kills", "3"], 900),
 }
 _QUICK_SERVICE = ["--rate", "50", "--seconds", "1", "--ramp", "100", "--step-seconds", "1",
                   "--isolation-signals", "3", "--ready-runs", "1"]  # fmt: skip
@@ -56,6 +58,7 @@ QUICK = {
         _QUICK_SERVICE,
     ),
     "service_ablation": ("service_ablation", ["--rate", "50", "--seconds", "1"]),
+    "replicas": ("replicas", ["--alerts", "6", "--concurrency", "2", "--kills", "1"], 600),
 }
 for _plan, _n in ((FULL, "100"), (QUICK, "2")):  # the same with 5 ms on every venue request
     for _v in ("binance", "hyperliquid"):
@@ -376,6 +379,21 @@ def render(facts: dict[str, Any], sections: dict[str, dict[str, Any]], quick: bo
         lines.append(order_path.markdown_profile(pf["results"]["profiles"]))
     if "service" in sections:
         lines += ["", *_service_section(sections["service"], sections.get("service_ablation"))]
+    if "replicas" in sections:
+        rp = sections["replicas"]
+        lines += [
+            "",
+            "## Replicas on PostgreSQL",
+            "",
+            _ran(rp),
+            "",
+            "TradingView alerts over HTTP to `tradeexec serve` processes (round-robin), one "
+            "SQLite process and 1, 2 and 3 `serve --replica-id` replicas on one PostgreSQL "
+            "server, all on this machine with the simulator in its own process; see "
+            "`bench/replicas.py` for what each figure measures.",
+            "",
+            replicas.markdown(rp["results"]),
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -389,7 +407,7 @@ def main() -> None:
     facts = lib.machine_facts()
     sections = {
         name: _run(*plan[name])
-        for name in ("startup", "ready", *ORDER_PATH, "throughput", "service")
+        for name in ("startup", "ready", *ORDER_PATH, "throughput", "service", "replicas")
     }
     rows = [row for name in ORDER_PATH for row in sections[name]["results"]["rows"]]
     if args.always_profile or not all(r.get("target_met") for r in rows):
