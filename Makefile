@@ -96,11 +96,14 @@ sim: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
-## the long crash-and-fault soak: 3 seeds x 2000 signals, 8 kills each, then 1000 signals through
-## tradeexec serve (webhook + REST), 6 kills (the short forms are in make test)
-soak: $(STAMP)
+## the long soaks (the short forms are in make test): crash-and-fault, 3 seeds x 2000 signals,
+## 8 kills each; 1000 signals through tradeexec serve (webhook + REST), 6 kills; then three
+## serve replicas on PostgreSQL, 2 seeds x 1000 signals, 4 owner SIGKILLs and 3 SIGSTOPs past
+## the lease each (postgres: the server programs)
+soak: $(STAMP) postgres
 	$(BIN)/python bench/soak.py --seed 1 --seeds 3 --signals 2000 --kills 8
 	$(BIN)/python bench/soak.py --http --seed 1 --seeds 1 --signals 1000 --kills 6
+	$(BIN)/python bench/soak.py --replicas 3 --seed 1 --seeds 2 --signals 1000 --batch 25 --kills 4 --stops 3
 
 ## mutation testing of the order path (mutmut, in a copy of the tree): a deterministic sample of
 ## 150 mutants (~15 min on 2 cores); MUTATE_SAMPLE=0 runs all ~1,700 (over an hour). -> MUTATION.md

@@ -1,7 +1,13 @@
-"""The long crash-and-fault soak (issue 7), for ``make soak``.
+"""The long crash-and-fault soak (issue 7) and the replica soak (issue 14), for ``make soak``.
 
     python bench/soak.py [--seed 1] [--seeds 3] [--signals 2000] [--kills 8] [--batch 15]
                          [--fault-rate 1.0] [--workdir DIR] [--show 60] [--http]
+    python bench/soak.py --replicas 3 [--stops 3] [--lease-ttl 2] ...
+
+With ``--replicas N`` (2 or more) each run is `tests/reliability/replica_soak.py` instead: N
+``tradeexec serve --replica-id`` processes on a throwaway PostgreSQL server (started here,
+removed at the end), ``--kills`` SIGKILLs and ``--stops`` SIGSTOPs of the Binance account's
+owner, no injected faults; it prints the takeover times.
 
 Runs `tests/reliability/soak.py` once per seed (``--seed``, ``--seed + 1``, ... ``--seeds``
 of them), prints each run's counts and violations, and exits 1 if any run had a violation.
@@ -25,7 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from reliability.http_soak import run_http_soak
+from reliability.replica_soak import ReplicaSoakConfig, run_replica_soak
 from reliability.soak import SoakConfig, run_soak
+from tradeexec.testing.postgres import PostgresServer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--show", type=int, default=60, help="violations to list per run")
     parser.add_argument("--http", action="store_true", help="through a tradeexec serve process")
+    parser.add_argument("--replicas", type=int, default=0, help="N serve replicas (>= 2)")
+    parser.add_argument("--stops", type=int, default=3, help="SIGSTOPs (with --replicas)")
+    parser.add_argument("--lease-ttl", type=float, default=2.0, help="seconds (--replicas)")
     args = parser.parse_args(argv)
+    if args.replicas:
+        return replica_runs(args)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="tradeexec-soak-"))
     failed = 0
     for seed in range(args.seed, args.seed + args.seeds):
@@ -61,6 +74,34 @@ def main(argv: list[str] | None = None) -> int:
         )
         failed += not result.ok
     print(f"{args.seeds - failed}/{args.seeds} seeds without a violation")
+    return 1 if failed else 0
+
+
+def replica_runs(args: argparse.Namespace) -> int:
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="tradeexec-replica-soak-"))
+    failed = 0
+    with PostgresServer() as server:
+        for seed in range(args.seed, args.seed + args.seeds):
+            _, url = server.new_store_database(f"soak{seed}")
+            config = ReplicaSoakConfig(
+                seed=seed,
+                signals=args.signals,
+                kills=args.kills,
+                stops=args.stops,
+                replicas=args.replicas,
+                batch=args.batch,
+                ttl_s=args.lease_ttl,
+            )
+            result = run_replica_soak(config, root / f"seed-{seed}", url)
+            print(result.failure_text(args.show) if not result.ok else result.summary())
+            print(
+                f"  replay: python bench/soak.py --replicas {args.replicas} --seed {seed} "
+                f"--seeds 1 --signals {args.signals} --kills {args.kills} --stops {args.stops} "
+                f"--batch {args.batch} --lease-ttl {args.lease_ttl}",
+                flush=True,
+            )
+            failed += not result.ok
+    print(f"{args.seeds - failed}/{args.seeds} replica soak seeds without a violation")
     return 1 if failed else 0
 
 
