@@ -11,8 +11,8 @@ of the service's own reconcile loop (build the service with ``reconcile_interval
   with how long the account was without an owner;
 - every ``reconcile_interval_s``: reconcile the accounts held, and only those (a reconcile
   cancels and places orders: the non-owners must not);
-- on a wake-up (``LISTEN``, `store/wakeups.py`) for an account held: reconcile it at once,
-  which resumes the signals recorded for it by other replicas.
+- on a wake-up (``LISTEN``, `store/wakeups.py`) for an account held: execute at once the
+  signals recorded for it by other replicas (still ``received``), oldest first.
 
 `stop` gives the leases up, so the next replica need not wait for them to run out.
 
@@ -34,6 +34,7 @@ from datetime import datetime
 
 from tradeexec.execution.lease import ReplicaLeases, Takeover
 from tradeexec.service import TradingService
+from tradeexec.signal_state import SignalStatus
 from tradeexec.store.wakeups import WakeupListener
 from tradeexec.telemetry import Telemetry
 
@@ -130,10 +131,26 @@ class ReplicaCoordinator:
                 await self._reconcile(account)
 
     async def _wakeups(self) -> None:
+        """Signals handed over by other replicas. The wake-ups queued meanwhile are served by
+        one pass per account (concurrently across accounts) that executes the account's
+        signals still ``received``, oldest first; not a whole reconcile, which costs a round
+        of venue reads each time (the periodic one still runs)."""
         while True:
-            account = await self._woken.get()
-            if self.leases.owns(account):
-                await self._reconcile(account)
+            woken = {await self._woken.get()}
+            while not self._woken.empty():
+                woken.add(self._woken.get_nowait())
+            await asyncio.gather(*(self._take_up(a) for a in sorted(woken) if self.leases.owns(a)))
+
+    async def _take_up(self, account: str) -> None:
+        store, pipeline = self.service.store, self.service.pipeline
+        try:
+            received = [SignalStatus.RECEIVED.value]
+            for record in await asyncio.to_thread(store.unfinished_signals, received, account):
+                if not self.leases.owns(account):
+                    return
+                await pipeline.resume(record)  # None: already running here
+        except Exception:  # the periodic reconcile resumes what is left; say why
+            log.exception("replica %s: signals of %s not taken up", self.replica_id, account)
 
     async def _reconcile(self, account: str) -> None:
         started = time.monotonic()
