@@ -107,3 +107,27 @@ async def test_the_trader_checks_the_lease_again_right_before_a_request_leaves(
     assert len(venue.order_requests()) == sent  # nothing left the process
     assert resting_stops(venue) == stops and venue.engine_position() == Q
     assert await trader.fetch_positions()  # reads still pass: only writes are gated
+
+
+@pytest.mark.parametrize("sim_venue", ["hyperliquid"], indirect=True)
+async def test_a_lease_that_runs_out_during_the_ticker_read_stops_the_order(
+    sim_venue: VenueHarness,
+) -> None:
+    """What the replica soak found: a Hyperliquid market order reads the ticker (to cap its
+    price) after the journal's lease check; the lease ran out meanwhile. The send gate runs
+    after that read, right before the order leaves, and withholds it."""
+    venue = sim_venue
+    service = venue.service
+    leases = ReplicaLeases(service.store, "replica-a", ttl_s=TTL, margin_s=0.2)
+    service.pipeline.lease = leases
+    await leases.refresh([ACCOUNT])
+    trader = await venue.trader(service)
+    service.pipeline.guard(trader)  # what the journal does before a send: passes, gate set
+    venue.add_fault("hyperliquid.info.*", kind="latency", seconds=TTL + 0.2, times=1)
+    request = OrderRequest(
+        symbol=venue.symbol, side=OrderSide.BUY, type=OrderType.MARKET, quantity=Q,
+        client_order_id=venue.new_client_id(),
+    )  # fmt: skip
+    with pytest.raises(LeaseLost):
+        await trader.create_order(request)  # the ticker read outlasts the lease
+    assert venue.order_requests() == [] and venue.engine_position() == 0

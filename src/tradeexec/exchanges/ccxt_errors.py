@@ -19,6 +19,7 @@ import aiohttp
 import ccxt.async_support as ccxt
 
 from tradeexec import errors
+from tradeexec.exchanges.interface import RequestWithheld
 
 # (ccxt class, our class); order matters: subclasses before their parents.
 _BY_CLASS: tuple[tuple[type[BaseException], type[errors.TradeExecError]], ...] = (
@@ -80,7 +81,10 @@ def translate(
     symbol: str | None = None,
     client_order_id: str | None = None,
 ) -> errors.TradeExecError:
-    """Our error for a ccxt (or transport) exception; the caller raises it ``from exc``."""
+    """Our error for a ccxt (or transport) exception; the caller raises it ``from exc``.
+    A request our own send gate withheld is no venue error: it is raised again as it is."""
+    if isinstance(exc, RequestWithheld):
+        raise exc
     if isinstance(exc, errors.TradeExecError):
         return exc
     message = _clean(str(exc)) or type(exc).__name__

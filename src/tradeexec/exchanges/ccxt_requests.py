@@ -8,19 +8,30 @@ Both wrap one client instance's ``fetch`` (ccxt's one door to the network):
 - `pace_requests` runs each request through a `backoff.RateGate`: it waits while the venue's
   limits say so, then reads the answer's rate-limit headers (ccxt keeps them in
   ``last_response_headers``, set just before ``fetch`` returns or raises).
+
+Inside both, right before the request goes out, the trader's ``send_gate`` is consulted for
+a request that may change something on the venue (any method but GET, except Hyperliquid's
+``/info`` reads): after ccxt's own reads and any wait for the rate limits, so a replica whose
+lease ran out during them (or that was paused there) sends nothing (`RequestWithheld`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tradeexec.exchanges.backoff import RateGate
 from tradeexec.exchanges.ccxt_errors import is_rate_limited, translate
 
-__all__ = ["RequestObserver", "observe_requests", "pace_requests", "request_observers"]
+__all__ = [
+    "RequestObserver",
+    "observe_requests",
+    "pace_requests",
+    "request_observers",
+    "wrap_requests",
+]
 
 #: Observers of every HTTP request a ccxt trader makes (the service's metrics):
 #: ``(account, method, seconds, error_code)``, where ``method`` is ``"GET /fapi/v1/order"``
@@ -29,15 +40,47 @@ RequestObserver = Callable[[str, str, float, str | None], None]
 request_observers: list[RequestObserver] = []
 
 
+class _Trader(Protocol):
+    account: str
+    exchange_id: str
+    rate_gate: RateGate | None
+    send_gate: Callable[[], None] | None
+
+
+def wrap_requests(exchange: Any, trader: _Trader) -> None:
+    """`observe_requests` for one trader: its account, its rate gate, and its send gate as
+    it is at each request (the journal sets it once it knows the account is leased)."""
+    observe_requests(
+        exchange,
+        account=trader.account,
+        exchange_id=trader.exchange_id,
+        gate=trader.rate_gate,
+        send_gate=lambda: trader.send_gate,
+    )
+
+
+def _writes(url: str, method: str) -> bool:
+    return method.upper() != "GET" and not urlsplit(url).path.endswith("/info")
+
+
 def observe_requests(
-    exchange: Any, *, account: str, exchange_id: str, gate: RateGate | None = None
+    exchange: Any,
+    *,
+    account: str,
+    exchange_id: str,
+    gate: RateGate | None = None,
+    send_gate: Callable[[], Callable[[], None] | None] = lambda: None,
 ) -> None:
     """Time every HTTP request ``exchange`` makes for ``account``, and count its errors, for
     the observers (wraps this instance's ``fetch``; free while nobody observes); with a
-    ``gate``, pace them too (`pace_requests`, outside the timing)."""
+    ``gate``, pace them too (`pace_requests`, outside the timing). ``send_gate`` gives the
+    send gate of the moment, if any (see the module docstring)."""
     fetch = exchange.fetch
 
     async def observed(url: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+        check = send_gate()
+        if check is not None and _writes(url, method):
+            check()  # raises RequestWithheld: nothing leaves
         if not request_observers:
             return await fetch(url, method, *args, **kwargs)
         started, code = time.perf_counter(), None

@@ -50,7 +50,7 @@ from tradeexec.exchanges.ccxt_orders import (
     order_params,
     resolve_lost_create,
 )
-from tradeexec.exchanges.ccxt_requests import RequestObserver, observe_requests, request_observers
+from tradeexec.exchanges.ccxt_requests import RequestObserver, request_observers, wrap_requests
 from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.exchanges.interface import (
     Capabilities,
@@ -156,9 +156,7 @@ class CCXTTrader(ExchangeTrader):
     def _build(self) -> Any:
         exchange = self._exchange_class()(self._exchange_config())
         self._switch_environment(exchange)
-        observe_requests(
-            exchange, account=self.account, exchange_id=self.exchange_id, gate=self.rate_gate
-        )
+        wrap_requests(exchange, self)  # metrics, pacing, the send gate
         if self.api_url:
             point_ccxt_at(exchange, self.api_url)
             if self.api_url.startswith("http://"):
@@ -396,7 +394,6 @@ class CCXTTrader(ExchangeTrader):
         params = self._order_params(request, cid)
         if request.type.is_trigger:
             self._trigger_refs.add(cid)
-        self.send_gate and self.send_gate()  # the lease, again, after the ticker read: not sent
         try:
             raw = await ex.create_order(
                 sym,
@@ -455,7 +452,6 @@ class CCXTTrader(ExchangeTrader):
         params = {**(self._trigger_params() if trigger else {})}
         if order_id is None:
             params["clientOrderId"] = client_order_id
-        self.send_gate and self.send_gate()  # raises (the lease moved on): not sent
         try:
             raw = await self._require().cancel_order(order_id, sym, params)
         except Exception as exc:

@@ -86,6 +86,12 @@ class Health:
         }
 
 
+class RequestWithheld(Exception):
+    """A trader's ``send_gate`` kept a request from leaving the process: it was not sent.
+    Not a `TradeExecError`: nothing about the order is known from it, so it is not recorded
+    as a refusal; it passes through the trader unchanged (see `ccxt_errors.translate`)."""
+
+
 class ExchangeTrader(ABC):
     """One account on one venue. All methods are async except the pure market helpers.
 
@@ -96,9 +102,10 @@ class ExchangeTrader(ABC):
 
     capabilities: Capabilities
     account: str
-    #: called right before an order or cancel is handed to the venue's client (after any
-    #: read it needed, e.g. a ticker to cap a market order); it raises to keep the request
-    #: from being sent (a replica's lease, `LeaseLost`). None: no gate
+    #: called right before a request that may change something on the venue (an order, a
+    #: cancel) leaves the process, after any read it needed first and any wait for the rate
+    #: limits (ccxt traders: `ccxt_requests`); it raises `RequestWithheld` (a replica's
+    #: `LeaseLost`) to keep the request from being sent. None: no gate
     send_gate: Callable[[], None] | None = None
 
     # -------------------------------------------------------------- lifecycle

@@ -198,9 +198,9 @@ class Journal:
 
     def guard(self, trader: ExchangeTrader) -> None:
         """Raise `LeaseLost` unless this process may act for the trader's account now, and
-        make the trader check again right before it hands the request to the venue's client
-        (its ``send_gate``): after the ticker read a market order may need first, which a
-        paused process could sleep through."""
+        make the trader check again right before the request leaves (its ``send_gate``):
+        after the ticker read a market order may need and any wait for the rate limits,
+        which a busy or paused process could outlast its lease in."""
         account = trader.account
         self.lease.check(account)
         if not isinstance(self.lease, SoleOwner) and trader.send_gate is None:

@@ -24,14 +24,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from tradeexec.exchanges.interface import RequestWithheld
 from tradeexec.store.leases import Fence, LeaseRecord, StaleLease
 from tradeexec.store.repository import Store
 
 __all__ = ["Lease", "LeaseLost", "ReplicaLeases", "SoleOwner", "Takeover"]
 
 
-class LeaseLost(StaleLease):
-    """This replica does not (or no longer) hold the account's lease: do not act for it."""
+class LeaseLost(StaleLease, RequestWithheld):
+    """This replica does not (or no longer) hold the account's lease: do not act for it.
+    Also what a trader's send gate raises (`RequestWithheld`): the request was not sent."""
 
 
 class Lease:
