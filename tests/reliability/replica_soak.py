@@ -74,7 +74,7 @@ class ReplicaDriver:
         self.rng = random.Random(config.seed)
         self.result = ReplicaSoakResult(config, workdir)
         self.counts = self.result.counts
-        self.sim = SimServer(SimConfig(seed=config.seed, log_size=2_000_000))
+        self.sim = SimServer(SimConfig(seed=config.seed, request_log_size=1_000_000))
         logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
         self.credentials = {
             a.name: dict(self.sim.simulator.faces[a.venue].create_account(BALANCE))
