@@ -197,7 +197,7 @@ class TradingService:
         """Cancels always pass, whatever the trading state; like every order for the account,
         only the replica holding its lease sends one (another raises `LeaseLost`)."""
         trader = await self.manager.get(account)
-        self.pipeline.lease.check(trader.account)
+        self.pipeline.guard(trader)
         order = await trader.cancel_order(symbol, order_id, client_order_id)
         await self.pipeline.event(
             "order_cancel_requested",
