@@ -35,6 +35,7 @@ from datetime import datetime
 from tradeexec.execution.lease import ReplicaLeases, Takeover
 from tradeexec.service import TradingService
 from tradeexec.signal_state import SignalStatus
+from tradeexec.store.leases import bound_idle_transactions
 from tradeexec.store.wakeups import WakeupListener
 from tradeexec.telemetry import Telemetry
 
@@ -87,6 +88,8 @@ class ReplicaCoordinator:
         def woken(account: str) -> None:  # on the listener's thread
             loop.call_soon_threadsafe(self._woken.put_nowait, account)
 
+        # a replica paused inside a transaction must not hold the lease row for good
+        bound_idle_transactions(self.service.store.engine, max(self.ttl_s, 1.0))
         if self.service.store.engine.dialect.name == "postgresql":
             listener = WakeupListener(self.service.store.engine, woken)
             self._listener = await asyncio.to_thread(listener.start)
@@ -100,9 +103,12 @@ class ReplicaCoordinator:
     async def hold_leases(self) -> None:
         taken = await self.leases.refresh(self.accounts)
         self._count_held()
+        for account in [a for a in self._taken_from if not self.leases.owns(a)]:
+            del self._taken_from[account]  # lost again before a reconcile: not this takeover's
         for takeover in taken:
             self.takeovers.append(takeover)
             lease = takeover.lease
+            self._taken_from.pop(lease.account, None)
             if takeover.reason == "taken_over" and takeover.previous is not None:
                 self._taken_from[lease.account] = takeover.previous.renewed_at
             log.warning(
@@ -159,7 +165,8 @@ class ReplicaCoordinator:
         except Exception:  # the next pass retries; say why
             log.exception("replica %s: reconcile of %s failed", self.replica_id, account)
             return
-        log.debug("reconcile of %s took %.2fs", account, time.monotonic() - started)
+        took = time.monotonic() - started
+        log.debug("reconcile of %s took %.2fs", account, took)
         since = self._taken_from.pop(account, None)
         if since is not None:
             now = await asyncio.to_thread(self.service.store.database_time)
@@ -167,8 +174,9 @@ class ReplicaCoordinator:
             if self.telemetry is not None:
                 self.telemetry.took_over(seconds)
             await self.service.record_event(
-                "takeover_complete", account, replica=self.replica_id, seconds=seconds
-            )
+                "takeover_complete", account, replica=self.replica_id, seconds=seconds,
+                reconcile_s=round(took, 3),
+            )  # fmt: skip
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:

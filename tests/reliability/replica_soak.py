@@ -403,6 +403,7 @@ class ReplicaDriver:
         check_fencing(self.result, verdict, self.sim.simulator.log.entries, taken, WATCHED)
         for event in self.store.events(None, None, kind="takeover_complete", limit=10_000):
             self.result.takeovers_s.append(float(event.data["seconds"]))
+            self.result.reconciles_s.append(float(event.data.get("reconcile_s") or 0))
         return verdict
 
 

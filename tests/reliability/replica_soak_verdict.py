@@ -54,6 +54,7 @@ class ReplicaSoakResult:
     counts: Counter[str] = field(default_factory=Counter)
     disruptions: list[Disruption] = field(default_factory=list)
     takeovers_s: list[float] = field(default_factory=list)  # takeover_complete events
+    reconciles_s: list[float] = field(default_factory=list)  # their first reconcile's length
     requests_by_tag: Counter[int] = field(default_factory=Counter)  # Binance, per replica
     no_answers: Counter[str] = field(default_factory=Counter)  # deliveries without an answer
     elapsed_s: float = 0.0
@@ -63,8 +64,13 @@ class ReplicaSoakResult:
         return not self.verdict.violations
 
     def summary(self) -> str:
-        c, t = self.counts, sorted(self.takeovers_s)
-        times = f"p50 {statistics.median(t):.2f}s max {t[-1]:.2f}s over {len(t)}" if t else "none"
+        c, t, r = self.counts, sorted(self.takeovers_s), sorted(self.reconciles_s)
+        times = "none"
+        if t:
+            times = (
+                f"p50 {statistics.median(t):.2f}s max {t[-1]:.2f}s over {len(t)} (of which "
+                f"the reconcile p50 {statistics.median(r):.2f}s max {r[-1]:.2f}s)"
+            )
         return "\n".join(
             [
                 f"replica soak seed={self.config.seed} replicas={self.config.replicas} "

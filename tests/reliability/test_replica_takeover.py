@@ -6,6 +6,7 @@ lease's length, recovers what was left and finishes it. The takeover time is pri
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -13,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from tradeexec.execution.lease import ReplicaLeases
 from tradeexec.replica import ReplicaCoordinator
 from tradeexec.service import TradingService
+from tradeexec.store.leases import bound_idle_transactions
 from tradeexec.testing import ACCOUNT, VenueHarness, postgres_store_url
 
 Q = Decimal("0.01")
@@ -94,3 +97,48 @@ async def test_the_owner_is_woken_at_once_and_a_dead_owner_is_replaced(
         await second.stop()
         await first.stop()
     assert await asyncio.to_thread(b.store.leases) == []  # a clean stop gives the lease up
+
+
+@pytest.mark.parametrize("sim_venue", ["binance"], indirect=True)
+async def test_an_owner_paused_inside_a_write_does_not_block_the_takeover(
+    sim_venue: VenueHarness,
+) -> None:
+    """The replica soak found it: an owner SIGSTOPped while writing an intent holds the lease
+    row (``FOR SHARE``) in an open transaction, and the next owner's ``FOR UPDATE`` waited for
+    as long as the pause lasted. PostgreSQL now ends a session idle in a transaction for
+    longer than the lease (`bound_idle_transactions`), which frees the row."""
+    venue = sim_venue
+    a, b = venue.service, await venue.new_service()
+    bound_idle_transactions(a.store.engine, TTL)
+    old = ReplicaLeases(a.store, "replica-a", ttl_s=TTL, margin_s=0.3)
+    new = ReplicaLeases(b.store, "replica-b", ttl_s=TTL, margin_s=0.3)
+    (taken,) = await old.refresh([ACCOUNT])
+    paused, written = threading.Event(), threading.Event()
+    outcome: list[BaseException] = []
+
+    def write_then_pause() -> None:
+        try:
+            with a.store.batch():
+                a.store.record_order_intent(
+                    account=ACCOUNT, symbol=venue.symbol, client_order_id="paused-intent",
+                    role="entry", side="buy", order_type="market", quantity=Q,
+                    fence=taken.lease.fence,
+                )  # fmt: skip
+                written.set()
+                paused.wait(60)  # frozen with the transaction open
+        except Exception as exc:  # its session was ended under it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=write_then_pause)
+    thread.start()
+    try:
+        assert await asyncio.to_thread(written.wait, 30)
+        await asyncio.sleep(TTL + 0.2)  # its lease runs out while it is frozen
+        # the call that hung before the fix: bounded, not timed
+        (takeover,) = await asyncio.wait_for(new.refresh([ACCOUNT]), timeout=30)
+        assert takeover.lease.holder == "replica-b" and takeover.reason == "taken_over"
+    finally:
+        paused.set()
+        await asyncio.to_thread(thread.join, 30)
+    assert outcome, "the frozen transaction committed after the lease moved on"
+    assert await asyncio.to_thread(b.store.get_order_by_client_id, ACCOUNT, "paused-intent") is None

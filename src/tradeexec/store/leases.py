@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tradeexec.store.base import StoreBase, _record, _table
@@ -42,6 +43,26 @@ _RELEASE = delete(_LEASES).where(
     _LEASES.c.holder == bindparam("b_holder"),
     _LEASES.c.epoch == bindparam("b_epoch"),
 )
+
+
+def bound_idle_transactions(engine: Engine, seconds: float) -> None:
+    """Have PostgreSQL end any session of ``engine`` left idle inside a transaction for more
+    than ``seconds`` (``idle_in_transaction_session_timeout``), for connections opened from
+    now on (the pool is emptied). A replica paused in the middle of a write (SIGSTOP, a frozen
+    VM) holds its row locks - the lease row's among them, ``FOR SHARE`` while an intent is
+    written - and would otherwise keep every other replica from taking the lease for as long
+    as it stays paused. Nothing on SQLite (one process)."""
+    if engine.dialect.name != "postgresql":
+        return
+    milliseconds = max(1, int(seconds * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _bounded(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+        dbapi_connection.commit()
+
+    engine.dispose()
 
 
 class StaleLease(RuntimeError):
