@@ -8,18 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from tradeexec.config.frozen import Frozen
 from tradeexec.config.service import Scope
 
 __all__ = ["McpConfig", "McpLimits"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class McpLimits(_Frozen):
+class McpLimits(Frozen):
     """What MCP may send to an account, on top of its risk limits (None: no extra limit)."""
 
     max_order_notional: Decimal | None = Field(default=None, gt=0)

@@ -8,22 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from tradeexec.config.frozen import Frozen, blank_to_none
 
 __all__ = ["TRADINGVIEW_IPS", "Scope", "ServiceConfig", "TokenConfig", "WebhookSourceConfig"]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _blank_to_none(value: Any) -> Any:
-    """``webhook_secret: ${TRADEEXEC_WEBHOOK_SECRET:-}`` with the variable unset: none."""
-    if isinstance(value, str) and not value.strip():
-        return None
-    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
-        return None
-    return value
 
 
 Scope = Literal["read", "trade", "admin"]
@@ -32,7 +21,7 @@ TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.
 _MIN_SECRET = 12
 
 
-class TokenConfig(_Frozen):
+class TokenConfig(Frozen):
     """A named bearer token for the REST API. ``read`` sees; ``trade`` also sends signals,
     cancels and closes; ``admin`` also halts and resumes."""
 
@@ -47,7 +36,7 @@ class TokenConfig(_Frozen):
         return value
 
 
-class WebhookSourceConfig(_Frozen):
+class WebhookSourceConfig(Frozen):
     """A named TradingView alert source: its shared secret and the accounts it may trade
     (``None``: every account). ``account`` is used when an alert names none."""
 
@@ -69,7 +58,7 @@ class WebhookSourceConfig(_Frozen):
         return self
 
 
-class ServiceConfig(_Frozen):
+class ServiceConfig(Frozen):
     """``tradeexec serve``. Secrets not configured are generated on first start and kept
     (0600) in the data directory; see tradeexec.api.settings."""
 
@@ -92,7 +81,7 @@ class ServiceConfig(_Frozen):
     @field_validator("webhook_secret", "api_token", mode="before")
     @classmethod
     def _blank_secret(cls, value: Any) -> Any:
-        return _blank_to_none(value)
+        return blank_to_none(value)
 
     @field_validator("allow_ips", "trusted_proxies")
     @classmethod
