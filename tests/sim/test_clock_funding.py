@@ -21,6 +21,7 @@ import pytest
 from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.sim.accounting import settle
 from tradeexec.sim.clock import ClockError, SimClock
+from tradeexec.testing import sim_ccxt
 
 if TYPE_CHECKING:
     from tradeexec.sim.server import SimServer
@@ -58,17 +59,8 @@ async def binance(sim_server: SimServer) -> AsyncIterator[tuple[Any, str]]:
 
 @pytest.fixture
 async def hyperliquid(sim_server: SimServer) -> AsyncIterator[tuple[Any, str]]:
-    creds = sim_server.simulator.hyperliquid.create_account(D(10000))
-    ex = ccxt.hyperliquid(
-        {"walletAddress": creds["walletAddress"], "privateKey": creds["privateKey"],
-         "enableRateLimit": False}
-    )  # fmt: skip
-    point_ccxt_at(ex, sim_server.base_url)
-    try:
-        await ex.load_markets()
-        yield ex, creds["account"]
-    finally:
-        await ex.close()
+    async with sim_ccxt(sim_server, "hyperliquid") as client:
+        yield client
 
 
 def test_the_clock_follows_the_wall_until_moved_and_never_goes_back() -> None:

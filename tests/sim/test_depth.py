@@ -17,8 +17,8 @@ import ccxt.async_support as ccxt
 import httpx
 import pytest
 
-from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.sim.book import Depth, depth_from_json, walk
+from tradeexec.testing import sim_ccxt
 
 if TYPE_CHECKING:
     from tradeexec.sim.server import SimServer
@@ -31,36 +31,16 @@ DEPTH = {"size": "0.01", "levels": 3, "step_bps": "1"}
 
 @pytest.fixture
 async def binance(sim_server: SimServer) -> AsyncIterator[tuple[Any, str]]:
-    creds = sim_server.simulator.binance.create_account(D("10000"))
-    ex = ccxt.binanceusdm(
-        {"apiKey": creds["apiKey"], "secret": creds["secret"], "enableRateLimit": False}
-    )
-    point_ccxt_at(ex, sim_server.base_url)
     sim_server.simulator.set_price("BTC", D("60000"))
-    try:
-        await ex.load_markets()
-        yield ex, creds["account"]
-    finally:
-        await ex.close()
+    async with sim_ccxt(sim_server, "binance") as client:
+        yield client
 
 
 @pytest.fixture
 async def hyperliquid(sim_server: SimServer) -> AsyncIterator[tuple[Any, str]]:
-    creds = sim_server.simulator.hyperliquid.create_account(D("10000"))
-    ex = ccxt.hyperliquid(
-        {
-            "walletAddress": creds["walletAddress"],
-            "privateKey": creds["privateKey"],
-            "enableRateLimit": False,
-        }
-    )
-    point_ccxt_at(ex, sim_server.base_url)
     sim_server.simulator.set_price("BTC", D("60000"))
-    try:
-        await ex.load_markets()
-        yield ex, creds["account"]
-    finally:
-        await ex.close()
+    async with sim_ccxt(sim_server, "hyperliquid") as client:
+        yield client
 
 
 async def set_depth(sim_server: SimServer, **body: Any) -> httpx.Response:

@@ -16,7 +16,7 @@ import ccxt.async_support as ccxt
 import httpx
 import pytest
 
-from tradeexec.exchanges.endpoints import point_ccxt_at
+from tradeexec.testing import sim_ccxt
 
 if TYPE_CHECKING:
     from tradeexec.sim.server import SimServer
@@ -30,36 +30,16 @@ JITTERED = {"size": "0.01", "levels": 6, "step_bps": "2", "jitter": "0.4", "seed
 
 @pytest.fixture
 async def binance(sim_server: SimServer) -> AsyncIterator[Any]:
-    creds = sim_server.simulator.binance.create_account(D("100000"))
-    ex = ccxt.binanceusdm(
-        {"apiKey": creds["apiKey"], "secret": creds["secret"], "enableRateLimit": False}
-    )
-    point_ccxt_at(ex, sim_server.base_url)
     sim_server.simulator.set_price("BTC", D("60000"))
-    try:
-        await ex.load_markets()
+    async with sim_ccxt(sim_server, "binance", 100_000) as (ex, _account):
         yield ex
-    finally:
-        await ex.close()
 
 
 @pytest.fixture
 async def hyperliquid(sim_server: SimServer) -> AsyncIterator[Any]:
-    creds = sim_server.simulator.hyperliquid.create_account(D("100000"))
-    ex = ccxt.hyperliquid(
-        {
-            "walletAddress": creds["walletAddress"],
-            "privateKey": creds["privateKey"],
-            "enableRateLimit": False,
-        }
-    )
-    point_ccxt_at(ex, sim_server.base_url)
     sim_server.simulator.set_price("BTC", D("60000"))
-    try:
-        await ex.load_markets()
+    async with sim_ccxt(sim_server, "hyperliquid", 100_000) as (ex, _account):
         yield ex
-    finally:
-        await ex.close()
 
 
 async def set_depth(sim_server: SimServer, **body: Any) -> None:

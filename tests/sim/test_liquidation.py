@@ -15,17 +15,16 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import ccxt.async_support as ccxt
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.sim.clearing import ClearingEngine
 from tradeexec.sim.engine import OrderKind, OrderSpec, Side, SimError
 from tradeexec.sim.margin import is_liquidatable, liquidation_price
 from tradeexec.sim.markets import BINANCE_MARKETS
+from tradeexec.testing import sim_ccxt
 
 if TYPE_CHECKING:
     from tradeexec.sim.server import SimServer
@@ -45,32 +44,15 @@ async def set_mark(sim_server: SimServer, venue: str, price: str) -> None:
 
 @pytest.fixture
 async def binance(sim_server: SimServer) -> AsyncIterator[tuple[Any, str]]:
-    creds = sim_server.simulator.binance.create_account(D(1000))
-    ex = ccxt.binanceusdm(
-        {"apiKey": creds["apiKey"], "secret": creds["secret"], "enableRateLimit": False}
-    )
-    point_ccxt_at(ex, sim_server.base_url)
-    try:
-        await ex.load_markets()
+    async with sim_ccxt(sim_server, "binance", 1000) as (ex, account):
         await ex.set_leverage(20, BTC)
-        yield ex, creds["account"]
-    finally:
-        await ex.close()
+        yield ex, account
 
 
 @pytest.fixture
 async def hyperliquid(sim_server: SimServer) -> AsyncIterator[tuple[Any, str]]:
-    creds = sim_server.simulator.hyperliquid.create_account(D(1000))
-    ex = ccxt.hyperliquid(
-        {"walletAddress": creds["walletAddress"], "privateKey": creds["privateKey"],
-         "enableRateLimit": False}
-    )  # fmt: skip
-    point_ccxt_at(ex, sim_server.base_url)
-    try:
-        await ex.load_markets()
-        yield ex, creds["account"]
-    finally:
-        await ex.close()
+    async with sim_ccxt(sim_server, "hyperliquid", 1000) as client:
+        yield client
 
 
 def expected_lp(wallet: D, qty: D, entry: D, rate: D, cum: D = D(0)) -> D:

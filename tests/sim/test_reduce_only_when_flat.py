@@ -13,10 +13,9 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import ccxt.async_support as ccxt
 import pytest
 
-from tradeexec.exchanges.endpoints import point_ccxt_at
+from tradeexec.testing import sim_ccxt
 
 if TYPE_CHECKING:
     from tradeexec.sim.server import SimServer
@@ -26,31 +25,14 @@ D = Decimal
 
 @pytest.fixture
 async def binance(sim_server: SimServer) -> AsyncIterator[Any]:
-    creds = sim_server.simulator.binance.create_account(D(10000))
-    ex = ccxt.binanceusdm(
-        {"apiKey": creds["apiKey"], "secret": creds["secret"], "enableRateLimit": False}
-    )
-    point_ccxt_at(ex, sim_server.base_url)
-    try:
-        await ex.load_markets()
+    async with sim_ccxt(sim_server, "binance") as (ex, _account):
         yield ex
-    finally:
-        await ex.close()
 
 
 @pytest.fixture
 async def hyperliquid(sim_server: SimServer) -> AsyncIterator[Any]:
-    creds = sim_server.simulator.hyperliquid.create_account(D(10000))
-    ex = ccxt.hyperliquid(
-        {"walletAddress": creds["walletAddress"], "privateKey": creds["privateKey"],
-         "enableRateLimit": False}
-    )  # fmt: skip
-    point_ccxt_at(ex, sim_server.base_url)
-    try:
-        await ex.load_markets()
+    async with sim_ccxt(sim_server, "hyperliquid") as (ex, _account):
         yield ex
-    finally:
-        await ex.close()
 
 
 async def test_binance_expires_a_resting_reduce_only_order_when_the_position_closes(

@@ -22,8 +22,8 @@ import ccxt.async_support as ccxt
 import httpx
 import pytest
 
-from tradeexec.exchanges.endpoints import point_ccxt_at
 from tradeexec.sim.server import SimServer
+from tradeexec.testing import sim_ccxt
 
 BTC = "BTC/USDT:USDT"
 HL_BTC = "BTC/USDC:USDC"
@@ -34,34 +34,14 @@ Prices = Callable[..., Awaitable[dict[str, Any]]]
 
 @pytest.fixture
 async def bn(sim_server: SimServer) -> AsyncIterator[Any]:
-    creds = sim_server.simulator.binance.create_account(D("10000"))
-    ex = ccxt.binanceusdm(
-        {"apiKey": creds["apiKey"], "secret": creds["secret"], "enableRateLimit": False}
-    )
-    point_ccxt_at(ex, sim_server.base_url)
-    try:
-        await ex.load_markets()
+    async with sim_ccxt(sim_server, "binance") as (ex, _account):
         yield ex
-    finally:
-        await ex.close()
 
 
 @pytest.fixture
 async def hl(sim_server: SimServer) -> AsyncIterator[Any]:
-    creds = sim_server.simulator.hyperliquid.create_account(D("10000"))
-    ex = ccxt.hyperliquid(
-        {
-            "walletAddress": creds["walletAddress"],
-            "privateKey": creds["privateKey"],
-            "enableRateLimit": False,
-        }
-    )
-    point_ccxt_at(ex, sim_server.base_url)
-    try:
-        await ex.load_markets()
+    async with sim_ccxt(sim_server, "hyperliquid") as (ex, _account):
         yield ex
-    finally:
-        await ex.close()
 
 
 @pytest.fixture

@@ -18,6 +18,10 @@ pytest-asyncio. Fixtures (see each one's docstring):
   ``tradeexec_postgres``, a throwaway PostgreSQL server (one per session, see
   `PostgresServer`). Override the fixture in a module to choose there.
 
+``sim_ccxt(sim_server, "binance" | "hyperliquid")`` (an async context manager, not a fixture):
+a fresh funded account and an unmodified ccxt client pointed at the simulator, markets
+loaded, closed afterwards; yields ``(exchange, account_id)``.
+
 Every harness is a `VenueUnderTest`: what reached the venue (``engine_orders()``,
 ``engine_position()``, ``engine_fills()``, ``order_requests()``), ``set_mark`` to move the
 price, ``add_fault`` to make the venue misbehave, ``new_client_id``. To run a test on fewer
@@ -56,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "is_order_request": "tradeexec.testing.venue_under_test",
     "PostgresServer": "tradeexec.testing.postgres",
     "PostgresUnavailable": "tradeexec.testing.postgres",
+    "sim_ccxt": "tradeexec.testing.ccxt_clients",
 }
 
 __all__ = [
@@ -73,6 +78,7 @@ __all__ = [
     "VenueUnderTest",
     "is_order_request",
     "new_key",
+    "sim_ccxt",
 ]
 
 
