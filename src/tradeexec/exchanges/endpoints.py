@@ -1,7 +1,9 @@
 """Point a ccxt exchange instance at the simulator (or any other base URL).
 
-Every entry of ``exchange.urls['api']`` becomes ``base_url + <its original path>``. Call it
-after any sandbox / demo switch, because those replace ``urls['api']``.
+Every entry of ``exchange.urls['api']`` becomes ``base_url + <its original path>``; websocket
+entries (``ws://`` / ``wss://``, which ``ccxt.pro`` classes carry under ``urls['api']['ws']``)
+become ``ws://<base_url's host and port> + <their path>`` (``wss://`` for an ``https`` base).
+Call it after any sandbox / demo switch, because those replace ``urls['api']``.
 
 Binance chooses its per-market error table (spot / linear / inverse ...) by the request URL's
 host (``https://fapi.binance.com/...`` means linear). So that the same error codes raise the
@@ -15,6 +17,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
+def _websocket_base(base: str) -> str:
+    """``http://host:port`` -> ``ws://host:port`` (``https`` -> ``wss``)."""
+    return "ws" + base[len("http") :] if base.startswith("http") else base
+
+
 def _rewrite(value: Any, base: str, originals: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {key: _rewrite(item, base, originals) for key, item in value.items()}
@@ -23,6 +30,8 @@ def _rewrite(value: Any, base: str, originals: dict[str, str]) -> Any:
         new = base + parts.path
         originals.setdefault(new, value)
         return new
+    if isinstance(value, str) and value.startswith(("ws://", "wss://")):
+        return _websocket_base(base) + urlsplit(value).path
     return value
 
 

@@ -70,6 +70,9 @@ from tradeexec.sim.request_log import (
     RequestLog,
     RequestLogMiddleware,
 )
+from tradeexec.sim.ws_binance import BinanceStreams
+from tradeexec.sim.ws_hub import SyncAfterRequest, WsHub
+from tradeexec.sim.ws_hyperliquid import HyperliquidStreams
 
 __all__ = ["SECRET_FIELDS", "RequestLog", "SimConfig", "Simulator"]
 
@@ -126,6 +129,11 @@ class Simulator:
             network=self.config.hl_network,
         )
         self.feed = self._make_feed()
+        self.binance_ws, self.hyperliquid_ws = (
+            BinanceStreams(self.binance),
+            HyperliquidStreams(self.hyperliquid),
+        )  # the websocket faces (`sim.ws_hub`)
+        self.ws = WsHub([self.binance_ws, self.hyperliquid_ws], self.ctx.clock)
         self._app = self._build_app()
 
     @property
@@ -156,6 +164,8 @@ class Simulator:
         self.binance.reset()
         self.hyperliquid.reset()
         self.hyperliquid.network = self.config.hl_network
+        self.binance_ws.reset()
+        self.hyperliquid_ws.reset()
         self.feed = self._make_feed()
 
     def set_price(
@@ -199,19 +209,24 @@ class Simulator:
             *self.clock_control.routes(),
         ]
         routes += self.binance.routes() + self.hyperliquid.routes()
+        routes += self.binance_ws.routes() + self.hyperliquid_ws.routes()
         app = Starlette(
             routes=routes,
             lifespan=self._lifespan,
             exception_handlers={_BadRequest: _control_error, SimError: _control_error},
         )
-        return RequestLogMiddleware(app, self.log, lambda: self.ctx.clock())
+        return RequestLogMiddleware(
+            SyncAfterRequest(app, self.ws), self.log, lambda: self.ctx.clock()
+        )
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(self._tick_forever()) if self.config.tick_ms > 0 else None
+        pushes = asyncio.create_task(self.ws.run())
         try:
             yield
         finally:
+            pushes.cancel()
             if task is not None:
                 task.cancel()
 
