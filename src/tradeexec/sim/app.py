@@ -133,7 +133,7 @@ class Simulator:
             BinanceStreams(self.binance),
             HyperliquidStreams(self.hyperliquid),
         )  # the websocket faces (`sim.ws_hub`)
-        self.ws = WsHub([self.binance_ws, self.hyperliquid_ws], self.ctx.clock)
+        self.ws = WsHub([self.binance_ws, self.hyperliquid_ws], lambda: self.ctx.clock())
         self._app = self._build_app()
 
     @property
