@@ -123,6 +123,23 @@ async def test_watch_orders_and_my_trades_see_a_rest_order_fill(
     assert fills[0]["fee"]["cost"] == rest[0]["fee"]["cost"] > 0
 
 
+async def test_watch_positions_and_balance_follow_the_fill(ex: Any, sim_server: SimServer) -> None:
+    snapshot = await settled(ex.watch_positions())  # clearinghouseState: a snapshot at once
+    assert snapshot == []
+    positions = asyncio.create_task(ex.watch_positions([BTC]))
+    balance = asyncio.create_task(ex.watch_balance())
+
+    await ex.create_order(BTC, "market", "buy", 0.02, 67500)
+
+    pushed = await watch_until(
+        positions, lambda: ex.watch_positions([BTC]), lambda p: p["contracts"] == 0.02
+    )
+    assert pushed["side"] == "long"
+    assert pushed["entryPrice"] == (await ex.fetch_positions([BTC]))[0]["entryPrice"]
+    wallet = await settled(balance)
+    assert wallet["USDC"]["total"] == (await ex.fetch_balance())["USDC"]["total"]
+
+
 async def test_a_resting_order_then_its_cancel(ex: Any, sim_server: SimServer) -> None:
     first = asyncio.create_task(ex.watch_orders(BTC))
     await until(lambda: subscribed(sim_server, "orderUpdates"))

@@ -10,12 +10,14 @@ As the Hyperliquid docs describe it ("Websocket", "Subscriptions", "Post request
   (per ``coin``; a snapshot at once, then on every mark move), ``orderUpdates`` (per ``user``:
   a list of ``{"order", "status", "statusTimestamp"}`` when an order rests, triggers, fills or
   ends; no snapshot), ``userFills`` (per ``user``: ``{"isSnapshot": true, "user", "fills"}``
-  first, then each new fill), ``trades`` (per ``coin``: the simulator's fills in that coin).
+  first, then each new fill), ``trades`` (per ``coin``: the simulator's fills in that coin),
+  ``clearinghouseState`` (per ``user``: what ``/info`` answers, at once and when the account's
+  money, positions or orders change; ccxt's ``watch_positions`` / ``watch_balance``).
 - ``{"method": "ping"}`` -> ``{"channel": "pong"}``.
 - ``{"method": "post", "id", "request": {"type": "info" | "action", "payload"}}`` answers on
   the ``post`` channel what ``/info`` or ``/exchange`` would (ccxt's ``create_order_ws``).
 
-Not modelled: candle, bbo, notification, webData2/3, clearinghouseState, openOrders,
+Not modelled: candle, bbo, notification, webData2/3, spotState, openOrders,
 userFundings, userNonFundingLedgerUpdates, userEvents, twap channels; the 1-minute idle
 disconnect and the per-IP connection and subscription limits.
 """
@@ -34,7 +36,7 @@ from tradeexec.sim.hyperliquid_wire import WireError, fmt, parse_envelope
 from tradeexec.sim.ws_hub import Changes, Connection, EngineWatch, OrderChange
 
 _COIN_TYPES = ("l2Book", "activeAssetCtx", "trades")
-_USER_TYPES = ("orderUpdates", "userFills")
+_USER_TYPES = ("orderUpdates", "userFills", "clearinghouseState")
 _TYPES = ("allMids", *_COIN_TYPES, *_USER_TYPES)
 _BASIC_ORDER = ("coin", "side", "limitPx", "sz", "oid", "timestamp", "origSz")
 
@@ -143,6 +145,10 @@ class HyperliquidStreams:
             fills = list(reversed(info.fills(sub["user"])))[:2000]
             data = {"isSnapshot": True, "user": sub["user"], "fills": fills}
             sock.conn.push({"channel": "userFills", "data": data})
+        elif kind == "clearinghouseState":
+            state = info.answer("clearinghouseState", {"user": sub["user"]})
+            data = {"dex": "", "user": sub["user"], "clearinghouseState": state}
+            sock.conn.push({"channel": "clearinghouseState", "data": data})
 
     def _asset_ctx(self, coin: str) -> dict[str, Any]:
         ctx = self.face.info_api._asset_ctx(coin)  # the ctx metaAndAssetCtxs answers
@@ -177,7 +183,13 @@ class HyperliquidStreams:
         if self._watch is None or self._watch.engine is not face.engine:
             self._watch = EngineWatch(face.engine)
         face.state.sync(face.engine)
-        changes = self._watch.diff()
+        holders = {
+            sub["user"]
+            for sock in self.sockets
+            for sub in sock.subs.values()
+            if sub["type"] == "clearinghouseState"
+        }
+        changes = self._watch.diff(holders)
         if changes:
             self._push(changes)
 
@@ -212,6 +224,8 @@ class HyperliquidStreams:
                     sock.conn.push(mids)
                 elif kind in ("l2Book", "activeAssetCtx") and coin in changes.marks:
                     self._snapshot(sock, sub)
+                elif kind == "clearinghouseState" and (user in changes.accounts or user in by_user):
+                    self._snapshot(sock, sub)  # the whole state, as live
 
     def _order_updates(self, change: OrderChange) -> list[dict[str, Any]]:
         """The statuses an order went through since the last push: ``open`` when it rests (or
