@@ -208,6 +208,9 @@ async def test_subscription_acks_ping_and_the_fills_snapshot(
         assert again["channel"] == "error" and "Already subscribed" in again["data"]
         bad = await ask({"method": "subscribe", "subscription": {"type": "l2Book", "coin": "NOPE"}})
         assert bad["channel"] == "error"
+        nobody = {"type": "clearinghouseState", "user": "nobody"}
+        assert (await ask({"method": "subscribe", "subscription": nobody}))["channel"] == "error"
+        assert await ask({"method": "ping"}) == {"channel": "pong"}  # the socket is still up
         gone = await ask({"method": "unsubscribe", "subscription": fills_sub})
         assert gone["data"]["method"] == "unsubscribe"
         info = await ask({"method": "post", "id": 7,

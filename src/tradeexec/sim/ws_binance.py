@@ -125,7 +125,7 @@ class BinanceStreams:
 
     def reset(self) -> None:
         self.keys = ListenKeys()
-        for sock in self.sockets:
+        for sock in list(self.sockets):  # may run on a test's thread
             if sock.listen_key is not None:
                 sock.conn.close()
         self._watch = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tradeexec.sim.engine import Engine, Fill, OrderStatus, SimOrder
 
+logger = logging.getLogger(__name__)
 SYNC_INTERVAL_S = 0.1  # the timer's period: changes made without a request (in-process calls)
 
 
@@ -181,9 +183,13 @@ class Connection:
                 except (WebSocketDisconnect, RuntimeError):
                     break
                 try:
-                    on_message(json.loads(text))
+                    message = json.loads(text)
                 except ValueError:
-                    on_message(text)
+                    message = text
+                try:
+                    on_message(message)
+                except Exception:  # a bad request must not end the stream: log it, go on
+                    logger.exception("websocket message %.200r", text)
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -226,7 +232,8 @@ class WsHub:
                 self.sync()
                 now = self.clock()
                 for venue in self.venues:
-                    venue.tick(now)
+                    if venue.active:
+                        venue.tick(now)
             except RuntimeError:  # the engine changed under us from another thread: next time
                 continue
 

@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from tradeexec.sim.engine import Fill, Side
+from tradeexec.sim.hl_signing import normalize_address
 from tradeexec.sim.hyperliquid_api import HyperliquidFace
 from tradeexec.sim.hyperliquid_wire import WireError, fmt, parse_envelope
 from tradeexec.sim.ws_hub import Changes, Connection, EngineWatch, OrderChange
@@ -108,14 +109,17 @@ class HyperliquidStreams:
         if valid and sub["type"] in _COIN_TYPES:
             valid = sub.get("coin") in self.face.engine.markets
         if valid and sub["type"] in _USER_TYPES:
-            valid = isinstance(sub.get("user"), str)
+            try:
+                normalize_address(sub.get("user"))
+            except (TypeError, ValueError, AttributeError):
+                valid = False
         if not valid:
             sock.conn.push({"channel": "error",
                             "data": f"Invalid subscription {json.dumps(sub)}"})  # fmt: skip
             return
         canonical = dict(sub)
         if "user" in canonical:
-            canonical["user"] = canonical["user"].lower()
+            canonical["user"] = normalize_address(canonical["user"])
         key = _key(canonical)
         if method == "subscribe" and key in sock.subs:
             sock.conn.push({"channel": "error", "data": f"Already subscribed: {json.dumps(sub)}"})
