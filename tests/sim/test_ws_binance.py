@@ -194,6 +194,25 @@ async def test_a_fired_stop_is_pushed_as_algo_update_then_its_order(
     assert placed["status"] == "closed"
 
 
+async def test_a_reduce_only_stop_with_nothing_to_reduce_is_rejected(
+    ex: Any, sim_server: SimServer
+) -> None:
+    stop = await ex.create_order(
+        BTC, "market", "sell", 0.01, params={"stopLossPrice": 66000, "reduceOnly": True}
+    )
+    watching = asyncio.create_task(ex.watch_orders(BTC))
+    await until(lambda: user_streams(sim_server) >= 1)
+
+    await set_price(sim_server, "65900")
+
+    rejected = await watch_until(
+        watching, lambda: ex.watch_orders(BTC), lambda o: o["status"] == "rejected"
+    )
+    assert rejected["id"] == stop["id"] and rejected["info"]["rm"] == "Reduce Only reject"
+    assert rejected["info"]["ai"] == ""  # no order reached the matching engine
+    assert await ex.fetch_my_trades(BTC) == []
+
+
 async def test_the_event_order_of_a_fired_stop(ex: Any, sim_server: SimServer) -> None:
     """Event: Algo Order Update: NEW, TRIGGERING, TRIGGERED, (the placed order's NEW and
     TRADE), FINISHED; the position's ACCOUNT_UPDATE after the fill."""

@@ -22,11 +22,16 @@ from typing import Any
 from tradeexec.sim import binance_market as mkt
 from tradeexec.sim import binance_render as render
 from tradeexec.sim.accounting import ZERO, Position, PositionSide
-from tradeexec.sim.engine import Engine, Fill, OrderStatus, SimOrder
+from tradeexec.sim.engine import Engine, Fill, OrderStatus, Reject, SimOrder
 from tradeexec.sim.markets import MarketSpec
 from tradeexec.sim.ws_hub import OrderChange
 
 Event = dict[str, Any]
+# ALGO_UPDATE's "rm" (failed reason): the doc's example text, and fapi's -2019 message
+_REJECT_TEXT = {
+    Reject.REDUCE_ONLY: "Reduce Only reject",
+    Reject.INSUFFICIENT_MARGIN: "Margin is insufficient.",
+}
 
 
 def _shown_type(order: SimOrder) -> str:
@@ -129,7 +134,7 @@ def algo_update(
         "gtd": 0,
     }
     if status == "REJECTED" and o.expire_reason is not None:
-        body["rm"] = o.expire_reason.value
+        body["rm"] = _REJECT_TEXT.get(o.expire_reason, o.expire_reason.value)
     return {"e": "ALGO_UPDATE", "T": now, "E": now, "o": body}
 
 
