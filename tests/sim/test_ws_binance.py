@@ -333,3 +333,20 @@ async def test_subscribe_unsubscribe_and_list_on_a_raw_market_socket(ex: Any) ->
         await sock.send(json.dumps({"method": "PUBLISH", "id": 4}))
         refused = json.loads(await settled(sock.recv()))
         assert refused["id"] == 4 and refused["error"]["code"] == 2
+
+
+async def test_a_combined_stream_wraps_user_and_market_events(
+    ex: Any, sim_server: SimServer
+) -> None:
+    key = (await ex.fapiPrivatePostListenKey())["listenKey"]
+    base = ex.urls["api"]["ws"]["linear"].removesuffix("/ws")
+    async with websockets.connect(f"{base}/stream?streams={key}/btcusdt@bookTicker") as sock:
+        await until(lambda: user_streams(sim_server) >= 1)
+        placed = await ex.create_order(BTC, "limit", "buy", 0.01, 60000)
+        first = json.loads(await settled(sock.recv()))
+        assert first["stream"] == key and first["data"]["e"] == "ORDER_TRADE_UPDATE"
+        assert str(first["data"]["o"]["i"]) == placed["id"]
+        await set_price(sim_server, "68000")
+        quote = json.loads(await settled(sock.recv()))
+        assert quote["stream"] == "btcusdt@bookTicker" and quote["data"]["s"] == "BTCUSDT"
+        assert float(quote["data"]["b"]) < 68000 < float(quote["data"]["a"])

@@ -21,9 +21,11 @@ ticker; older clients use ``/ws/<listenKey>`` and ``/ws/<stream>``):
   ``<symbol>@bookTicker``, ``<symbol>@miniTicker``, ``<symbol>@ticker`` (when the mark moves),
   and the ``!markPrice@arr[@1s]``, ``!bookTicker``, ``!miniTicker@arr``, ``!ticker@arr`` forms.
   Any stream is served on any of the paths (live splits them public / market).
+- ``/stream?streams=<a>/<b>`` (and ``/{public,market,private}/stream``): combined streams,
+  listen keys and market streams alike; each push is ``{"stream": <name>, "data": <event>}``.
 
-Not modelled: the bare ``/ws`` (that path is the Hyperliquid face's), combined ``/stream``
-wrappers, the ws-fapi trading API, the 24-hour connection limit and subscription rate limits.
+Not modelled: the bare ``/ws`` (that path is the Hyperliquid face's), the ws-fapi trading
+API, the 24-hour connection limit and subscription rate limits.
 """
 
 from __future__ import annotations
@@ -108,6 +110,10 @@ class BinanceSocket:
     streams: set[str] = field(default_factory=set)
     mark_pushed: dict[str, float] = field(default_factory=dict)  # stream -> monotonic time
     expired: bool = False  # the listen key lapsed (listenKeyExpired was sent)
+    combined: bool = False  # /stream: each push is {"stream": <name>, "data": <payload>}
+
+    def send(self, stream: str, payload: Any) -> None:
+        self.conn.push({"stream": stream, "data": payload} if self.combined else payload)
 
 
 class BinanceStreams:
@@ -136,6 +142,8 @@ class BinanceStreams:
             WebSocketRoute("/ws/{tail:path}", self._socket),
             WebSocketRoute("/{category}/ws", self._socket),
             WebSocketRoute("/{category}/ws/{tail:path}", self._socket),
+            WebSocketRoute("/stream", self._socket),
+            WebSocketRoute("/{category}/stream", self._socket),
         ]
 
     # ----------------------------------------------------------------- REST
@@ -169,18 +177,19 @@ class BinanceStreams:
         if category is not None and category not in ("public", "market", "private"):
             await websocket.close(code=1008)
             return
-        tail = str(websocket.path_params.get("tail", "")).strip("/")
-        key = websocket.query_params.get("listenKey") or (
-            tail if category in (None, "private") and _looks_like_key(tail) else None
-        )
-        sock = BinanceSocket(Connection(websocket))
+        combined = websocket.url.path.endswith("/stream")
+        names = websocket.query_params.get("streams", "") if combined else ""
+        names = names or str(websocket.path_params.get("tail", ""))
+        parts = [n for n in names.strip("/").split("/") if n]
+        keys = [n for n in parts if _looks_like_key(n) and category in (None, "private")]
+        key = websocket.query_params.get("listenKey") or (keys[0] if keys else None)
+        sock = BinanceSocket(Connection(websocket), combined=combined)
         if key is not None:
             sock.listen_key = self.keys.active(key, self.face.ctx.clock())
             if sock.listen_key is None:
                 await websocket.close(code=1008)  # an unknown or lapsed key: no stream
                 return
-        elif tail:
-            sock.streams.update(s for s in tail.split("/") if "@" in s or s.startswith("!"))
+        sock.streams.update(n for n in parts if "@" in n or n.startswith("!"))
         await websocket.accept()
         if self._watch is None or self._watch.engine is not self.face.engine:
             self._watch = EngineWatch(self.face.engine)
@@ -257,7 +266,7 @@ class BinanceStreams:
         for sock in self.sockets:
             if sock.listen_key is not None and not sock.expired:
                 for event in by_account.get(sock.listen_key.account_id, []):
-                    sock.conn.push(event)
+                    sock.send(sock.listen_key.key, event)
 
     def _push_market(self, spec: MarketSpec, now: int, *, on_change: bool) -> None:
         """The streams about ``spec`` that move with the mark (all but mark price)."""
@@ -272,14 +281,14 @@ class BinanceStreams:
                 ):
                     continue
                 event = _RENDER[parsed.kind](self.face.engine, spec, now)
-                sock.conn.push([event] if parsed.array else event)
+                sock.send(stream, [event] if parsed.array else event)
 
     def tick(self, now_ms: int) -> None:
         """Mark price streams on their cadence; lapsed listen keys told ``listenKeyExpired``."""
         for sock in self.sockets:
             key = sock.listen_key
             if key is not None and not sock.expired and key.expires_ms <= now_ms:
-                sock.conn.push(ev.listen_key_expired(key.key, now_ms))
+                sock.send(key.key, ev.listen_key_expired(key.key, now_ms))
                 sock.expired = True  # the socket stays open; nothing more is pushed on it
                 if self.keys.by_key.get(key.key) is key:
                     self.keys.close(key.account_id)
@@ -297,9 +306,9 @@ class BinanceStreams:
                     continue
                 sock.mark_pushed[stream] = clock
                 if parsed.symbol is None:
-                    sock.conn.push([ev.mark_price(engine, s, now_ms) for s in symbols.values()])
+                    sock.send(stream, [ev.mark_price(engine, s, now_ms) for s in symbols.values()])
                 elif parsed.symbol in symbols:
-                    sock.conn.push(ev.mark_price(engine, symbols[parsed.symbol], now_ms))
+                    sock.send(stream, ev.mark_price(engine, symbols[parsed.symbol], now_ms))
 
 
 @dataclass(frozen=True)
