@@ -236,6 +236,8 @@ class WsHub:
                         venue.tick(now)
             except RuntimeError:  # the engine changed under us from another thread: next time
                 continue
+            except Exception:  # a rendering bug must not stop every later push: log it
+                logger.exception("websocket push failed")
 
 
 class SyncAfterRequest:
