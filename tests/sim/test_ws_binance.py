@@ -85,10 +85,19 @@ async def ex(sim_server: SimServer, creds: dict[str, str]) -> AsyncIterator[Any]
         await exchange.close()
 
 
-async def set_price(sim_server: SimServer, price: str) -> None:
+async def control(sim_server: SimServer, path: str, **body: Any) -> Any:
     async with httpx.AsyncClient(base_url=sim_server.base_url) as client:
-        answer = await client.post("/_sim/prices", json={"coin": "BTC", "price": price})
+        answer = await client.post(path, json=body)
         answer.raise_for_status()
+        return answer.json()
+
+
+async def set_price(sim_server: SimServer, price: str) -> None:
+    await control(sim_server, "/_sim/prices", coin="BTC", price=price, venue="binance")
+
+
+async def advance(sim_server: SimServer, ms: int) -> Any:
+    return await control(sim_server, "/_sim/time", advance_s=ms // 1000)
 
 
 async def _listed(one: Awaitable[Any]) -> list[Any]:
@@ -96,11 +105,11 @@ async def _listed(one: Awaitable[Any]) -> list[Any]:
 
 
 def user_streams(sim_server: SimServer) -> int:
-    return sum(1 for s in sim_server.simulator.binance_ws.sockets if s.listen_key is not None)
+    return sum(1 for s in sim_server.simulator.ws.binance.sockets if s.listen_key is not None)
 
 
 def market_streams(sim_server: SimServer) -> set[str]:
-    return {name for s in sim_server.simulator.binance_ws.sockets for name in s.streams}
+    return {name for s in sim_server.simulator.ws.binance.sockets for name in s.streams}
 
 
 def test_point_ccxt_at_rewrites_the_websocket_urls(sim_server: SimServer) -> None:
@@ -259,33 +268,30 @@ async def test_the_event_order_of_a_fired_stop(ex: Any, sim_server: SimServer) -
 
 
 async def test_listen_key_keep_alive_then_expiry(ex: Any, sim_server: SimServer) -> None:
-    ctx = sim_server.simulator.ctx
-    real_clock, offset = ctx.clock, [0]
-    ctx.clock = lambda: real_clock() + offset[0]
-    try:
-        key = (await ex.fapiPrivatePostListenKey())["listenKey"]
-        assert (await ex.fapiPrivatePostListenKey())["listenKey"] == key  # one per account
-        url = ex.urls["api"]["ws"]["linear"] + "/" + key
-        async with websockets.connect(url) as sock:
-            await until(lambda: user_streams(sim_server) >= 1)
-            offset[0] = LISTEN_KEY_VALIDITY_MS - MINUTE_MS
-            assert (await ex.fapiPrivatePutListenKey())["listenKey"] == key
-            offset[0] = 2 * LISTEN_KEY_VALIDITY_MS - 2 * MINUTE_MS  # 59 min after the PUT
-            await asyncio.sleep(0.3)  # the timer runs; the key is still good
-            offset[0] = 2 * LISTEN_KEY_VALIDITY_MS
-            expired = json.loads(await settled(sock.recv()))
-            assert expired["e"] == "listenKeyExpired" and expired["listenKey"] == key
-            with pytest.raises(ccxtpro.BaseError, match="-1125"):
-                await ex.fapiPrivatePutListenKey()
-            with pytest.raises(asyncio.TimeoutError):  # nothing more on the lapsed stream
-                await asyncio.wait_for(sock.recv(), 0.5)
-        fresh = (await ex.fapiPrivatePostListenKey())["listenKey"]
-        assert fresh != key
-        with pytest.raises(websockets.InvalidStatus):  # the lapsed key opens nothing
-            async with websockets.connect(ex.urls["api"]["ws"]["linear"] + "/" + key):
-                pass
-    finally:
-        ctx.clock = real_clock
+    """60 minutes on the simulator's clock (/_sim/time); PUT extends; then listenKeyExpired."""
+    key = (await ex.fapiPrivatePostListenKey())["listenKey"]
+    assert (await ex.fapiPrivatePostListenKey())["listenKey"] == key  # one per account
+    url = ex.urls["api"]["ws"]["linear"] + "/" + key
+    async with websockets.connect(url) as sock:
+        await until(lambda: user_streams(sim_server) >= 1)
+        await advance(sim_server, LISTEN_KEY_VALIDITY_MS - MINUTE_MS)
+        assert (await ex.fapiPrivatePutListenKey())["listenKey"] == key
+        await advance(sim_server, LISTEN_KEY_VALIDITY_MS - MINUTE_MS)  # 59 min after the PUT
+        await asyncio.sleep(0.3)  # the expiry timer runs; the key is still good
+        assert sim_server.simulator.ws.binance.keys.active(key, sim_server.simulator.ctx.clock())
+        await advance(sim_server, 2 * MINUTE_MS)
+        expired = json.loads(await settled(sock.recv()))
+        assert expired["e"] == "listenKeyExpired" and expired["listenKey"] == key
+        with pytest.raises(ccxtpro.BaseError, match="-1125"):
+            await ex.fapiPrivatePutListenKey()
+        await ex.create_order(BTC, "market", "buy", 0.01)
+        with pytest.raises(asyncio.TimeoutError):  # nothing more on the lapsed stream
+            await asyncio.wait_for(sock.recv(), 0.5)
+    fresh = (await ex.fapiPrivatePostListenKey())["listenKey"]
+    assert fresh != key
+    with pytest.raises(websockets.InvalidStatus):  # the lapsed key opens nothing
+        async with websockets.connect(ex.urls["api"]["ws"]["linear"] + "/" + key):
+            pass
 
 
 async def test_deleting_the_listen_key_closes_its_stream(ex: Any, sim_server: SimServer) -> None:
@@ -350,3 +356,50 @@ async def test_a_combined_stream_wraps_user_and_market_events(
         quote = json.loads(await settled(sock.recv()))
         assert quote["stream"] == "btcusdt@bookTicker" and quote["data"]["s"] == "BTCUSDT"
         assert float(quote["data"]["b"]) < 68000 < float(quote["data"]["a"])
+
+
+async def test_a_liquidation_is_pushed_and_watch_my_liquidations_sees_it(
+    ex: Any, sim_server: SimServer
+) -> None:
+    """Event: Order Update: the liquidation's order type is LIQUIDATION, its fill a CALCULATED
+    execution, client id autoclose-...; ccxt files it under watch_my_liquidations."""
+    await ex.set_leverage(20, BTC)
+    await ex.create_order(BTC, "market", "buy", 2.5)  # ~168k notional on 10k: liquidated < 64k
+    orders = asyncio.create_task(ex.watch_orders(BTC))
+    liquidations = asyncio.create_task(ex.watch_my_liquidations(BTC))
+    await until(lambda: user_streams(sim_server) >= 1)
+
+    await set_price(sim_server, "60000")
+
+    (first,) = await settled(liquidations)  # the liquidation order's NEW: nothing filled yet
+    assert first["info"]["c"].startswith("autoclose-") and first["contracts"] == 0
+    closed = await watch_until(
+        orders,
+        lambda: ex.watch_orders(BTC),
+        lambda o: (o["clientOrderId"] or "").startswith("autoclose-") and o["status"] == "closed",
+    )
+    assert closed["info"]["o"] == "LIQUIDATION" and closed["info"]["x"] == "CALCULATED"
+    assert closed["side"] == "sell" and closed["filled"] == 2.5
+    filled = [x for x in ex.myLiquidations if x["contracts"] == 2.5]  # ccxt's cache of them
+    assert [(x["symbol"], x["side"]) for x in filled] == [(BTC, "sell")]
+    assert all(p["contracts"] == 0 for p in await ex.fetch_positions([BTC]))  # flat
+
+
+async def test_a_funding_payment_is_an_account_update_of_its_own(
+    ex: Any, sim_server: SimServer
+) -> None:
+    """Event: Balance and Position Update, reason FUNDING_FEE (the key kept alive while the
+    clock walks to the next funding time)."""
+    await control(sim_server, "/_sim/funding", venue="binance", coin="BTC", rate="0.0005")
+    await ex.create_order(BTC, "market", "buy", 0.1)
+    key = (await ex.fapiPrivatePostListenKey())["listenKey"]
+    async with websockets.connect(ex.urls["api"]["ws"]["linear"] + "/" + key) as sock:
+        await until(lambda: user_streams(sim_server) >= 1)
+        paid = 0
+        while not paid:  # the next funding time is at most 8 h away
+            paid = (await advance(sim_server, 50 * MINUTE_MS))["funding_paid"]["binance"]
+            await ex.fapiPrivatePutListenKey()
+        update = json.loads(await settled(sock.recv()))
+    assert update["e"] == "ACCOUNT_UPDATE" and update["a"]["m"] == "FUNDING_FEE"
+    (usdt,) = [a for a in (await ex.fetch_balance())["info"]["assets"] if a["asset"] == "USDT"]
+    assert update["a"]["B"][0]["wb"] == usdt["walletBalance"]

@@ -90,7 +90,7 @@ async def set_price(sim_server: SimServer, price: str) -> None:
 
 
 def subscribed(sim_server: SimServer, kind: str) -> bool:
-    socks = sim_server.simulator.hyperliquid_ws.sockets
+    socks = sim_server.simulator.ws.hyperliquid.sockets
     return any(sub["type"] == kind for s in socks for sub in s.subs.values())
 
 

@@ -70,9 +70,7 @@ from tradeexec.sim.request_log import (
     RequestLog,
     RequestLogMiddleware,
 )
-from tradeexec.sim.ws_binance import BinanceStreams
-from tradeexec.sim.ws_hub import SyncAfterRequest, WsHub
-from tradeexec.sim.ws_hyperliquid import HyperliquidStreams
+from tradeexec.sim.ws_faces import SyncAfterRequest, WebsocketFaces
 
 __all__ = ["SECRET_FIELDS", "RequestLog", "SimConfig", "Simulator"]
 
@@ -129,11 +127,7 @@ class Simulator:
             network=self.config.hl_network,
         )
         self.feed = self._make_feed()
-        self.binance_ws, self.hyperliquid_ws = (
-            BinanceStreams(self.binance),
-            HyperliquidStreams(self.hyperliquid),
-        )  # the websocket faces (`sim.ws_hub`)
-        self.ws = WsHub([self.binance_ws, self.hyperliquid_ws], lambda: self.ctx.clock())
+        self.ws = WebsocketFaces(self.binance, self.hyperliquid, lambda: self.ctx.clock())
         self._app = self._build_app()
 
     @property
@@ -164,8 +158,7 @@ class Simulator:
         self.binance.reset()
         self.hyperliquid.reset()
         self.hyperliquid.network = self.config.hl_network
-        self.binance_ws.reset()
-        self.hyperliquid_ws.reset()
+        self.ws.reset()
         self.feed = self._make_feed()
 
     def set_price(
@@ -209,7 +202,7 @@ class Simulator:
             *self.clock_control.routes(),
         ]
         routes += self.binance.routes() + self.hyperliquid.routes()
-        routes += self.binance_ws.routes() + self.hyperliquid_ws.routes()
+        routes += self.ws.routes()
         app = Starlette(
             routes=routes,
             lifespan=self._lifespan,

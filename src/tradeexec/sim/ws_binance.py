@@ -124,6 +124,7 @@ class BinanceStreams:
         self.keys = ListenKeys()
         self.sockets: set[BinanceSocket] = set()
         self._watch: EngineWatch | None = None
+        self._funding_seen: dict[str, int] = {}  # account -> funding payments already told
 
     @property
     def active(self) -> bool:
@@ -131,6 +132,7 @@ class BinanceStreams:
 
     def reset(self) -> None:
         self.keys = ListenKeys()
+        self._funding_seen = {}
         for sock in list(self.sockets):  # may run on a test's thread
             if sock.listen_key is not None:
                 sock.conn.close()
@@ -235,6 +237,8 @@ class BinanceStreams:
         if self._watch is None or self._watch.engine is not engine:
             self._watch = EngineWatch(engine)
         users = {s.listen_key.account_id for s in self.sockets if s.listen_key and not s.expired}
+        for account_id in users - set(self._funding_seen):  # payments before it was watched
+            self._funding_seen[account_id] = self._funding_paid(account_id)
         changes = self._watch.diff(users)
         now = self.face.ctx.clock()
         if changes.orders or changes.accounts:
@@ -259,7 +263,7 @@ class BinanceStreams:
                 filled_coins.setdefault(account_id, set()).add(spec.coin)
         for account_id in accounts | set(filled_coins):
             coins = filled_coins.get(account_id, set())
-            reason = "ORDER" if coins else "ADJUSTMENT"
+            reason = "ORDER" if coins else self._money_reason(account_id)
             by_account.setdefault(account_id, []).append(
                 ev.account_update(engine, account_id, coins, now, reason=reason)
             )
@@ -267,6 +271,19 @@ class BinanceStreams:
             if sock.listen_key is not None and not sock.expired:
                 for event in by_account.get(sock.listen_key.account_id, []):
                     sock.send(sock.listen_key.key, event)
+
+    def _funding_paid(self, account_id: str) -> int:
+        funding = getattr(self.face.engine, "funding", None)  # `sim.clearing` engines pay it
+        return len(funding.account_payments(account_id)) if funding is not None else 0
+
+    def _money_reason(self, account_id: str) -> str:
+        """``ACCOUNT_UPDATE``'s reason for a wallet move without a fill: FUNDING_FEE when a
+        funding payment was booked since the last push, else ADJUSTMENT (control-API
+        deposits, the insurance fund)."""
+        paid = self._funding_paid(account_id)
+        seen = self._funding_seen.get(account_id, paid)
+        self._funding_seen[account_id] = paid
+        return "FUNDING_FEE" if paid > seen else "ADJUSTMENT"
 
     def _push_market(self, spec: MarketSpec, now: int, *, on_change: bool) -> None:
         """The streams about ``spec`` that move with the mark (all but mark price)."""

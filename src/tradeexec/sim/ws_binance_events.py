@@ -2,7 +2,8 @@
 
 Shapes (field names, strings for decimals, ints for times and ids) follow Binance's USD-M docs:
 - "Event: Order Update" (``ORDER_TRADE_UPDATE``), developers.binance.com/docs/derivatives/
-  usds-margined-futures/user-data-streams/Event-Order-Update
+  usds-margined-futures/user-data-streams/Event-Order-Update; a liquidation's order (client
+  id ``autoclose-...``) has order type LIQUIDATION and its fills execution type CALCULATED
 - "Event: Balance and Position Update" (``ACCOUNT_UPDATE``), .../Event-Balance-and-Position-Update
 - "Event: Algo Order Update" (``ALGO_UPDATE``), .../Event-Algo-Order-Update; the algo status
   path NEW -> TRIGGERING -> TRIGGERED -> FINISHED (or CANCELED / REJECTED / EXPIRED)
@@ -32,6 +33,11 @@ _REJECT_TEXT = {
     Reject.REDUCE_ONLY: "Reduce Only reject",
     Reject.INSUFFICIENT_MARGIN: "Margin is insufficient.",
 }
+
+
+def is_liquidation(order: SimOrder) -> bool:
+    """The venue's closing order of a liquidation (`sim.clearing`: client id autoclose-...)."""
+    return (order.spec.client_id or "").startswith("autoclose-")
 
 
 def _shown_type(order: SimOrder) -> str:
@@ -98,6 +104,9 @@ def order_update(
     if fill is not None:  # "Commission Asset, will not push if no commission"
         body["N"] = spec.quote
         body["n"] = render.money(fill.fee)
+    if is_liquidation(o):  # order type LIQUIDATION; its fills are "CALCULATED" executions
+        body["o"] = body["ot"] = "LIQUIDATION"
+        body["x"] = "CALCULATED" if x == "TRADE" else x
     return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": event_ms, "o": body}
 
 
