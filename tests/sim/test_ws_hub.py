@@ -54,3 +54,14 @@ def test_only_watched_accounts_report_money_moves() -> None:
 
     assert watch.diff(["a"]).accounts == {"a"}
     assert watch.diff(["a"]).accounts == set()
+
+
+def test_a_last_price_set_apart_from_the_mark_is_a_price_move() -> None:
+    engine = engine_with()
+    watch = EngineWatch(engine)
+    mark = engine.marks["BTC"]
+
+    engine.set_mark("BTC", mark, last=mark + 10)
+
+    assert watch.diff().marks == {"BTC": mark}  # the tickers (last price) move
+    assert not watch.diff()

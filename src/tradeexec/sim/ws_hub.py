@@ -62,7 +62,7 @@ class OrderChange:
 class Changes:
     orders: list[OrderChange] = field(default_factory=list)  # in order id order
     accounts: set[str] = field(default_factory=set)  # watched accounts whose money moved
-    marks: dict[str, Decimal] = field(default_factory=dict)  # coins whose mark moved
+    marks: dict[str, Decimal] = field(default_factory=dict)  # coins whose mark or last moved
 
     def __bool__(self) -> bool:
         return bool(self.orders or self.accounts or self.marks)
@@ -85,7 +85,7 @@ class EngineWatch:
         }
         self._last_order = max(engine.orders, default=0)
         self._last_trade = engine.fills[-1].trade_id if engine.fills else 0
-        self._marks = dict(engine.marks)
+        self._prices = {c: (m, engine.lasts.get(c)) for c, m in engine.marks.items()}
         self._accounts: dict[str, tuple[Any, ...]] = {}
 
     def diff(self, watched: Iterable[str] = ()) -> Changes:
@@ -127,9 +127,10 @@ class EngineWatch:
         if fills:
             self._last_trade = fills[-1].trade_id
         for coin, mark in engine.marks.items():
-            if self._marks.get(coin) != mark:
+            price = (mark, engine.lasts.get(coin))  # a ticker's last moves with every fill
+            if self._prices.get(coin) != price:
                 changes.marks[coin] = mark
-        self._marks.update(changes.marks)
+                self._prices[coin] = price
         for account_id in watched:
             if account_id not in engine.accounts:
                 continue
