@@ -18,8 +18,9 @@ ticker; older clients use ``/ws/<listenKey>`` and ``/ws/<stream>``):
 - ``/{public,market}/ws[/<anything>]``, ``/ws/<stream>``: market streams, named in the path or
   by ``{"method": "SUBSCRIBE", "params": [...], "id": n}`` (answered ``{"result": null, "id":
   n}``; UNSUBSCRIBE and LIST_SUBSCRIPTIONS too): ``<symbol>@markPrice[@1s]`` (every 3 s or 1 s),
-  ``<symbol>@bookTicker``, ``<symbol>@miniTicker``, ``<symbol>@ticker`` (when the mark moves),
-  and the ``!markPrice@arr[@1s]``, ``!bookTicker``, ``!miniTicker@arr``, ``!ticker@arr`` forms.
+  ``<symbol>@bookTicker``, ``<symbol>@miniTicker``, ``<symbol>@ticker`` (when the mark or last
+  price moves), and the ``!markPrice@arr[@1s]``, ``!bookTicker``, ``!miniTicker@arr``,
+  ``!ticker@arr`` forms.
   Any stream is served on any of the paths (live splits them public / market).
 - ``/stream?streams=<a>/<b>`` (and ``/{public,market,private}/stream``): combined streams,
   listen keys and market streams alike; each push is ``{"stream": <name>, "data": <event>}``.
