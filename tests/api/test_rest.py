@@ -237,3 +237,37 @@ def test_ready_is_false_with_a_broken_venue_and_true_again_after(live: Live) -> 
     assert body["ready"] is False and body["store"]["ok"] is True
     assert body["accounts"]["bn"]["ok"] is True and body["accounts"]["hl"]["ok"] is False
     assert again.status_code == 200 and again.json()["ready"] is True
+
+
+def test_a_store_failure_is_a_503_to_send_again_and_nothing_is_done(live: Live) -> None:
+    """The database refusing a write (here: the signals table gone for a moment, as a real
+    SQLite error) is answered 503 ``store_unavailable`` with Retry-After, never a 500; nothing
+    reaches the venue, and the same request succeeds once the store is back."""
+    import sqlite3
+
+    path = live.server.config.store_url.removeprefix("sqlite:///")
+    log = live.sim.simulator.log
+    before = log.last_seq
+
+    def rename(old: str, new: str) -> None:
+        with sqlite3.connect(path) as db:
+            db.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+    body = agent_signal(live)
+    rename("signals", "signals_away")
+    try:
+        with live.client(TRADER) as api:
+            down = api.post("/signals", json=body)
+            alert = api.post("/webhooks/tradingview", json=live.alert())
+    finally:
+        rename("signals_away", "signals")
+    for answer in (down, alert):
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "store_unavailable"
+        assert answer.headers.get("retry-after") == "1", answer.request.url
+        assert "Traceback" not in answer.text and "signals_away" not in answer.text
+    sent = [e for e in log.recent(10_000, after=before) if "order" in str(e.get("route", ""))]
+    assert sent == []
+    with live.client(TRADER) as api:
+        again = api.post("/signals", json=body)
+    assert again.status_code == 200 and again.json()["status"] == "filled", again.text

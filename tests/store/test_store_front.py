@@ -184,3 +184,46 @@ async def test_a_batch_in_a_group_reads_what_the_batches_before_it_wrote(store: 
     await busy
     _, (state,) = await answers
     assert state == ("HALTED", "operator")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_deadlock_between_two_writers_is_run_again_not_answered(db_url: str) -> None:
+    """Two replicas' batches insert the same two idempotency keys in opposite order: PostgreSQL
+    rolls one back as a deadlock. That batch runs again on its own (the other has committed by
+    then) and finds both keys, instead of its caller (a webhook) answering a 500."""
+    stores = [Store.from_url(db_url), Store.from_url(db_url)]
+    barrier = threading.Barrier(2, timeout=20)
+    tries: list[str] = []
+
+    def insert_both(store: Store, first: str, second: str) -> list[bool]:
+        tries.append(first)
+        created = [_record(store, first)]
+        if tries.count(first) == 1:  # both hold one key, then reach for the other's
+            barrier.wait()
+        created.append(_record(store, second))
+        return created
+
+    try:
+        answers = await asyncio.gather(
+            AsyncStore(stores[0]).write(partial(insert_both, stores[0], "dl-a", "dl-b")),
+            AsyncStore(stores[1]).write(partial(insert_both, stores[1], "dl-b", "dl-a")),
+        )
+    finally:
+        for store in stores:
+            store.close()
+    assert len(tries) == 3  # one of the two ran twice: the deadlock's victim, again
+    created = sorted(flag for [flags] in answers for flag in flags)
+    assert created == [False, False, True, True]  # each key recorded once, found by the other
+    check = Store.from_url(db_url)
+    try:
+        assert all(check.get_signal_by_key(key) is not None for key in ("dl-a", "dl-b"))
+    finally:
+        check.close()
+
+
+def _record(store: Store, key: str) -> bool:
+    _id, created = store.record_signal(
+        idempotency_key=key, account="main", symbol="BTC/USDT:USDT", source="test",
+        payload={"side": "buy"},
+    )  # fmt: skip
+    return created

@@ -7,7 +7,8 @@
 
 ``code`` is the same stable reason code the CLI prints and ``errors.py`` defines (plus the
 service's own: ``unauthorized``, ``forbidden``, ``ip_not_allowed``, ``out_of_order``,
-``stale_signal``, ``body_too_large``, ``invalid_request``, ``not_found``...). Details never
+``stale_signal``, ``body_too_large``, ``invalid_request``, ``not_found``, ``store_unavailable``
+(503: the database failed; nothing was recorded or done)...). Details never
 carry a secret or a request's input values; a bug is answered 500 ``internal_error`` with no
 traceback (the log has it).
 """
@@ -20,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradeexec import errors
@@ -168,8 +170,21 @@ def install_handlers(app: FastAPI) -> None:
         # another replica holds the account's lease (several replicas, `execution/lease.py`)
         return problem_response(409, "lease_lost", str(exc))
 
+    async def store_down(_: Request, exc: Exception) -> JSONResponse:
+        # the database failed (down, full, a conflict that outlived its retries): the request
+        # was not recorded, so nothing was done; the statement and its values stay in the log
+        log.error("the store failed: %s", type(exc).__name__, exc_info=exc)
+        return problem_response(
+            503,
+            "store_unavailable",
+            "the store could not record this request, so nothing was done; send it again with "
+            "the same idempotency key",
+            headers={"Retry-After": "1"},
+        )
+
     app.add_exception_handler(Problem, problem)
     app.add_exception_handler(StaleLease, lease)
+    app.add_exception_handler(SQLAlchemyError, store_down)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http)
     app.add_exception_handler(errors.TradeExecError, ours)

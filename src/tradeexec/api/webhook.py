@@ -168,7 +168,10 @@ class WebhookDoor:
             except Exception:
                 log.exception("could not record a TradingView alert; nothing was recorded")
                 raise Problem(
-                    503, "store_unavailable", "the alert could not be recorded; send it again"
+                    503,
+                    "store_unavailable",
+                    "the alert could not be recorded; send it again",
+                    headers={"Retry-After": "1"},
                 ) from None
         conflict = accepted.answer
         if conflict is not None and conflict.reason == "idempotency_conflict":

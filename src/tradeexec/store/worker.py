@@ -16,6 +16,11 @@ ONE transaction, each inside its own savepoint: one commit, one disk sync for al
 (synced if any of them asked to be), and a batch that fails undoes only its own writes. Each
 caller is answered only once that commit is done; if the commit itself fails, each batch
 runs again on its own, so each caller learns its own outcome.
+
+A call the database refused for a passing conflict with another writer (PostgreSQL's
+deadlock or serialization failure: several replicas inserting the same idempotency keys in
+another order) was rolled back whole, so it runs again on its own, a few times, before its
+caller sees the error.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 R = TypeVar("R")
 
@@ -36,6 +42,16 @@ _Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"
 _Outcome = tuple[bool, Any]
 #: at most this many write batches share one commit
 MAX_GROUP = 32
+#: SQLSTATEs of a transaction the database rolled back for a conflict with another writer
+_CONFLICTS = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+#: how often a call refused for such a conflict runs again
+CONFLICT_RETRIES = 3
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """A passing conflict with another writer: the whole transaction was rolled back."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    return getattr(orig, "sqlstate", None) in _CONFLICTS
 
 
 class _Batching(Protocol):
@@ -75,14 +91,20 @@ def run_group(batches: Sequence[WriteBatch]) -> list[_Outcome]:
                     outcomes.append((False, exc))
     except BaseException:  # the shared commit failed: each alone, each its own answer
         return [_run_one(batch) for batch in batches]
-    return outcomes
+    return [
+        _run_one(batch) if not ok and is_write_conflict(value) else (ok, value)
+        for batch, (ok, value) in zip(batches, outcomes, strict=True)
+    ]
 
 
 def _run_one(fn: Callable[[], Any]) -> _Outcome:
-    try:
-        return True, fn()
-    except BaseException as exc:  # handed to the caller, whatever it is
-        return False, exc
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            return True, fn()
+        except BaseException as exc:  # handed to the caller, whatever it is
+            if attempt == CONFLICT_RETRIES or not is_write_conflict(exc):
+                return False, exc
+    raise AssertionError("unreachable")
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
