@@ -227,3 +227,29 @@ def _record(store: Store, key: str) -> bool:
         payload={"side": "buy"},
     )  # fmt: skip
     return created
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_connections_the_server_closed_are_replaced_not_failed(
+    store: Store, make_signal: Callable[..., int], db_url: str
+) -> None:
+    """The server ends the store's pooled connections (as a restart, a fail-over or the
+    idle-in-transaction timeout of a paused replica does); the next call still answers."""
+    from sqlalchemy import create_engine, text
+
+    signal_id = make_signal()
+    assert store.get_signal(signal_id) is not None  # a connection is now in the pool
+    killer = create_engine(db_url)
+    try:
+        with killer.begin() as connection:
+            ended = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+    finally:
+        killer.dispose()
+    assert ended and ended >= 1
+    record = store.get_signal(signal_id)
+    assert record is not None and record.id == signal_id

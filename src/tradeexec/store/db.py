@@ -85,7 +85,10 @@ def create_engine_for(
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(parsed, echo=echo)
+        # pre-ping: a pooled connection the server has closed (a restart, a fail-over, the
+        # idle-in-transaction timeout a paused replica meets) is replaced at checkout instead
+        # of failing the call that drew it
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
 
         @event.listens_for(engine, "begin")
         def _relax(conn: Connection) -> None:
