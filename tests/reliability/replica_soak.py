@@ -235,6 +235,9 @@ class ReplicaDriver:
             return
         line = self._answer_line(answer)
         with self.lock:
+            if answer.status_code == 500:  # a bug answered, not a replica or store away
+                account = str(data["account"])
+                self.result.internal_errors.append((account, key, f"{door}: {answer.text[:200]}"))
             if line is None:
                 self.counts["no_answer"] += 1
                 self.result.no_answers[f"http {answer.status_code}"] += 1
@@ -401,6 +404,8 @@ class ReplicaDriver:
         verdict.violations.extend(self.midrun)
         taken = self.store.events(None, WATCHED, kind="lease_taken", limit=10_000)
         check_fencing(self.result, verdict, self.sim.simulator.log.entries, taken, WATCHED)
+        for account, key, answer in self.result.internal_errors:  # never a 500, whatever
+            verdict.add("i_internal_error", account, key, answer)
         for event in self.store.events(None, None, kind="takeover_complete", limit=10_000):
             self.result.takeovers_s.append(float(event.data["seconds"]))
             self.result.reconciles_s.append(float(event.data.get("reconcile_s") or 0))

@@ -57,6 +57,8 @@ class ReplicaSoakResult:
     reconciles_s: list[float] = field(default_factory=list)  # their first reconcile's length
     requests_by_tag: Counter[int] = field(default_factory=Counter)  # Binance, per replica
     no_answers: Counter[str] = field(default_factory=Counter)  # deliveries without an answer
+    # 500 answers (account, key, what was answered): always a violation
+    internal_errors: list[tuple[str, str, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
 
     @property
