@@ -253,14 +253,16 @@ async def ramp(
     return steps
 
 
-async def signal_latencies(serve: Serve, n: int, hang: bool, sim: lib.SimProcess) -> list[float]:
+async def signal_latencies(
+    serve: Serve, n: int, hang: bool, sim: lib.SimProcess, hang_s: float = 5.0
+) -> list[float]:
     """``n`` Binance signals one after another (REST, wait for the outcome); with ``hang``,
     Hyperliquid hangs and gets a signal per Binance signal meanwhile."""
     conn = await Conn.open(serve.host, serve.port, TOKEN)
     background: list[asyncio.Task[Any]] = []
     if hang:
         sim.control("POST", "/_sim/faults",
-                    {"route": "hyperliquid.*", "kind": "latency", "seconds": 5.0})  # fmt: skip
+                    {"route": "hyperliquid.*", "kind": "latency", "seconds": hang_s})  # fmt: skip
     out = []
     try:
         for i in range(n):
@@ -287,6 +289,7 @@ async def signal_latencies(serve: Serve, n: int, hang: bool, sim: lib.SimProcess
 def run(
     rate: float = 200, seconds: float = 8, ramp_rates: tuple[float, ...] = (400, 700, 1000),
     step_seconds: float = 2, isolation_signals: int = 100, ready_runs: int = 3,
+    hang_s: float = 5.0,
 ) -> dict[str, Any]:  # fmt: skip
     with lib.SimProcess() as sim, tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
         root = Path(tmp)
@@ -309,7 +312,7 @@ def run(
             steps = asyncio.run(ramp(serve, list(ramp_rates), step_seconds, store_path))
             drain(store_path)
             calm = asyncio.run(signal_latencies(serve, isolation_signals, False, sim))
-            hung = asyncio.run(signal_latencies(serve, isolation_signals, True, sim))
+            hung = asyncio.run(signal_latencies(serve, isolation_signals, True, sim, hang_s))
     saturation = max(s["acked_per_s"] for s in steps)
     calm_p99, hung_p99 = _p(calm, 99), _p(hung, 99)
     figures = {

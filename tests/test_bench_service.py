@@ -20,7 +20,13 @@ pytestmark = pytest.mark.slow
 
 def test_the_service_benchmark_runs_and_checks_the_store() -> None:
     results = service.run(
-        rate=40, seconds=1, ramp_rates=(60,), step_seconds=1, isolation_signals=3, ready_runs=1
+        rate=40,
+        seconds=1,
+        ramp_rates=(60,),
+        step_seconds=1,
+        isolation_signals=3,
+        ready_runs=1,
+        hang_s=0.5,  # the shape, not the figure: a short hang keeps the suite quick
     )
     figures = results["figures"]
     ack = figures["ack"]

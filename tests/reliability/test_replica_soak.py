@@ -27,7 +27,7 @@ def test_three_replicas_survive_a_kill_and_a_pause_without_a_double_order(
     tmp_path: Path, tradeexec_postgres: PostgresServer
 ) -> None:
     _, url = tradeexec_postgres.new_store_database("replica_soak")
-    config = ReplicaSoakConfig(seed=SEED, signals=120, batch=20, kills=1, stops=1)
+    config = ReplicaSoakConfig(seed=SEED, signals=80, batch=16, kills=1, stops=1)
     result = run_replica_soak(config, tmp_path / "soak", url)
     print(result.summary())
     assert result.counts["kills"] == 1 and result.counts["stops"] == 1, result.summary()
