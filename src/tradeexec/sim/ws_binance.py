@@ -197,6 +197,7 @@ class BinanceStreams:
         if self._watch is None or self._watch.engine is not self.face.engine:
             self._watch = EngineWatch(self.face.engine)
         self.sockets.add(sock)
+        self.sync()  # the account's money and funding as of the connection: what comes after
         try:
             await sock.conn.serve(lambda message: self._on_message(sock, message))
         finally:
