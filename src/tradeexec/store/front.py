@@ -65,12 +65,17 @@ class AsyncStore:
         """A read that may take a while, off the writer thread (see the module docstring)."""
         return await asyncio.to_thread(fn, *args, **kwargs)
 
-    async def write(self, *steps: Callable[[], Any], durable: bool = True) -> list[Any]:
+    async def write(
+        self, *steps: Callable[[], Any], durable: bool = True, urgent: bool = False
+    ) -> list[Any]:
         """Run write steps (store calls with their arguments bound) as ONE transaction on the
         writer thread: one commit, synced to the disk unless ``durable=False``; returns each
         step's result. Relax only what reconciliation can rebuild (acknowledgements, events,
-        a signal's end), never an order's intent before it is sent."""
-        return await self.store.thread.submit(WriteBatch(self.store, steps, durable))
+        a signal's end), never an order's intent before it is sent. ``urgent``: ahead of the
+        ordinary calls waiting (a record an answer waits on: webhook acknowledgements), so
+        background executions' commits cannot starve the door."""
+        batch = WriteBatch(self.store, steps, durable)
+        return await self.store.thread.submit(batch, urgent=urgent)
 
     # -- signals and decisions
     record_signal = _OnThread(Store.record_signal)

@@ -17,6 +17,13 @@ ONE transaction, each inside its own savepoint: one commit, one disk sync for al
 caller is answered only once that commit is done; if the commit itself fails, each batch
 runs again on its own, so each caller learns its own outcome.
 
+Acknowledgements first: a call submitted ``urgent`` (the durable record a webhook alert is
+answered on) runs before every ordinary call already waiting, so a burst of background
+executions' commits cannot hold up the answers; ordinary calls keep their order among
+themselves, and so do urgent ones. Within one task nothing changes (each call is awaited
+before the next is made); across tasks, an ordinary call may see an urgent write made after
+it was queued, never miss one made before.
+
 A call the database refused for a passing conflict with another writer (PostgreSQL's
 deadlock or serialization failure: several replicas inserting the same idempotency keys in
 another order) was rolled back whole, so it runs again on its own, a few times, before its
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -39,6 +47,9 @@ from sqlalchemy.exc import DBAPIError
 R = TypeVar("R")
 
 _Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+#: a queue entry: (rank, sequence number, job); None is the end, after everything queued
+_Entry = tuple[int, int, _Job | None]
+_URGENT, _ORDINARY, _END = 0, 1, 2
 _Outcome = tuple[bool, Any]
 #: at most this many write batches share one commit
 MAX_GROUP = 32
@@ -117,23 +128,27 @@ def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 
 class StoreThread:
-    """Runs callables one at a time on one daemon thread, answering on the caller's loop."""
+    """Runs callables one at a time on one daemon thread, answering on the caller's loop;
+    urgent ones first (see the module docstring)."""
 
     def __init__(self, name: str) -> None:
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.PriorityQueue[_Entry] = queue.PriorityQueue()
+        self._sequence = itertools.count()  # ties broken by arrival: FIFO within a rank
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[[], R]) -> asyncio.Future[R]:
-        """Queue ``fn``; the future (on the running loop) gets its result or exception."""
+    def submit(self, fn: Callable[[], R], *, urgent: bool = False) -> asyncio.Future[R]:
+        """Queue ``fn``; the future (on the running loop) gets its result or exception.
+        ``urgent``: run before the ordinary calls waiting (acknowledgements only)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        self._jobs.put((fn, loop, future))
+        rank = _URGENT if urgent else _ORDINARY
+        self._jobs.put((rank, next(self._sequence), (fn, loop, future)))
         return future
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Finish the calls already queued, then end the thread."""
-        self._jobs.put(None)
+        self._jobs.put((_END, next(self._sequence), None))
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout_s)
 
@@ -141,35 +156,38 @@ class StoreThread:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def waiting(self) -> int:
+        """Calls queued and not started (a gauge for diagnosis)."""
+        return self._jobs.qsize()
+
     def _serve(self) -> None:
-        held: list[_Job | None] = []  # taken from the queue, not groupable with the last
         while True:
-            job = held.pop() if held else self._jobs.get()
+            _, _, job = self._jobs.get()
             if job is None:
                 return
             group: list[_Job] = [job]
             batches: list[WriteBatch] = []
             if isinstance(job[0], WriteBatch):
-                group, batches = self._gather(job, job[0], held)
+                group, batches = self._gather(job, job[0])
             outcomes = [_run_one(job[0])] if len(group) == 1 else run_group(batches)
             for (_, loop, future), (ok, value) in zip(group, outcomes, strict=True):
                 with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
                     loop.call_soon_threadsafe(_settle, future, ok, value)
 
-    def _gather(
-        self, first: _Job, batch: WriteBatch, held: list[_Job | None]
-    ) -> tuple[list[_Job], list[WriteBatch]]:
-        """``first`` (whose job is ``batch``) and the write batches of the same store queued
-        right behind it; the next job that is not one of them goes to ``held``, to run
-        after."""
+    def _gather(self, first: _Job, batch: WriteBatch) -> tuple[list[_Job], list[WriteBatch]]:
+        """``first`` (whose job is ``batch``) and the write batches of the same store next in
+        the queue (urgent ones first); the next entry that is not one of them goes back to
+        its place (its rank and sequence number), to run after."""
         group, batches = [first], [batch]
         while len(group) < MAX_GROUP:
             try:
-                job = self._jobs.get_nowait()
+                entry = self._jobs.get_nowait()
             except queue.Empty:
                 break
+            job = entry[2]
             if job is None or not (isinstance(job[0], WriteBatch) and job[0].store is batch.store):
-                held.append(job)
+                self._jobs.put(entry)
                 break
             group.append(job)
             batches.append(job[0])
