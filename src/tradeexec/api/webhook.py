@@ -273,9 +273,9 @@ class WebhookDoor:
         if answer is not None:
             self.telemetry.signal(label, answer.status)
             return JSONResponse(answer.to_dict(), status_code=200)
-        task: asyncio.Task[ExecutionReport] | None = accepted.running
-        if task is not None:
-            task.add_done_callback(lambda t: self._ended(label, t))
+        running: asyncio.Future[ExecutionReport] | None = accepted.running
+        if running is not None:
+            running.add_done_callback(lambda t: self._ended(label, t))
         return JSONResponse(
             {
                 "status": "accepted",
@@ -288,7 +288,7 @@ class WebhookDoor:
             status_code=202,
         )
 
-    def _ended(self, label: str, task: asyncio.Task[ExecutionReport]) -> None:
+    def _ended(self, label: str, task: asyncio.Future[ExecutionReport]) -> None:
         if task.cancelled():
             return
         failed = task.exception()

@@ -5,6 +5,10 @@ unfinished resumed, and webhooks answered as soon as the signal is durable.
 (record, answer, run in the background), `resume` (finish what a crash left), and the
 follow-ups that resume a signal whose order's outcome was unknown. The run itself is the
 pipeline's (`_run_locked`).
+
+`accept`'s record is the one write an answer waits on while executions run: it goes to the
+store's writer thread as urgent (ahead of the executions' commits, `store/worker.py`), and
+the accepted signal waits in its account's queue (`Backlog`), not as a task of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from tradeexec import errors
 from tradeexec.exchanges.factory import ExchangeManager
+from tradeexec.execution.backlog import Backlog
 from tradeexec.execution.journal import Journal
 from tradeexec.execution.redelivery import Claim, content_conflict
 from tradeexec.execution.report import ExecutionReport
@@ -36,12 +41,12 @@ ST = SignalStatus
 @dataclass(frozen=True)
 class Accepted:
     """What `Pipeline.accept` answers: the signal's id, whether this delivery recorded it,
-    and either the answer now (a re-delivery) or the task that executes it."""
+    and either the answer now (a re-delivery) or the execution's future (its report)."""
 
     signal_id: int | None
     created: bool
     answer: ExecutionReport | None
-    running: asyncio.Task[ExecutionReport] | None
+    running: asyncio.Future[ExecutionReport] | None
 
 
 class SignalIntake(Journal, ABC):
@@ -56,7 +61,8 @@ class SignalIntake(Journal, ABC):
         self._running: dict[str, asyncio.Future[None]] = {}
         self._following: set[int] = set()
         self._follow_ups: set[asyncio.Task[None]] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()  # accepted signals running in the background
+        self._tasks: set[asyncio.Task[Any]] = set()  # re-deliveries resumed in the background
+        self.backlog = Backlog(partial(self._run_locked, resumed=False))  # accepted signals
 
     @abstractmethod
     async def _run_locked(
@@ -93,8 +99,11 @@ class SignalIntake(Journal, ABC):
     async def close(self, grace_s: float = 10.0) -> None:
         """Let accepted signals finish (up to ``grace_s``), then stop them and the follow-ups:
         what they did not finish, start-up recovery will."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        await self.backlog.close(grace_s)
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace_s)
+            await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
         pending = [*self._tasks, *self._follow_ups]
         for task in pending:
             task.cancel()
@@ -117,7 +126,7 @@ class SignalIntake(Journal, ABC):
         claim = self._claim(key)
         claim.__enter__()
         try:
-            signal_id, created = await self._record(signal)
+            signal_id, created = await self._record(signal, urgent=True)
         except BaseException:
             claim.__exit__()
             raise
@@ -146,16 +155,11 @@ class SignalIntake(Journal, ABC):
 
     def _background(
         self, signal: Signal, signal_id: int, claim: Claim
-    ) -> asyncio.Task[ExecutionReport]:
-        async def run() -> ExecutionReport:
-            try:
-                return await self._run_locked(signal, signal_id, resumed=False)
-            finally:
-                claim.__exit__()
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._track(task)
-        return task
+    ) -> asyncio.Future[ExecutionReport]:
+        """Queue a recorded signal behind its account's others (the claim is released when
+        it has run)."""
+        assert signal.account is not None
+        return self.backlog.add(signal.account, signal, signal_id, claim)
 
     async def _hand_over(self, account: str | None) -> None:
         """Another replica holds ``account`` (see `lease.py`; never so for `SoleOwner`): the
@@ -173,10 +177,13 @@ class SignalIntake(Journal, ABC):
             return signal
         return replace(signal, account=self.manager.default_name())
 
-    async def _record(self, signal: Signal, *, durable: bool = True) -> tuple[int, bool]:
+    async def _record(
+        self, signal: Signal, *, durable: bool = True, urgent: bool = False
+    ) -> tuple[int, bool]:
         """Record the signal once per key: ``(signal_id, created)``. ``durable=False`` when
         the caller answers only after a later durable commit (`execute`: the decision and
-        the first intent's commit, which makes this one durable too)."""
+        the first intent's commit, which makes this one durable too); ``urgent`` when an
+        answer waits on it alone (`accept`)."""
         assert signal.account is not None
         step = partial(
             self.store.record_signal,
@@ -187,7 +194,7 @@ class SignalIntake(Journal, ABC):
             payload=signal.to_record(),
             confidence=signal.confidence,
         )
-        ((signal_id, created),) = await self.write(step, durable=durable)
+        ((signal_id, created),) = await self.records.write(step, durable=durable, urgent=urgent)
         return int(signal_id), bool(created)
 
     async def _conflict(
