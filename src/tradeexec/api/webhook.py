@@ -43,6 +43,7 @@ from tradeexec.api.auth import client_ip, find_by_secret, ip_allowed, settings_o
 from tradeexec.api.problems import Problem, documented
 from tradeexec.api.settings import ApiSettings, WebhookSource
 from tradeexec.errors import InvalidSignal
+from tradeexec.execution.intake import Accepted
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.signals import Signal, parse_number, scrub
 from tradeexec.execution.tradingview import signal_from_tradingview
@@ -135,7 +136,9 @@ class WebhookDoor:
     def __init__(self, service: TradingService, telemetry: Telemetry) -> None:
         self.service = service
         self.telemetry = telemetry
-        # source + symbol -> lock: the out-of-order check and the record are one step
+        # source + symbol -> lock: a target-position alert's out-of-order check and its
+        # record are one step (other alerts have no order to keep: they take no lock, so
+        # their records can share one commit)
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def handle(self, request: Request, path_secret: str | None) -> JSONResponse:
@@ -157,22 +160,13 @@ class WebhookDoor:
         # is answered with what it came to, however old (the common path reads nothing)
         if stale is not None and not await self.service.signal_known(signal.idempotency_key):
             await self._refuse_stale(source, signal, stale)
-        lock = self._locks.setdefault((source.name, signal.symbol), asyncio.Lock())
-        async with lock:
-            if signal.target_position is not None and not await self.service.signal_known(
-                signal.idempotency_key
-            ):
-                await self._refuse_if_out_of_order(source, signal)
-            try:
-                accepted = await self.service.accept_signal(signal)
-            except Exception:
-                log.exception("could not record a TradingView alert; nothing was recorded")
-                raise Problem(
-                    503,
-                    "store_unavailable",
-                    "the alert could not be recorded; send it again",
-                    headers={"Retry-After": "1"},
-                ) from None
+        if signal.target_position is None:  # nothing to order: alerts record side by side
+            accepted = await self._accept(signal)
+        else:  # the out-of-order check and the record are one step per source and symbol
+            async with self._locks.setdefault((source.name, signal.symbol), asyncio.Lock()):
+                if not await self.service.signal_known(signal.idempotency_key):
+                    await self._refuse_if_out_of_order(source, signal)
+                accepted = await self._accept(signal)
         conflict = accepted.answer
         if conflict is not None and conflict.reason == "idempotency_conflict":
             raise Problem(
@@ -187,6 +181,20 @@ class WebhookDoor:
             )
 
     # ----------------------------------------------------------------- the steps
+    async def _accept(self, signal: Signal) -> Accepted:
+        """Record durably and queue the execution; a store failure is a 503 (nothing was
+        recorded, so sending it again is safe)."""
+        try:
+            return await self.service.accept_signal(signal)
+        except Exception:
+            log.exception("could not record a TradingView alert; nothing was recorded")
+            raise Problem(
+                503,
+                "store_unavailable",
+                "the alert could not be recorded; send it again",
+                headers={"Retry-After": "1"},
+            ) from None
+
     def _authenticate(
         self,
         settings: ApiSettings,
