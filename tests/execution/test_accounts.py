@@ -258,3 +258,34 @@ async def test_the_kill_switch_tiers_are_one_mapping(two: TwoVenues) -> None:
     assert (await service.state("bn")).state is TradingState.HALTED
     with pytest.raises(errors.InvalidSignal, match="tier"):
         await service.kill_switch("panic", "bn")
+
+
+async def test_a_hung_venue_holds_a_bounded_line_of_waiting_signals(two: TwoVenues) -> None:
+    """Callers waiting on a hung venue are bounded per account: one more is refused before
+    it is recorded (the same key can be sent again), an exit still gets in line, and the
+    other account trades meanwhile."""
+    service = await two.service()
+    for account in ("bn", "hl"):  # both connected and warm
+        assert (await service.submit_signal(two.signal(account))).status == "filled"
+    service.pipeline.max_waiting_per_account = 3
+    hang = two.fault(FaultRule(route="hyperliquid.*", kind="latency", seconds=1.0))
+    stuck = [asyncio.create_task(service.submit_signal(two.signal("hl"))) for _ in range(3)]
+    for _ in range(500):  # until the first is waiting on the venue
+        if hang.fired:
+            break
+        await asyncio.sleep(0.01)
+
+    refused = two.signal("hl")
+    with pytest.raises(errors.ExchangeUnavailable, match="3 signals waiting"):
+        await service.submit_signal(refused)
+    assert await service.records.get_signal_by_key(refused.idempotency_key) is None
+    exit_ = asyncio.create_task(service.submit_signal(two.signal("hl", reduce_only=True)))
+    await asyncio.sleep(0)
+    assert not exit_.done()  # in line, not refused
+    assert (await service.submit_signal(two.signal("bn"))).status == "filled"
+
+    two.sim.simulator.ctx.faults.rules.clear()
+    assert [(await t).status for t in stuck] == ["filled"] * 3
+    await exit_
+    again = await service.submit_signal(refused)  # the refused key was left free
+    assert again.status == "filled" and again.idempotency_key == refused.idempotency_key

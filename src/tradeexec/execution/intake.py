@@ -52,6 +52,11 @@ class Accepted:
 class SignalIntake(Journal, ABC):
     #: after an unknown outcome, the signal is resumed by itself after these pauses
     follow_up_delays: tuple[float, ...] = (1.0, 3.0, 10.0)
+    #: signals of one account whose callers wait for the outcome (`execute`: REST, MCP, the
+    #: CLI) at most in this process; one more is refused before it is recorded, so a venue
+    #: that hangs cannot pile up connections, tasks and file descriptors without bound (an
+    #: exit is never refused: closing a position must always get in line)
+    max_waiting_per_account: int = 64
 
     def __init__(self, store: Store, manager: ExchangeManager) -> None:
         super().__init__(store)
@@ -62,6 +67,7 @@ class SignalIntake(Journal, ABC):
         self._following: set[int] = set()
         self._follow_ups: set[asyncio.Task[None]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()  # re-deliveries resumed in the background
+        self._waiting: dict[str, int] = {}  # account -> `execute` calls not finished
         self.backlog = Backlog(partial(self._run_locked, resumed=False))  # accepted signals
 
     @abstractmethod
@@ -251,7 +257,25 @@ class SignalIntake(Journal, ABC):
         )
 
     async def execute(self, signal: Signal) -> ExecutionReport:
+        """Record the signal, run it, answer with its outcome (see `max_waiting_per_account`
+        for the one refusal made before anything is recorded)."""
         signal = self._with_account(signal)
+        account = signal.account or ""
+        waiting = self._waiting.get(account, 0)
+        if waiting >= self.max_waiting_per_account and not (signal.reduce_only or signal.is_close):
+            raise errors.ExchangeUnavailable(
+                f"account {account!r} already has {waiting} signals waiting for its venue; "
+                "nothing was recorded: send this one again later (the same idempotency key)"
+            )
+        self._waiting[account] = waiting + 1
+        try:
+            return await self._record_and_run(signal)
+        finally:
+            self._waiting[account] -= 1
+            if not self._waiting[account]:
+                del self._waiting[account]
+
+    async def _record_and_run(self, signal: Signal) -> ExecutionReport:
         key = signal.idempotency_key
         running = self._running.get(key)
         if running is not None:  # the same key is being worked on here: wait, then answer
