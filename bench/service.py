@@ -143,6 +143,9 @@ class Serve:
         finally:
             conn.close()
 
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -260,11 +263,18 @@ ISOLATION_CASES = ("calm", "busy", "hung")
 
 
 async def signal_latencies(
-    serve: Serve, n: int, case: str, sim: lib.SimProcess, hang_s: float = 5.0
+    serve: Serve,
+    n: int,
+    case: str,
+    sim: lib.SimProcess,
+    hang_s: float = 5.0,
+    seen: dict[str, Any] | None = None,
 ) -> list[float]:
     """``n`` Binance signals one after another (REST, wait for the outcome). ``calm``: alone;
     ``busy``: a Hyperliquid signal sent (not awaited) beside each, Hyperliquid healthy; ``hung``:
-    the same while every Hyperliquid request of the simulator waits ``hang_s`` first."""
+    the same while every Hyperliquid request of the simulator waits ``hang_s`` first.
+    ``seen`` gets the serve process's open file descriptors and RSS as the last Binance
+    signal is answered, and the Hyperliquid answers' HTTP statuses."""
     assert case in ISOLATION_CASES
     conn = await Conn.open(serve.host, serve.port, TOKEN)
     background: list[asyncio.Task[Any]] = []
@@ -286,11 +296,19 @@ async def signal_latencies(
             if status != 200:
                 raise RuntimeError(f"a Binance signal answered {status}")
             await asyncio.sleep(0.05)
+        if seen is not None:
+            seen.update(fds=serve.open_fds(), rss_mb=round(serve.rss_mb(), 1))
     finally:
         conn.close()
         if case == "hung":
             sim.control("DELETE", "/_sim/faults")
-        await asyncio.gather(*background, return_exceptions=True)
+        answers = await asyncio.gather(*background, return_exceptions=True)
+        if seen is not None:
+            statuses: dict[str, int] = {}
+            for a in answers:
+                name = str(a[0]) if isinstance(a, tuple) else type(a).__name__
+                statuses[name] = statuses.get(name, 0) + 1
+            seen["hyperliquid_statuses"] = statuses
     return out
 
 
@@ -334,8 +352,11 @@ def run(
             stored = check_store(store_url, fixed.pop("keys"))
             steps = asyncio.run(ramp(serve, list(ramp_rates), step_seconds, store_path))
             drain(store_path)
+            seen: dict[str, dict[str, Any]] = {case: {} for case in ISOLATION_CASES}
             isolation = {
-                case: asyncio.run(signal_latencies(serve, isolation_signals, case, sim, hang_s))
+                case: asyncio.run(
+                    signal_latencies(serve, isolation_signals, case, sim, hang_s, seen[case])
+                )
                 for case in ISOLATION_CASES
             }
     saturation = max(s["acked_per_s"] for s in steps)
@@ -347,7 +368,7 @@ def run(
         "ack": {**fixed, **stored},
         "saturation_per_s": saturation,
         "ramp": steps,
-        "isolation": isolation_figures(isolation),
+        "isolation": {**isolation_figures(isolation), "serve": seen},
     }  # fmt: skip
     met = {
         "ack_p99_ms": fixed["p99_ms"] <= TARGETS["ack_p99_ms"]
@@ -414,6 +435,13 @@ def markdown(results: dict[str, Any]) -> str:
         )
         + f"; p99 busy ÷ alone {iso['busy_ratio_p99']:.2f}x, hung ÷ busy "
         f"{iso['hang_ratio_p99']:.2f}x |",
+        "| serve process at the last Binance answer: open fds, RSS; Hyperliquid answers | "
+        + "; ".join(
+            f"{case} {iso['serve'][case].get('fds')} fds, {iso['serve'][case].get('rss_mb')} MB"
+            + (f", {iso['serve'][case].get('hyperliquid_statuses')}" if case != "calm" else "")
+            for case in ISOLATION_CASES
+        )
+        + " |",
         "",
         "| offered alerts/s | acknowledged/s | p99 | HTTP statuses |",
         "|---:|---:|---:|---|",
