@@ -451,6 +451,19 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {s['offered_per_s']:g} | {s['acked_per_s']:g} | {s['p99_ms']:.1f} ms "
             f"| {s['statuses']} |"
         )
+    hung = iso["serve"]["hung"]
+    lines += [
+        "",
+        f"Isolation, read: busy ÷ alone ({iso['busy_ratio_p99']:.2f}x at p99, "
+        f"{iso['busy_ratio_p95']:.2f}x at p95) is what the other venue's work costs Binance on "
+        "the same cores and event loop; hung ÷ busy "
+        f"({iso['hang_ratio_p99']:.2f}x, {iso['hang_ratio_p95']:.2f}x) is what the hang adds "
+        "on top. The accounts share no lock, ccxt client, HTTP session, rate gate or queue; "
+        "callers waiting on a hung venue are bounded per account (64, the next refused 503 "
+        "`exchange_unavailable` before it is recorded): while Hyperliquid hung the serve "
+        f"process had {hung.get('fds')} file descriptors open, and Hyperliquid's answers were "
+        f"{hung.get('hyperliquid_statuses')}.",
+    ]
     return "\n".join(lines)
 
 
