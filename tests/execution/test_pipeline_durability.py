@@ -26,10 +26,10 @@ async def test_only_the_commits_recording_intents_are_synced(venue: VenueHarness
     original = thread.submit
     batches: list[tuple[bool, list[str]]] = []
 
-    def submit(fn: Callable[[], Any]) -> Any:
+    def submit(fn: Callable[[], Any], **kwargs: Any) -> Any:
         if isinstance(fn, WriteBatch):
             batches.append((fn.durable, [_name(s) for s in fn.steps]))
-        return original(fn)
+        return original(fn, **kwargs)
 
     thread.submit = submit  # type: ignore[method-assign]
     try:
