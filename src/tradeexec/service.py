@@ -174,7 +174,7 @@ class TradingService:
 
     async def accept_signal(self, signal: Signal) -> Accepted:
         """Record the signal durably and execute it in the background (webhooks): returns as
-        soon as it is recorded; ``Accepted.running`` is the execution's task."""
+        soon as it is recorded; ``Accepted.running`` is the execution's future (its report)."""
         return await self.pipeline.accept(signal)
 
     async def submit(self, data: dict[str, Any], source: SignalSource) -> ExecutionReport:
