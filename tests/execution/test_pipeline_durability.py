@@ -8,6 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tradeexec.execution.recording import RecordedThen
 from tradeexec.store.front import WriteBatch
 
 if TYPE_CHECKING:
@@ -17,18 +18,21 @@ Q = Decimal("0.1")
 STOP, TARGET = Decimal(66000), Decimal(69000)
 
 
-def _name(step: Callable[[], Any]) -> str:
-    return str(getattr(getattr(step, "func", step), "__name__", "?"))
+def _names(step: Callable[[], Any]) -> list[str]:
+    """A step's store calls (a signal recorded with the commit's steps: each one)."""
+    if isinstance(step, RecordedThen):
+        return [name for ran in step.ran for name in _names(ran)]
+    return [str(getattr(getattr(step, "func", step), "__name__", "?"))]
 
 
 async def test_only_the_commits_recording_intents_are_synced(venue: VenueHarness) -> None:
     thread = venue.service.store.thread
     original = thread.submit
-    batches: list[tuple[bool, list[str]]] = []
+    batches: list[WriteBatch] = []
 
     def submit(fn: Callable[[], Any], **kwargs: Any) -> Any:
         if isinstance(fn, WriteBatch):
-            batches.append((fn.durable, [_name(s) for s in fn.steps]))
+            batches.append(fn)
         return original(fn, **kwargs)
 
     thread.submit = submit  # type: ignore[method-assign]
@@ -38,19 +42,15 @@ async def test_only_the_commits_recording_intents_are_synced(venue: VenueHarness
         del thread.submit
     assert report.status == "filled" and set(report.orders) >= {"stop_loss", "take_profit"}
 
-    durable = [steps for synced, steps in batches if synced]
-    relaxed = [steps for synced, steps in batches if not synced]
-    # the entry's intent (with the decision), then the legs' intents (with the entry's answer)
-    assert durable == [
-        ["record_decision", "set_signal_status", "record_order_intent"],
-        ["record_answer", "record_order_intent", "record_order_intent"],
-    ]
-    assert all("record_order_intent" not in steps for steps in relaxed)
-    # the signal's record rides on the first durable commit; the legs' answers and the end
-    assert relaxed == [
-        ["record_signal"],
-        ["record_answer", "record_answer", "set_signal_status"],
-    ]
+    steps = [(b.durable, [n for step in b.steps for n in _names(step)]) for b in batches]
+    durable = [names for synced, names in steps if synced]
+    relaxed = [names for synced, names in steps if not synced]
+    # one: the decision with the entry's intent and its legs' (sized as planned; the entry
+    # filled whole, so they are sent as recorded: `leg_intents`)
+    assert durable == [["record_decision", "set_signal_status"] + ["record_order_intent"] * 3]
+    # the signal's record rides on the durable commit; then the entry's and the legs'
+    # answers with the end
+    assert relaxed == [["record_signal"], ["record_answer"] * 3 + ["set_signal_status"]]
     timeline = await venue.service.signal_timeline(report.idempotency_key)
     assert timeline is not None and timeline.signal.status == "filled"
     assert {o.order.status for o in timeline.orders} <= {"filled", "submitted"}

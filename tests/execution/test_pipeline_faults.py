@@ -3,7 +3,6 @@ process killed between sending and recording, a stop refused after the entry fil
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -71,17 +70,17 @@ class ProcessKilled(BaseException):
 
 class DiesAfterFirstSend(Pipeline):
     """Dies right after the first order went out and before its acknowledgement is
-    recorded: the entry is on the venue, the store only holds its intent."""
+    recorded: the entry is on the venue, the store only holds the intents (the entry's, and
+    its legs' recorded in the same commit)."""
 
     died = False
 
-    async def record_order(
-        self, order_id: int, order: Order, event: str, *then: Callable[[], Any]
-    ) -> list[Any]:
+    async def send(self, trader: Any, request: Any, order_id: int, signal_id: Any) -> Order:
+        order = await super().send(trader, request, order_id, signal_id)
         if not self.died:
             DiesAfterFirstSend.died = True
             raise ProcessKilled
-        return await super().record_order(order_id, order, event, *then)
+        return order
 
 
 def install_crashing_pipeline(service: TradingService) -> None:
@@ -98,14 +97,15 @@ async def test_killed_between_send_and_record_recovers_on_restart(venue: VenueHa
     with pytest.raises(ProcessKilled):
         await doomed.submit_signal(signal)
 
-    # the venue has the entry; the stop was never sent; the store only has the intent
+    # the venue has the entry; the stop was never sent; the store only has the intents
     (entry,) = venue.engine_orders()
     assert entry.status is OrderStatus.FILLED and venue.engine_position() == Q
     timeline = await doomed.signal_timeline(signal.idempotency_key)
-    (intent,) = timeline.orders
-    assert (intent.order.role, intent.order.status) == ("entry", "pending_submit")
-    assert intent.order.exchange_order_id is None
-    assert intent.order.client_order_id == entry.spec.client_id
+    intents = {o.order.role: o.order for o in timeline.orders}
+    assert set(intents) == {"entry", "stop_loss", "take_profit"}
+    assert {o.status for o in intents.values()} == {"pending_submit"}
+    assert {o.exchange_order_id for o in intents.values()} == {None}
+    assert intents["entry"].client_order_id == entry.spec.client_id
 
     # a new process on the same store: start() reconciles the order in flight
     restarted = await venue.new_service()

@@ -309,9 +309,12 @@ async def test_exchange_refusal_is_a_structured_failure(plugin_venue: PluginHarn
     (only,) = plugin_venue.engine_orders()  # the resting limit; no stop was placed
     assert str(only.order_id) == resting["order_id"]
     timeline = await plugin.service.signal_timeline(result["signal_id"])
-    (entry,) = timeline.orders
+    # the entry refused; its stop, recorded with it, ended as never sent
+    entry, stop = timeline.orders
     assert entry.order.status == "rejected" and entry.order.exchange_order_id is None
     assert [h.to_status for h in entry.history] == ["pending_submit", "rejected"]
+    assert (stop.order.role, stop.order.status) == ("stop_loss", "canceled")
+    assert [h.event for h in stop.history] == ["intent", "never_sent"]
 
 
 # ------------------------------------------------------------------- market data

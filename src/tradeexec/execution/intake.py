@@ -17,7 +17,7 @@ import asyncio
 import logging
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -26,6 +26,7 @@ from tradeexec import errors
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.execution.backlog import Backlog
 from tradeexec.execution.journal import Journal
+from tradeexec.execution.recording import SignalRef
 from tradeexec.execution.redelivery import Claim, content_conflict
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.signals import Signal, json_safe, scrub
@@ -72,9 +73,10 @@ class SignalIntake(Journal, ABC):
 
     @abstractmethod
     async def _run_locked(
-        self, signal: Signal, signal_id: int, *, resumed: bool
+        self, signal: Signal, signal_id: int | SignalRef, *, resumed: bool
     ) -> ExecutionReport:
-        """Run (or resume) one recorded signal under its account's lock."""
+        """Run (or resume) one signal under its account's lock: a recorded one, or one whose
+        record is due with the run's first commit (`recording`)."""
 
     # ------------------------------------------------------------- follow-ups
     def _follow_up(self, signal_id: int) -> None:
@@ -190,8 +192,13 @@ class SignalIntake(Journal, ABC):
         the caller answers only after a later durable commit (`execute`: the decision and
         the first intent's commit, which makes this one durable too); ``urgent`` when an
         answer waits on it alone (`accept`)."""
+        step = self._signal_step(signal)
+        ((signal_id, created),) = await self.records.write(step, durable=durable, urgent=urgent)
+        return int(signal_id), bool(created)
+
+    def _signal_step(self, signal: Signal) -> Callable[[], Any]:
         assert signal.account is not None
-        step = partial(
+        return partial(
             self.store.record_signal,
             idempotency_key=signal.idempotency_key,
             account=signal.account,
@@ -200,8 +207,6 @@ class SignalIntake(Journal, ABC):
             payload=signal.to_record(),
             confidence=signal.confidence,
         )
-        ((signal_id, created),) = await self.records.write(step, durable=durable, urgent=urgent)
-        return int(signal_id), bool(created)
 
     async def _conflict(
         self, signal: Signal, signal_id: int, conflict: dict[str, Any]
@@ -284,32 +289,37 @@ class SignalIntake(Journal, ABC):
         with self._claim(key):
             # executed here, the signal's record is made durable by the decision's commit
             # before anything is sent or answered; handed over, it must be durable at once
-            owned = self.lease.owns(signal.account or "")
-            signal_id, created = await self._record(signal, durable=not owned)
-            if not owned:  # another replica executes it
-                await self._hand_over(signal.account)
-                if created:  # the store's word for it: recorded, not decided yet
-                    return ExecutionReport(
-                        status=ST.RECEIVED.value,
-                        idempotency_key=key,
-                        symbol=signal.symbol,
-                        account=signal.account,
-                        signal_id=signal_id,
-                        confidence=signal.confidence,
-                        reason="owner_executes",
-                    )
-                return await self._answer_duplicate(signal)
-            if created:
-                return await self._run_locked(signal, signal_id, resumed=False)
-            record = await self.records.get_signal(signal_id)
-            assert record is not None
-            conflict = content_conflict(signal, record)
-            if conflict is not None:
-                return await self._conflict(signal, signal_id, conflict)
-            if not SignalStatus(record.status).is_terminal:
-                # left unfinished by an earlier process (a crash): finish it now
-                await self._resume(record)
+            if self.lease.owns(signal.account or ""):
+                signal_id, created = await self._record(signal, durable=False)
+                if created:
+                    return await self._run_locked(signal, signal_id, resumed=False)
+                return await self._redelivered(signal, signal_id)
+            signal_id, created = await self._record(signal)
+            await self._hand_over(signal.account)  # another replica executes it
+            if created:  # the store's word for it: recorded, not decided yet
+                return ExecutionReport(
+                    status=ST.RECEIVED.value,
+                    idempotency_key=key,
+                    symbol=signal.symbol,
+                    account=signal.account,
+                    signal_id=signal_id,
+                    confidence=signal.confidence,
+                    reason="owner_executes",
+                )
             return await self._answer_duplicate(signal)
+
+    async def _redelivered(self, signal: Signal, signal_id: int) -> ExecutionReport:
+        """A key an earlier delivery recorded: a conflict if its content differs, else the
+        original's answer, after finishing it if an earlier process left it unfinished."""
+        record = await self.records.get_signal(signal_id)
+        assert record is not None
+        conflict = content_conflict(signal, record)
+        if conflict is not None:
+            return await self._conflict(signal, signal_id, conflict)
+        if not SignalStatus(record.status).is_terminal:
+            # left unfinished by an earlier process (a crash): finish it now
+            await self._resume(record)
+        return await self._answer_duplicate(signal)
 
     def _claim(self, key: str) -> Claim:
         return Claim(self._running, key)

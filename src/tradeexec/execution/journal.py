@@ -261,6 +261,17 @@ class Journal:
             if found is None and OrderStatus(record.status) is OrderStatus.PENDING_SUBMIT:
                 if may_send is not None and not await may_send():
                     return None
+                if record.quantity != request.quantity:
+                    # a bracket leg recorded with its entry's intent, sized as planned
+                    # (`leg_intents`): its intent says what is sent before it is sent
+                    await self.write(
+                        IntentStep(
+                            self.store.resize_intent,
+                            record.id,
+                            request.quantity,
+                            was=OrderStatus.PENDING_SUBMIT.value,
+                        )
+                    )
                 return await self.send(trader, request, record.id, signal_id), record.id, True
             status = await self.observe(record, found)
             return replace(found or order_from_record(record), status=status), record.id, False

@@ -20,25 +20,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from tradeexec import errors
-from tradeexec.domain import Order, OrderRequest, OrderRole, OrderSide, OrderStatus, TradingState
+from tradeexec.domain import Order, OrderRequest, OrderRole, OrderSide, TradingState
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.exchanges.interface import ExchangeTrader
-from tradeexec.execution import protection
+from tradeexec.execution import leg_intents, protection
 from tradeexec.execution.account_state import AccountStates, Mover
-from tradeexec.execution.brackets import BracketLeg, bracket_legs
+from tradeexec.execution.brackets import BracketLeg
 from tradeexec.execution.failover import Failover, raise_failover
 from tradeexec.execution.intake import Accepted, SignalIntake
 from tradeexec.execution.journal import IntentStep, order_from_record
+from tradeexec.execution.leverage import LeverageOnce
 from tradeexec.execution.planning import EntryPlan, StoredPlan, plan_entries
+from tradeexec.execution.protect_step import ProtectStep
+from tradeexec.execution.recording import SignalRef, Steps
 from tradeexec.execution.report import ExecutionReport
-from tradeexec.execution.riskgate import RiskGate
+from tradeexec.execution.riskgate import Decision, RiskGate
+from tradeexec.execution.signal_run import SignalRun
 from tradeexec.execution.signals import Signal
 from tradeexec.signal_state import SignalStatus
 from tradeexec.store.repository import Store
@@ -48,26 +51,7 @@ log = logging.getLogger(__name__)
 ST = SignalStatus
 
 
-@dataclass
-class _Run:
-    """One execution (or resumption) of one signal."""
-
-    signal: Signal
-    signal_id: int
-    trader: ExchangeTrader
-    symbol: str
-    resumed: bool
-    report: ExecutionReport
-    position: Decimal = Decimal(0)  # the signed position before this signal (its plan's)
-    stop_loss: Decimal | None = None
-    take_profit: Decimal | None = None
-
-    @property
-    def filled_any(self) -> bool:
-        return any(o.filled_quantity > 0 for o in self.report.orders.values())
-
-
-class Pipeline(SignalIntake):
+class Pipeline(ProtectStep, SignalIntake):
     #: pauses between attempts to flatten a position whose stop was refused (then: HALTED)
     retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0)
 
@@ -76,7 +60,7 @@ class Pipeline(SignalIntake):
         self.gate = gate
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._leverage_applied: set[tuple[str, str, int, str | None]] = set()
+        self.leverage = LeverageOnce(manager)
         self.states = AccountStates(self)
 
     def lock(self, account: str) -> asyncio.Lock:
@@ -84,11 +68,13 @@ class Pipeline(SignalIntake):
         return self._locks.setdefault(account, asyncio.Lock())
 
     async def _run_locked(
-        self, signal: Signal, signal_id: int, *, resumed: bool
+        self, signal: Signal, signal_id: int | SignalRef, *, resumed: bool
     ) -> ExecutionReport:
         assert signal.account is not None
+        rec = signal_id if isinstance(signal_id, SignalRef) else SignalRef(signal_id)
         async with self.lock(signal.account):
             if resumed:  # it may have ended while we waited for the lock
+                signal_id = rec.id
                 current = await self.records.get_signal(signal_id)
                 assert current is not None
                 if SignalStatus(current.status).is_terminal:
@@ -97,10 +83,10 @@ class Pipeline(SignalIntake):
                 if current.status == ST.RECEIVED and self._too_old(signal):
                     return await self._expire(signal, signal_id, current.status)
             try:
-                return await self._run(signal, signal_id, resumed)
+                return await self._run(signal, rec, resumed)
             except Failover as failover:
                 moved = failover
-        return await self._fail_over(signal, signal_id, resumed, moved)
+        return await self._fail_over(signal, rec, resumed, moved)
 
     def _failover_target(self, signal: Signal, exc: errors.TradeExecError) -> None:
         """Raise `Failover` when the signal's account names a fallback and ``exc`` says the
@@ -109,23 +95,26 @@ class Pipeline(SignalIntake):
         raise_failover(account.fallback if account else None, exc)
 
     async def _fail_over(
-        self, signal: Signal, signal_id: int, resumed: bool, failover: Failover
+        self, signal: Signal, rec: SignalRef, resumed: bool, failover: Failover
     ) -> ExecutionReport:
         """Execute on the fallback account, with its own risk checks and symbols; recorded."""
         cause = failover.cause
-        await self.write(
-            partial(self.store.set_signal_account, signal_id, failover.fallback),
-            partial(
-                self.store.append_event,
-                "signal_failover",
-                signal.account,
-                {"to": failover.fallback, "reason": cause.code, "error": str(cause)},
-                signal_id=signal_id,
-            ),
+        await self._write_for(
+            rec,
+            lambda signal_id: [
+                partial(self.store.set_signal_account, signal_id, failover.fallback),
+                partial(
+                    self.store.append_event,
+                    "signal_failover",
+                    signal.account,
+                    {"to": failover.fallback, "reason": cause.code, "error": str(cause)},
+                    signal_id=signal_id,
+                ),
+            ],
         )
         moved = replace(signal, account=failover.fallback)
         async with self.lock(failover.fallback):
-            report = await self._run(moved, signal_id, resumed, may_fail_over=False)
+            report = await self._run(moved, rec, resumed, may_fail_over=False)
         return report.with_warning(
             f"executed on {failover.fallback}: {signal.account} was unreachable ({cause.code})"
         )
@@ -141,10 +130,15 @@ class Pipeline(SignalIntake):
         await self.event("signal_expired", signal.account, signal_id, reason="interrupted")
         return ExecutionReport.ended(signal, signal_id, ST.EXPIRED, "interrupted", reason)
 
+    async def _write_for(self, rec: SignalRef, steps: Steps, *, durable: bool = True) -> list[Any]:
+        """One commit of ``steps`` for the signal, recording it first if it is not yet
+        (`recording`: raises `AlreadyRecorded`, having written nothing, if its key was)."""
+        return rec.settle(await self.write(*rec.batch(steps), durable=durable))
+
     async def _run(
-        self, signal: Signal, signal_id: int, resumed: bool, *, may_fail_over: bool = True
+        self, signal: Signal, rec: SignalRef, resumed: bool, *, may_fail_over: bool = True
     ) -> ExecutionReport:
-        run: _Run | None = None
+        run: SignalRun | None = None
         try:
             try:
                 trader = await self.manager.get(signal.account)
@@ -152,19 +146,20 @@ class Pipeline(SignalIntake):
                 if may_fail_over:
                     self._failover_target(signal, exc)
                 raise
-            run = _Run(
+            run = SignalRun(
                 signal,
-                signal_id,
+                rec,
                 trader,
                 trader.resolve_symbol(signal.symbol),
                 resumed,
-                ExecutionReport.begun(signal, signal_id),
+                ExecutionReport.begun(signal, rec.signal_id),
             )
             return await self._execute(run, may_fail_over)
         except errors.OrderOutcomeUnknown as exc:
             # it may exist on the venue: the signal stays `executing`; the reconcile loop (or a
             # re-delivery) resolves it by client id, never by sending it again
             reason = f"order_outcome_unknown: {exc.client_order_id or ''}".strip()
+            signal_id = rec.id  # an order was sent: its signal's record was committed first
             await self.set_status(signal_id, ST.EXECUTING, reason)
             await self.event("signal_in_progress", signal.account, signal_id, error=exc.to_dict())
             self._follow_up(signal_id)
@@ -173,22 +168,29 @@ class Pipeline(SignalIntake):
         except errors.TradeExecError as exc:
             partly = run is not None and run.filled_any
             status = ST.PARTIALLY_DONE if partly else ST.FAILED
-            await self.write(
-                self.status_step(signal_id, status, f"{exc.code}: {exc}"),
-                partial(
-                    self.store.append_event,
-                    "signal_failed",
-                    signal.account,
-                    {"error": exc.to_dict(), "status": status.value},
-                    signal_id=signal_id,
-                ),
+            # nothing filled, so no leg was sent: legs recorded with the entry never will be
+            unsent = [] if run is None or partly else self._unsent(run, exc.code)
+            why, error = f"{exc.code}: {exc}", {"error": exc.to_dict(), "status": status.value}
+            await self._write_for(
+                rec,
+                lambda signal_id: [
+                    self.status_step(signal_id, status, why),
+                    *unsent,
+                    partial(
+                        self.store.append_event,
+                        "signal_failed",
+                        signal.account,
+                        error,
+                        signal_id=signal_id,
+                    ),
+                ],
             )
-            report = run.report if run is not None else ExecutionReport.begun(signal, signal_id)
-            return report.failed(exc, status)
+            report = run.report if run is not None else ExecutionReport.begun(signal, rec.id)
+            return replace(report, signal_id=rec.id).failed(exc, status)
 
-    async def _execute(self, run: _Run, may_fail_over: bool = False) -> ExecutionReport:
-        signal, signal_id = run.signal, run.signal_id
-        plan = await self.stored_plan(signal_id) if run.resumed else None
+    async def _execute(self, run: SignalRun, may_fail_over: bool = False) -> ExecutionReport:
+        signal = run.signal
+        plan = await self.stored_plan(run.signal_id) if run.resumed else None
         first_id: int | None = None
         if plan is None:
             try:
@@ -205,13 +207,15 @@ class Pipeline(SignalIntake):
             run.report = run.report.with_quantity(plan.quantity)
             plans = plan_entries(signal, run.symbol, plan.quantity, run.position, plan.closing)
             if not plans:
-                await self.set_status(signal_id, ST.NOOP, "nothing to do: already at the target")
+                await self.set_status(
+                    run.signal_id, ST.NOOP, "nothing to do: already at the target"
+                )
                 return run.report
         requests = [
             (p.role, replace(p.request, client_order_id=self._cid(run.trader, signal, p.role)))
             for p in plans
         ]
-        await self._apply_leverage(run.trader, run.symbol, signal.leverage)
+        await self.leverage.apply(run.trader, run.symbol, signal.leverage)
         order_id = first_id  # the fresh path records each intent in the commit before it
         for index, (role, request) in enumerate(requests):
             sent = await self._order_step(run, role, request, order_id)
@@ -226,15 +230,25 @@ class Pipeline(SignalIntake):
             # in the same commit as this answer: the next intent, or the legs' intents, or
             # the signal's end (on resume each order is looked up or recorded on its own)
             then: list[Callable[[], Any]] = []
-            if not last and not run.resumed:
+            carried: list[Callable[[], Any]] = []  # the entry's answer, in the legs' commit
+            if legs and run.legs_recorded:  # recorded with the entry's intent (`leg_intents`)
+                then = leg_intents.resize_steps(self, run.legs_recorded, legs)
+                if not then:  # sent as recorded: nothing to commit before sending them
+                    carried = [self.ack_step(order_id, order, "acknowledged")]
+            elif not last and not run.resumed:
                 next_role, next_request = requests[index + 1]
-                then = [self.intent_step(run.trader.account, next_request, next_role, signal_id)]
+                then = [
+                    self.intent_step(run.trader.account, next_request, next_role, run.signal_id)
+                ]
             elif legs and not run.resumed:
-                then = [self.intent_step(run.trader.account, leg.request, leg.role, signal_id)
+                then = [self.intent_step(run.trader.account, leg.request, leg.role, run.signal_id)
                         for leg in legs]  # fmt: skip
             elif last and not legs:
-                then = [self._final_status_step(run)]
-            results = await self._record_step(order_id, order, fresh, then)
+                then = [self._final_status_step(run), *self._unsent(run, "nothing filled")]
+            if carried:
+                results: list[Any] = [run.legs_recorded[leg.role][0] for leg in legs]
+            else:
+                results = await self._record_step(order_id, order, fresh, then)
             if role == OrderRole.CLOSE and order.filled_quantity > 0 and fresh:
                 # only when its answer is new: a close recorded before a restart was fitted
                 # for then, and the position it started from may be another one by now
@@ -244,72 +258,101 @@ class Pipeline(SignalIntake):
                 continue
             if not legs:
                 return run.report
-            return await self._protect(run, order, legs, results or [None] * len(legs))
+            return await self._protect(run, order, legs, results or [None] * len(legs), carried)
         raise AssertionError("unreachable: the loop returns on its last order")
 
-    async def _decide(self, run: _Run) -> tuple[list[EntryPlan], int] | None:
-        """Decide and record; returns the plan and the first intent's id (None: ended)."""
-        signal, signal_id, trader = run.signal, run.signal_id, run.trader
+    async def _decide(self, run: SignalRun) -> tuple[list[EntryPlan], int] | None:
+        """Decide and record (with the signal's record, if it is due: `recording`); returns
+        the plan and the first intent's id (None: ended)."""
+        signal, trader = run.signal, run.trader
         decision = await self.gate.decide(trader, signal, run.symbol)
         # the legs' prices as the decision rounded them onto the venue's grid
         run.stop_loss, run.take_profit = decision.stop_loss, decision.take_profit
         plan_record = StoredPlan(
             decision.quantity, decision.position, decision.closing, run.stop_loss, run.take_profit
         ).to_record()
-        decided = partial(
-            self.store.record_decision,
-            signal_id,
-            decision.approved,
-            decision.reason_code,
-            decision.detail,
-            decision.sizing,
-            plan=plan_record if decision.approved else None,
-        )
-        if not decision.approved:
-            run.report = ExecutionReport.rejected(signal, signal_id, decision)
-            steps: list[Callable[[], Any]] = [
-                decided,
-                self.status_step(signal_id, ST.REJECTED, decision.reason_code or "rejected"),
+
+        def decided(signal_id: int, *then: Callable[[], Any]) -> list[Callable[[], Any]]:
+            return [
+                partial(
+                    self.store.record_decision,
+                    signal_id,
+                    decision.approved,
+                    decision.reason_code,
+                    decision.detail,
+                    decision.sizing,
+                    plan=plan_record if decision.approved else None,
+                ),
+                *then,
             ]
-            if decision.halt_account:  # a loss limit: the account stops here
-                steps.append(
-                    self.states.step(
-                        trader.account, TradingState.HALTED, Mover.RISK, decision.detail, signal_id
+
+        if not decision.approved:
+            reason = decision.reason_code or "rejected"
+
+            def refused(sid: int) -> list[Callable[[], Any]]:
+                steps = decided(sid, self.status_step(sid, ST.REJECTED, reason))
+                if decision.halt_account:  # a loss limit: the account stops here
+                    steps.append(
+                        self.states.step(
+                            trader.account, TradingState.HALTED, Mover.RISK, decision.detail, sid
+                        )
                     )
-                )
-            await self.write(*steps)
+                return steps
+
+            await self._write_for(run.rec, refused)
+            run.report = ExecutionReport.rejected(signal, run.signal_id, decision)
             return None
         plans = plan_entries(
             signal, run.symbol, decision.quantity, decision.position, decision.closing
         )
         run.position = decision.position
-        run.report = ExecutionReport.started(signal, signal_id, decision)
-        capped = (decision.sizing or {}).get("capped_by") or []
-        if capped:  # only mode-derived sizes are capped; say so rather than shrink quietly
-            run.report = run.report.with_warning(
-                f"size {decision.quantity} capped by {', '.join(capped)}"
-            )
-        for warning in decision.warnings:
-            run.report = run.report.with_warning(warning)
         if not plans:
-            await self.write(
-                decided, self.status_step(signal_id, ST.NOOP, decision.detail or "noop")
+            noop = decision.detail or "noop"
+            await self._write_for(
+                run.rec, lambda sid: decided(sid, self.status_step(sid, ST.NOOP, noop))
             )
+            run.report = self._started(run, decision)
             return None
         first = plans[0]
         request = replace(first.request, client_order_id=self._cid(trader, signal, first.role))
-        # write before you act: the decision, the status and the first intent, in one commit
-        _, _, order_id = await self.write(
-            decided,
-            self.status_step(signal_id, ST.EXECUTING, "sending"),
-            self.intent_step(trader.account, request, first.role, signal_id),
+        legs = leg_intents.provisional_legs(
+            plans,
+            request,
+            stop_loss=run.stop_loss,
+            take_profit=run.take_profit,
+            client_id=lambda role: self._cid(trader, signal, role),
         )
+        # write before you act: the decision, the status, the entry's intent and its legs'
+        # (sized as planned), in one commit
+        _, _, order_id, *leg_ids = await self._write_for(
+            run.rec,
+            lambda sid: decided(
+                sid,
+                self.status_step(sid, ST.EXECUTING, "sending"),
+                self.intent_step(trader.account, request, first.role, sid),
+                *(self.intent_step(trader.account, leg.request, leg.role, sid) for leg in legs),
+            ),
+        )
+        run.legs_recorded = {
+            leg.role: (int(leg_id), leg.request.quantity)
+            for leg, leg_id in zip(legs, leg_ids, strict=True)
+        }
+        run.report = self._started(run, decision)
         return plans, int(order_id)
+
+    def _started(self, run: SignalRun, decision: Decision) -> ExecutionReport:
+        report = ExecutionReport.started(run.signal, run.signal_id, decision)
+        capped = (decision.sizing or {}).get("capped_by") or []
+        if capped:  # only mode-derived sizes are capped; say so rather than shrink quietly
+            report = report.with_warning(f"size {decision.quantity} capped by {', '.join(capped)}")
+        for warning in decision.warnings:
+            report = report.with_warning(warning)
+        return report
 
     # ------------------------------------------------------------- one order
     async def _order_step(
         self,
-        run: _Run,
+        run: SignalRun,
         role: str,
         request: OrderRequest,
         order_id: int | None,
@@ -330,7 +373,7 @@ class Pipeline(SignalIntake):
 
         return await self.ensure(run.trader, request, role, run.signal_id, may_send=may_send)
 
-    async def _may_send(self, run: _Run, request: OrderRequest) -> bool:
+    async def _may_send(self, run: SignalRun, request: OrderRequest) -> bool:
         """On resume: nothing new for a signal past its age limit, nor into a halted account
         (a reducing one still takes reduce-only orders)."""
         if self._too_old(run.signal):
@@ -341,7 +384,7 @@ class Pipeline(SignalIntake):
             return False
         return state is TradingState.ACTIVE or request.reduce_only
 
-    async def _end_unsent(self, run: _Run, role: str) -> ExecutionReport:
+    async def _end_unsent(self, run: SignalRun, role: str) -> ExecutionReport:
         if run.filled_any:
             status, reason = ST.PARTIALLY_DONE, f"interrupted: the {role} order was not sent"
         else:
@@ -361,7 +404,12 @@ class Pipeline(SignalIntake):
             return []
         return await self.write(*then, durable=any(isinstance(s, IntentStep) for s in then))
 
-    def _final_status_step(self, run: _Run) -> Callable[[], Any]:
+    def _unsent(self, run: SignalRun, why: str) -> list[Callable[[], Any]]:
+        """End the legs recorded with an entry that filled nothing: never sent."""
+        recorded, run.legs_recorded = run.legs_recorded, {}
+        return leg_intents.unsent_steps(self, recorded, f"not sent: the entry: {why}")
+
+    def _final_status_step(self, run: SignalRun) -> Callable[[], Any]:
         """The signal's end, from the report (which says what the venue answered)."""
         if run.report.status == "rejected" and run.filled_any:
             # a flip's close filled and its opening order did not: half done, and said so
@@ -369,113 +417,21 @@ class Pipeline(SignalIntake):
         status = SignalStatus(run.report.status)
         return self.status_step(run.signal_id, status, run.report.reason or status.value)
 
-    async def _after_close(self, run: _Run, close: Order) -> None:
+    async def _after_close(self, run: SignalRun, close: Order) -> None:
         """A close filled (its answer is recorded): the resting legs of earlier signals now
         protect a smaller position, or none. Best-effort: a failure is an event, and the
         reconciler finishes the job; it never undoes what the close did."""
-        before = run.position
-        moved = close.filled_quantity if close.side is OrderSide.BUY else -close.filled_quantity
-        remaining = before + moved
-        if before != 0 and (remaining == 0 or (remaining > 0) != (before > 0)):
-            remaining = Decimal(0)
+        remaining = protection.left_after_close(run.position, close)
         await protection.fit_resting_legs(self, run.trader, run.symbol, run.signal_id, remaining)
-
-    async def _apply_leverage(
-        self, trader: ExchangeTrader, symbol: str, requested: int | None
-    ) -> None:
-        """The signal's leverage, else the account's configured one (with its margin mode),
-        set once per symbol and value: the venue keeps it, so it is not re-sent each order."""
-        account_cfg = self.manager.config.accounts.get(trader.account)
-        leverage = requested or (account_cfg.leverage if account_cfg else None)
-        if leverage is None:
-            return
-        mode = account_cfg.margin_mode if account_cfg else None
-        key = (trader.account, symbol, leverage, mode.value if mode else None)
-        if key not in self._leverage_applied:
-            await trader.set_leverage(symbol, leverage, mode)
-            self._leverage_applied.add(key)
 
     def _cid(self, trader: ExchangeTrader, signal: Signal, role: str) -> str:
         return self.client_id(trader, signal.idempotency_key, role)
 
     # --------------------------------------------------------------- brackets
-    def _legs(self, run: _Run, entry: Order) -> list[BracketLeg]:
-        if entry.filled_quantity <= 0 and entry.status is not OrderStatus.FILLED:
-            return []  # a resting entry: its legs follow its fills (the reconciler)
-        quantity = entry.filled_quantity if entry.filled_quantity > 0 else entry.quantity
-        return bracket_legs(
-            entry.symbol,
-            entry.side,
-            quantity,
-            stop_loss=run.stop_loss,
-            take_profit=run.take_profit,
-            client_id=lambda role: self._cid(run.trader, run.signal, role),
+    def _legs(self, run: SignalRun, entry: Order) -> list[BracketLeg]:
+        return leg_intents.filled_legs(
+            entry, run.stop_loss, run.take_profit, lambda r: self._cid(run.trader, run.signal, r)
         )
-
-    async def _protect(
-        self, run: _Run, entry: Order, legs: list[BracketLeg], leg_ids: list[Any]
-    ) -> ExecutionReport:
-        """Send the stop and the target together; record both answers and the outcome."""
-        outcomes = await asyncio.gather(
-            *(
-                self._leg_step(run, leg, oid)
-                for leg, oid in zip(legs, leg_ids or [None] * len(legs), strict=True)
-            ),
-            return_exceptions=True,
-        )
-        acks: list[Callable[[], Any]] = []
-        stop_error: errors.ExchangeError | None = None
-        for leg, outcome in zip(legs, outcomes, strict=True):
-            if isinstance(outcome, errors.ExchangeError):
-                if leg.role == OrderRole.STOP_LOSS:
-                    stop_error = outcome
-                else:
-                    run.report = run.report.with_warning(f"take-profit not placed: {outcome}")
-                continue
-            if isinstance(outcome, BaseException):
-                raise outcome
-            order, oid, fresh = outcome
-            if fresh:
-                acks.append(self.ack_step(oid, order, "acknowledged"))
-            run.report = run.report.with_order(leg.role, order)
-        if stop_error is None:  # relaxed: recovery rebuilds answers and the end by client id
-            await self.write(*acks, self._final_status_step(run), durable=False)
-            return run.report
-        if acks:
-            await self.write(*acks, durable=False)
-        stop = next(leg for leg in legs if leg.role == OrderRole.STOP_LOSS)
-        placed = await protection.retry_stop(
-            self, run.trader, run.signal_id, run.signal.idempotency_key, stop.request,
-            stop_error, self.retry_delays,
-        )  # fmt: skip
-        if isinstance(placed, Order):  # a passing refusal (429, 5xx): the stop rests now
-            run.report = run.report.with_order(OrderRole.STOP_LOSS, placed)
-            await self.write(self._final_status_step(run), durable=False)
-            return run.report
-        run.report = await protection.stop_failed(
-            self,
-            run.trader,
-            run.signal_id,
-            run.symbol,
-            entry,
-            run.report,
-            placed,
-            policy=self.gate.risk_config(run.trader.account).on_stop_failure,
-            retry_delays=self.retry_delays,
-        )
-        await self.write(self._final_status_step(run))
-        return run.report
-
-    async def _leg_step(
-        self, run: _Run, leg: BracketLeg, order_id: int | None
-    ) -> tuple[Order, int, bool]:
-        sent = await self._order_step(run, leg.role, leg.request, order_id, protective=True)
-        assert sent is not None  # protective orders are always sent
-        order, oid, fresh = sent
-        if order.status in (OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED):
-            # on resume: a leg that was refused, or never left; it does not rest
-            raise errors.InvalidOrder(f"{leg.role} is not resting ({order.status.value})")
-        return order, oid, fresh
 
 
 __all__ = [

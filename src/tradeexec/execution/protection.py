@@ -229,6 +229,15 @@ async def _retire_by_order(
 
 
 # ------------------------------------------------------------- position shrinks
+def left_after_close(before: Decimal, close: Order) -> Decimal:
+    """The signed position a filled close leaves of ``before`` (0: closed, or it flipped)."""
+    moved = close.filled_quantity if close.side is OrderSide.BUY else -close.filled_quantity
+    remaining = before + moved
+    if before != 0 and (remaining == 0 or (remaining > 0) != (before > 0)):
+        return Decimal(0)
+    return remaining
+
+
 async def fit_resting_legs(
     journal: Journal,
     trader: ExchangeTrader,

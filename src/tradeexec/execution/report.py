@@ -102,7 +102,7 @@ class ExecutionReport:
         return cls._base(signal, signal_id, status=status, reason=reason, error=str(exc))
 
     @classmethod
-    def begun(cls, signal: Signal, signal_id: int) -> ExecutionReport:
+    def begun(cls, signal: Signal, signal_id: int | None) -> ExecutionReport:
         return cls._base(signal, signal_id, status="in_progress")
 
     @classmethod

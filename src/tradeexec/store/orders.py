@@ -243,6 +243,20 @@ class OrderStore(StoreBase):
             at=at,
         )
 
+    def resize_intent(self, order_id: int, quantity: Decimal, *, was: str) -> int:
+        """Give an intent not yet sent (status ``was``) the size it will be sent with: a
+        bracket leg recorded before its entry filled, sized as planned. An order in another
+        status was sent already and keeps the size it was sent with (`RecordNotFound` if
+        there is no such order). Returns ``order_id``."""
+        changes = {"quantity": _decimal(quantity, "quantity"), "updated_at": _aware(None, "at")}
+        with self._writing() as connection:
+            guarded = {"b_id": order_id, "b_was": _text(was), **changes}
+            if connection.execute(_UPDATE_ORDER_IN, guarded).rowcount == 1:
+                return order_id
+            if connection.execute(_ORDER_FOR_UPDATE, {"b_id": order_id}).one_or_none() is None:
+                raise RecordNotFound(f"no order {order_id}")
+        return order_id
+
     def get_order(self, order_id: int) -> OrderRecord | None:
         with self._reading() as session:
             row = session.get(OrderRow, order_id)
