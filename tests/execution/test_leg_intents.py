@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 Q = Decimal("0.1")
 STOP, TARGET = Decimal(66000), Decimal(69000)
-INTENTS = ["record_decision", "set_signal_status"] + ["record_order_intent"] * 3
+INTENTS = ["record_signal", "record_decision", "set_signal_status"] + ["record_order_intent"] * 3
 
 
 async def set_depth(venue: VenueHarness, **depth: Any) -> None:

@@ -45,12 +45,14 @@ async def test_only_the_commits_recording_intents_are_synced(venue: VenueHarness
     steps = [(b.durable, [n for step in b.steps for n in _names(step)]) for b in batches]
     durable = [names for synced, names in steps if synced]
     relaxed = [names for synced, names in steps if not synced]
-    # one: the decision with the entry's intent and its legs' (sized as planned; the entry
-    # filled whole, so they are sent as recorded: `leg_intents`)
-    assert durable == [["record_decision", "set_signal_status"] + ["record_order_intent"] * 3]
-    # the signal's record rides on the durable commit; then the entry's and the legs'
-    # answers with the end
-    assert relaxed == [["record_signal"], ["record_answer"] * 3 + ["set_signal_status"]]
+    # one: the signal's record (`recording`), the decision with the entry's intent and its
+    # legs' (sized as planned; the entry filled whole, so they are sent as recorded:
+    # `leg_intents`)
+    assert durable == [
+        ["record_signal", "record_decision", "set_signal_status"] + ["record_order_intent"] * 3,
+    ]
+    # then one relaxed commit: the entry's and the legs' answers with the signal's end
+    assert relaxed == [["record_answer"] * 3 + ["set_signal_status"]]
     timeline = await venue.service.signal_timeline(report.idempotency_key)
     assert timeline is not None and timeline.signal.status == "filled"
     assert {o.order.status for o in timeline.orders} <= {"filled", "submitted"}

@@ -26,7 +26,7 @@ from tradeexec import errors
 from tradeexec.exchanges.factory import ExchangeManager
 from tradeexec.execution.backlog import Backlog
 from tradeexec.execution.journal import Journal
-from tradeexec.execution.recording import SignalRef
+from tradeexec.execution.recording import AlreadyRecorded, SignalRef
 from tradeexec.execution.redelivery import Claim, content_conflict
 from tradeexec.execution.report import ExecutionReport
 from tradeexec.execution.signals import Signal, json_safe, scrub
@@ -185,15 +185,11 @@ class SignalIntake(Journal, ABC):
             return signal
         return replace(signal, account=self.manager.default_name())
 
-    async def _record(
-        self, signal: Signal, *, durable: bool = True, urgent: bool = False
-    ) -> tuple[int, bool]:
-        """Record the signal once per key: ``(signal_id, created)``. ``durable=False`` when
-        the caller answers only after a later durable commit (`execute`: the decision and
-        the first intent's commit, which makes this one durable too); ``urgent`` when an
-        answer waits on it alone (`accept`)."""
+    async def _record(self, signal: Signal, *, urgent: bool = False) -> tuple[int, bool]:
+        """Record the signal once per key, durably: ``(signal_id, created)``; ``urgent`` when
+        an answer waits on it alone (`accept`)."""
         step = self._signal_step(signal)
-        ((signal_id, created),) = await self.records.write(step, durable=durable, urgent=urgent)
+        ((signal_id, created),) = await self.records.write(step, urgent=urgent)
         return int(signal_id), bool(created)
 
     def _signal_step(self, signal: Signal) -> Callable[[], Any]:
@@ -287,13 +283,14 @@ class SignalIntake(Journal, ABC):
             await asyncio.wait({running})
             return await self._answer_duplicate(signal)
         with self._claim(key):
-            # executed here, the signal's record is made durable by the decision's commit
-            # before anything is sent or answered; handed over, it must be durable at once
+            # executed here, the signal is recorded in the run's first commit, the durable
+            # one that decides (`recording`); handed over, it is recorded durably at once
             if self.lease.owns(signal.account or ""):
-                signal_id, created = await self._record(signal, durable=False)
-                if created:
-                    return await self._run_locked(signal, signal_id, resumed=False)
-                return await self._redelivered(signal, signal_id)
+                pending = SignalRef(record=self._signal_step(signal))
+                try:
+                    return await self._run_locked(signal, pending, resumed=False)
+                except AlreadyRecorded as taken:  # by an earlier delivery: answer as one
+                    return await self._redelivered(signal, taken.signal_id)
             signal_id, created = await self._record(signal)
             await self._hand_over(signal.account)  # another replica executes it
             if created:  # the store's word for it: recorded, not decided yet

@@ -44,6 +44,7 @@ from tradeexec.execution.riskgate import Decision, RiskGate
 from tradeexec.execution.signal_run import SignalRun
 from tradeexec.execution.signals import Signal
 from tradeexec.signal_state import SignalStatus
+from tradeexec.store.leases import StaleLease
 from tradeexec.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,15 @@ class Pipeline(ProtectStep, SignalIntake):
 
     async def _write_for(self, rec: SignalRef, steps: Steps, *, durable: bool = True) -> list[Any]:
         """One commit of ``steps`` for the signal, recording it first if it is not yet
-        (`recording`: raises `AlreadyRecorded`, having written nothing, if its key was)."""
-        return rec.settle(await self.write(*rec.batch(steps), durable=durable))
+        (`recording`: raises `AlreadyRecorded`, having written nothing, if its key was). A
+        replica whose lease moved on has its intents refused (`StaleLease`): the signal is
+        still recorded, alone, for the account's owner to execute."""
+        try:
+            return rec.settle(await self.write(*rec.batch(steps), durable=durable))
+        except StaleLease:
+            if rec.pending:
+                rec.settle(await self.write(*rec.batch(lambda _signal_id: [])))
+            raise
 
     async def _run(
         self, signal: Signal, rec: SignalRef, resumed: bool, *, may_fail_over: bool = True

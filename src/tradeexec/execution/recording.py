@@ -71,12 +71,14 @@ class SignalRef:
 
 
 class RecordedThen:
-    """One store step: record the signal, then run ``steps`` for its id (``ran``: the steps
-    it ran, the record's first), unless the key was taken already."""
+    """One store step: record the signal, then run ``then``'s steps for its id (``ran``: the
+    steps it ran, the record's first), unless the key was taken already."""
 
-    def __init__(self, record: Callable[[], Any], steps: Steps) -> None:
+    __name__ = "record_signal+"  # its name in a batch's description (the benchmark's)
+
+    def __init__(self, record: Callable[[], Any], then: Steps) -> None:
         self.record = record
-        self.steps = steps
+        self.then = then
         self.ran: list[Callable[[], Any]] = []
 
     def __call__(self) -> list[Any]:
@@ -84,7 +86,7 @@ class RecordedThen:
         self.ran = [self.record]
         if not created:
             return [int(signal_id), False]
-        self.ran += self.steps(int(signal_id))
+        self.ran += self.then(int(signal_id))
         return [int(signal_id), True, *(step() for step in self.ran[1:])]
 
 
