@@ -28,6 +28,7 @@ an IP still see each other through them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -69,12 +70,16 @@ class RateLimit:
 
     @property
     def header(self) -> str | None:
-        if self.header_prefix is None:
-            return None
-        for letter, size in (("D", 86_400), ("H", 3600), ("M", 60)):
-            if self.interval_s % size == 0:
-                return f"{self.header_prefix}{self.interval_s // size}{letter}"
-        return f"{self.header_prefix}{self.interval_s}S"
+        # read for every limit before and after every request: built once per limit
+        return None if self.header_prefix is None else _header(self.header_prefix, self.interval_s)
+
+
+@functools.cache
+def _header(prefix: str, interval_s: int) -> str:
+    for letter, size in (("D", 86_400), ("H", 3600), ("M", 60)):
+        if interval_s % size == 0:
+            return f"{prefix}{interval_s // size}{letter}"
+    return f"{prefix}{interval_s}S"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
