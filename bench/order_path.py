@@ -592,10 +592,10 @@ class Spans:
         thread = store.thread
         original = thread.submit
 
-        def submit(fn: Callable[[], Any]) -> Any:
+        def submit(fn: Callable[[], Any], **kwargs: Any) -> Any:  # urgent=...
             key = f"store: {_job_label(fn)}"
             t0 = time.perf_counter()
-            future = original(self.in_thread(key, fn))
+            future = original(self.in_thread(key, fn), **kwargs)
             if self.active:
 
                 def done(_: Any) -> None:
