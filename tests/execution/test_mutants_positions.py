@@ -1,0 +1,176 @@
+"""Positions that move, as the venue sees them (issue 12: mutants that survived the suite).
+
+What reached the venue is read from the simulator (its engine and request log); what a user
+sees afterwards from the store (the signal's timeline, its decision and events):
+
+- whole units (1 ETH): a flip to exactly +1 opens; a close from 2 to 1 keeps the oldest
+  leg at its size and retires the newest (the budget is spent, not grown);
+- a short that shrinks: its buy-side stop and target follow it, the resized legs stay with
+  the signal that set them, the events name the account and the closing signal;
+- a ``side`` signal against a short reduces it with a reduce-only buy of its own size;
+- a limit signal rests on the venue as a limit at its price;
+- a signal that needs nothing records its decision (with the sizing) beside its ``noop``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from tradeexec.domain import OrderType
+from tradeexec.sim.engine import OrderKind, OrderStatus
+
+if TYPE_CHECKING:
+    from tradeexec.testing import VenueHarness
+
+D = Decimal
+ETH = "ETH/USDT"
+
+Wire = tuple[str, Decimal, bool]  # (side, size, reduce-only) as sent
+
+
+def wire_orders(venue: VenueHarness) -> list[Wire]:
+    """Every order placement in the simulator's request log, in the venue's own format."""
+    sent: list[Wire] = []
+    for entry in venue.order_requests():
+        if venue.name == "binance":
+            params = dict(parse_qsl(entry["query"] or entry["body"] or ""))
+            reduce = params.get("reduceOnly", "false").lower() == "true"
+            sent.append((params["side"].lower(), D(params["quantity"]), reduce))
+        else:
+            for order in entry["body"]["action"]["orders"]:
+                sent.append(("buy" if order["b"] else "sell", D(order["s"]), bool(order["r"])))
+    return sent
+
+
+def clear_log(venue: VenueHarness) -> None:
+    assert venue.sim is not None
+    venue.sim.simulator.log.entries.clear()
+
+
+def open_legs(venue: VenueHarness, kind: OrderKind, coin: str = "BTC") -> list[Any]:
+    return [o for o in venue.open_engine_orders() if o.spec.kind is kind and o.spec.coin == coin]
+
+
+async def test_whole_units_flip_to_one_and_shrink_from_two_to_one(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    venue.set_mark(ETH, 3000)
+    short = await venue.submit(symbol=ETH, target_position=D(-1))
+    assert short.status == "filled" and venue.engine_position("ETH") == -1, short
+    clear_log(venue)
+
+    flip = await venue.submit(
+        symbol=ETH, target_position=D(1), stop_loss=D(2800), take_profit=D(3300)
+    )
+
+    assert flip.status == "filled", flip
+    # the close, then the opening order; the legs follow (reduce-only sells)
+    assert wire_orders(venue)[:2] == [("buy", D(1), True), ("buy", D(1), False)]
+    assert venue.engine_position("ETH") == 1
+    added = await venue.submit(symbol=ETH, target_position=D(2), stop_loss=D(2750))
+    assert added.status == "filled" and venue.engine_position("ETH") == 2, added
+
+    shrink = await venue.submit(symbol=ETH, target_position=D(1))
+
+    assert shrink.status == "filled" and venue.engine_position("ETH") == 1, shrink
+    # 1 is left: the oldest stop keeps its size, the newer one goes; one stop, not two
+    stops = open_legs(venue, OrderKind.STOP_MARKET, "ETH")
+    assert [(s.spec.qty, s.spec.trigger_price) for s in stops] == [(D(1), D(2800))]
+    (target,) = open_legs(venue, OrderKind.TAKE_PROFIT_MARKET, "ETH")
+    assert (target.spec.qty, target.spec.trigger_price) == (D(1), D(3300))
+
+
+async def test_a_shrinking_short_keeps_its_legs_fitted_and_says_so(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    big = await venue.submit(
+        side="sell", quantity=D("0.3"), stop_loss=D(69000), take_profit=D(66000)
+    )
+    assert big.status == "filled" and venue.engine_position() == D("-0.3"), big
+
+    shrink = await venue.submit(target_position=D("-0.1"))
+
+    assert shrink.status == "filled" and venue.engine_position() == D("-0.1"), shrink
+    (stop,) = open_legs(venue, OrderKind.STOP_MARKET)
+    (target,) = open_legs(venue, OrderKind.TAKE_PROFIT_MARKET)
+    for leg, trigger in ((stop, D(69000)), (target, D(66000))):
+        assert (leg.spec.side.value, leg.spec.qty, leg.spec.trigger_price) == (
+            "BUY",
+            D("0.1"),
+            trigger,
+        )
+        assert leg.spec.reduce_only
+    # the resized legs still belong to the signal that set them (its timeline lists them)
+    first = await venue.service.signal_timeline(big.idempotency_key)
+    resting = {
+        o.order.role: o.order
+        for o in first.orders
+        if o.order.status == "submitted" and o.order.quantity == D("0.1")
+    }
+    assert set(resting) == {"stop_loss", "take_profit"}
+    assert resting["stop_loss"].client_order_id == stop.spec.client_id
+    # the closing signal's timeline says what it did to them, for this account
+    closing = await venue.service.signal_timeline(shrink.idempotency_key)
+    resized = [e for e in closing.events if e.kind == "leg_resized"]
+    assert sorted(e.data["role"] for e in resized) == ["stop_loss", "take_profit"]
+    assert {(e.account, D(e.data["old_quantity"]), D(e.data["new_quantity"])) for e in resized} == {
+        ("acct", D("0.3"), D("0.1"))
+    }
+    cancelled = [e for e in closing.events if e.kind == "stale_leg_cancelled"]
+    assert len(cancelled) == 2 and {e.account for e in cancelled} == {"acct"}
+
+    closed = await venue.submit(target_position=D(0))
+
+    assert closed.status == "filled" and venue.engine_position() == 0, closed
+    assert venue.open_engine_orders() == []
+    timeline = await venue.service.signal_timeline(closed.idempotency_key)
+    retired = [e for e in timeline.events if e.kind == "stale_leg_cancelled"]
+    assert len(retired) == 2 and {e.account for e in retired} == {"acct"}
+
+
+async def test_a_side_signal_against_a_short_reduces_it_with_a_buy(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    assert (await venue.submit(side="sell", quantity=D("0.2"))).status == "filled"
+    clear_log(venue)
+
+    report = await venue.submit(side="buy", quantity=D("0.1"))
+
+    assert report.status == "filled", report
+    assert wire_orders(venue) == [("buy", D("0.1"), True)]  # reduces first; nothing opens
+    assert venue.engine_position() == D("-0.1")
+
+
+async def test_a_limit_signal_rests_as_a_limit_at_its_price(sim_venue: VenueHarness) -> None:
+    venue = sim_venue
+
+    report = await venue.submit(
+        side="buy", quantity=D("0.1"), order_type=OrderType.LIMIT, price=D(66500)
+    )
+
+    assert report.status == "accepted", report
+    (entry,) = venue.engine_orders()
+    assert entry.spec.kind is OrderKind.LIMIT and entry.spec.price == D(66500)
+    assert entry.status is OrderStatus.NEW and venue.engine_position() == 0
+
+
+async def test_a_signal_with_nothing_to_do_records_its_decision(venue: VenueHarness) -> None:
+    opened = await venue.submit(side="buy", quantity=D("0.1"))
+    assert opened.status == "filled", opened
+    timeline = await venue.service.signal_timeline(opened.idempotency_key)
+    (decision,) = timeline.decisions
+    assert decision.approved and decision.sizing  # how the size was reached, for the user
+
+    report = await venue.submit(target_position=D("0.1"))
+
+    assert report.status == "noop", report
+    timeline = await venue.service.signal_timeline(report.idempotency_key)
+    assert timeline.signal.status == "noop"
+    (decision,) = timeline.decisions
+    assert decision.approved and decision.reason_code is None
+    assert len(venue.engine_orders()) == 1  # nothing more was sent
