@@ -240,3 +240,30 @@ async def test_an_entry_whose_outcome_is_unknown_is_in_progress_with_an_event(
     assert timeline.signal.status_reason == f"order_outcome_unknown: {entry.order.client_order_id}"
     (unknown,) = [e for e in timeline.events if e.kind == "signal_in_progress"]
     assert (unknown.account, unknown.data["error"]["reason"]) == ("acct", "order_outcome_unknown")
+
+
+@binance_only
+async def test_an_entry_answered_filled_without_its_amount_counts_as_its_size(
+    sim_venue: VenueHarness,
+) -> None:
+    """Some answers say "filled" and leave the amount out (0): the order's size stands for
+    it, for the legs and for a flatten alike."""
+    venue = sim_venue
+
+    async def answer(create: Create, request: OrderRequest) -> Order:
+        refuse_stops(request)
+        order = await create(request)
+        if request.reduce_only or request.type.is_trigger:
+            return order
+        return replace(order, filled_quantity=D(0))
+
+    await shape_answers(venue, answer)
+
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP, take_profit=TARGET)
+
+    assert report.status == "flattened", report
+    targets = [o for o in venue.engine_orders() if o.spec.kind is OrderKind.TAKE_PROFIT_MARKET]
+    assert [t.spec.qty for t in targets] == [Q]  # placed for the order's size (then retired)
+    (flatten,) = flattens(venue)
+    assert (flatten.spec.side.value, flatten.spec.qty) == ("SELL", Q)
+    assert venue.engine_position() == 0
