@@ -6,6 +6,11 @@ The whole set (~1,700 mutants of pipeline, planning, protection and brackets) ta
 hour on 2 cores; ``--sample N`` runs every k-th mutant (deterministic) so that N are run,
 ``--only GLOB`` the mutants whose names match. ``--sample 0`` runs them all.
 
+A mutant that changes no behaviour (an unreachable line's message, a condition already
+decided by the one before it) is listed in ``bench/mutants_equivalent.txt`` with the reason;
+one that survives is counted apart as "equivalent": the score is killed / (run - equivalent),
+and MUTATION.md gives both figures and the list.
+
     python bench/mutate.py --sample 150
 """
 
@@ -26,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MUTMUT = Path(sys.executable).parent / "mutmut"
 _FIRST = "tradeexec.execution.brackets.x_cancel_quietly__mutmut_1"
+EQUIVALENT = Path(__file__).resolve().parent / "mutants_equivalent.txt"
 _DEF = re.compile(r"^\s*(?:async\s+)?def (x\S*?__mutmut_\d+)\(", re.MULTILINE)
 
 
@@ -85,14 +91,38 @@ def diff_of(work: Path, name: str) -> str:
     )
 
 
+def function_of(name: str) -> str:
+    """A mutant's function: its name without the number (stable while others renumber)."""
+    return name.rpartition("__mutmut_")[0]
+
+
+def load_equivalents(path: Path = EQUIVALENT) -> dict[tuple[str, str], str]:
+    """``function | change | reason`` lines: {(function, change): reason}."""
+    found: dict[tuple[str, str], str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split(" | ")]
+        if len(parts) != 3 or not all(parts):
+            raise SystemExit(f"{path.name}:{number}: want 'function | change | reason'")
+        found[parts[0], parts[1]] = parts[2]
+    return found
+
+
 def write_report(
     path: Path, chosen: int, total: int, status: dict[str, str], seconds: float, work: Path
 ) -> dict[str, int]:
+    known = load_equivalents()
+    diffs = {n: diff_of(work, n) for n, s in status.items() if s in ("survived", "no tests")}
+    reasons = {n: known.get((function_of(n), d)) for n, d in diffs.items()}
+    equivalent = {n: r for n, r in reasons.items() if r}
+    status = {n: "equivalent" if n in equivalent else s for n, s in status.items()}
     counts: dict[str, int] = {}
     for value in status.values():
         counts[value] = counts.get(value, 0) + 1
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
-    judged = killed + counts.get("survived", 0) + counts.get("no tests", 0)
+    ran = killed + counts.get("survived", 0) + counts.get("no tests", 0) + len(equivalent)
+    judged = ran - len(equivalent)
     score = killed / judged if judged else 0.0
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
@@ -111,17 +141,26 @@ def write_report(
         "|---|---:|",
         *(f"| {k} | {v} |" for k, v in sorted(counts.items())),
         "",
-        f"**Score: {killed} of {judged} killed ({score:.0%})**; target >= 90 % "
+        f"**Score: {killed} of {judged} killed ({score:.0%})**: {ran} run, less "
+        f"{len(equivalent)} equivalent (below); {killed} of all {ran} run is "
+        f"{killed / ran if ran else 0:.0%}. Target >= 90 % "
         f"({'met' if score >= 0.9 else 'missed'}).",
         "",
     ]
     survivors = sorted(n for n, s in status.items() if s in ("survived", "no tests"))
     if survivors:
         lines += ["## Survivors (the change each makes)", ""]
-        lines += [f"- `{n}`: `{diff_of(work, n)}`" for n in survivors]
+        lines += [f"- `{n}` ({status[n]}): `{diffs[n]}`" for n in survivors]
+        lines.append("")
+    if equivalent:
+        lines += [
+            "## Equivalent (no test can tell them apart; `bench/mutants_equivalent.txt`)",
+            "",
+        ]
+        lines += [f"- `{n}`: `{diffs[n]}`: {equivalent[n]}" for n in sorted(equivalent)]
         lines.append("")
     path.write_text("\n".join(lines))
-    return {"killed": killed, "judged": judged, **counts}
+    return {"killed": killed, "judged": judged, "run": ran, **counts}
 
 
 def main() -> None:

@@ -89,6 +89,8 @@ async def test_a_signal_killed_before_its_decision_and_too_old_now_expires(
     assert venue.engine_orders() == []  # nothing was sent for a signal past its age
     stored = await restarted.signal_timeline(signal.idempotency_key)
     assert (stored.signal.status, stored.signal.status_reason) == ("expired", "interrupted")
+    (expired,) = [e for e in stored.events if e.kind == "signal_expired"]
+    assert (expired.account, expired.data["reason"]) == ("acct", "interrupted")
     again = (await restarted.submit_signal(signal)).to_dict()
     assert (again["status"], again["original_status"], again["success"]) == (
         "duplicate",
