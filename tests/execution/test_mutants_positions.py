@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+import pytest
+
 from tradeexec.domain import OrderType
 from tradeexec.sim.engine import OrderKind, OrderStatus
 
@@ -174,3 +176,75 @@ async def test_a_signal_with_nothing_to_do_records_its_decision(venue: VenueHarn
     (decision,) = timeline.decisions
     assert decision.approved and decision.reason_code is None
     assert len(venue.engine_orders()) == 1  # nothing more was sent
+
+
+def open_orders_requests(venue: VenueHarness) -> list[dict[str, str]]:
+    assert venue.sim is not None
+    return [
+        dict(parse_qsl(e["query"] or ""))
+        for e in venue.sim.simulator.log.recent(10_000)
+        if e["method"] == "GET" and e["path"] == "/fapi/v1/openOrders"
+    ]
+
+
+@pytest.mark.parametrize("sim_venue", ["binance"], indirect=True)
+async def test_legs_that_cannot_be_fitted_are_events_with_their_cause(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    big = await venue.submit(side="buy", quantity=D("0.3"), stop_loss=D(66000))
+    assert big.status == "filled", big
+    (stop,) = open_legs(venue, OrderKind.STOP_MARKET)
+    clear_log(venue)
+    # the venue will not say which orders rest: nothing is resized blindly
+    unlisted = venue.add_fault("binance.order.open", kind="status", status=503)
+
+    first = await venue.submit(target_position=D("0.2"))
+
+    assert first.status == "filled" and venue.engine_position() == D("0.2"), first
+    assert unlisted.fired >= 1
+    timeline = await venue.service.signal_timeline(first.idempotency_key)
+    (blind,) = [e for e in timeline.events if e.kind == "leg_not_fitted"]
+    assert (blind.account, blind.data["symbol"]) == ("acct", "BTC/USDT:USDT")
+    assert blind.data["error"]["reason"] == "exchange_unavailable"
+    assert open_legs(venue, OrderKind.STOP_MARKET) == [stop]  # left for the reconciler
+    venue.sim.simulator.ctx.faults.rules.remove(unlisted)  # type: ignore[union-attr]
+    # the venue will not cancel the old stop: its replacement rests, the old one is named
+    venue.add_fault("binance.algo.cancel", kind="status", status=429, times=2)
+
+    second = await venue.submit(target_position=D("0.1"))
+
+    assert second.status == "filled" and venue.engine_position() == D("0.1"), second
+    timeline = await venue.service.signal_timeline(second.idempotency_key)
+    (stuck,) = [e for e in timeline.events if e.kind == "leg_not_fitted"]
+    assert stuck.data["client_order_id"] == stop.spec.client_id
+    assert D(stuck.data["wanted"]) == D("0.1")
+    assert stuck.data["error"]["reason"] == "rate_limited"
+    # one symbol's legs are listed with its symbol (Binance weighs a listing of every
+    # symbol's open orders 40 times as much)
+    listed = open_orders_requests(venue)
+    assert listed and all(q.get("symbol") == "BTCUSDT" for q in listed), listed
+
+
+@pytest.mark.parametrize("sim_venue", ["binance"], indirect=True)
+async def test_closing_one_symbol_leaves_another_symbols_legs_alone(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    venue.set_mark(ETH, 3000)
+    eth = await venue.submit(symbol=ETH, side="buy", quantity=D(1), stop_loss=D(2800))
+    btc = await venue.submit(side="buy", quantity=D("0.1"), stop_loss=D(66000))
+    assert eth.status == btc.status == "filled", (eth, btc)
+    clear_log(venue)
+
+    closed = await venue.submit(target_position=D(0))
+
+    assert closed.status == "filled" and venue.engine_position() == 0, closed
+    assert open_legs(venue, OrderKind.STOP_MARKET) == []
+    (eth_stop,) = open_legs(venue, OrderKind.STOP_MARKET, "ETH")
+    assert eth_stop.spec.qty == 1
+    assert venue.sim is not None
+    about_eth = [
+        e for e in venue.sim.simulator.log.recent(10_000) if "ETHUSDT" in (e["query"] or "")
+    ]
+    assert about_eth == []  # not even a lookup: ETH's legs are none of this close's business
