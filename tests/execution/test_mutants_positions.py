@@ -248,3 +248,34 @@ async def test_closing_one_symbol_leaves_another_symbols_legs_alone(
         e for e in venue.sim.simulator.log.recent(10_000) if "ETHUSDT" in (e["query"] or "")
     ]
     assert about_eth == []  # not even a lookup: ETH's legs are none of this close's business
+
+
+async def test_the_accounts_configured_leverage_is_set_when_the_signal_names_none(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    venue.service = await venue.new_service(leverage=3, margin_mode="cross")
+    clear_log(venue)
+
+    report = await venue.submit(side="buy", quantity=D("0.01"))
+
+    assert report.status == "filled", report
+    assert venue.sim is not None
+    log = venue.sim.simulator.log.recent(10_000)
+    if venue.name == "binance":
+        calls = [e for e in log if e["method"] == "POST" and e["path"] == "/fapi/v1/leverage"]
+        assert [dict(parse_qsl(c["query"] or c["body"] or ""))["leverage"] for c in calls] == ["3"]
+        modes = [e for e in log if e["method"] == "POST" and e["path"] == "/fapi/v1/marginType"]
+        assert [dict(parse_qsl(m["query"] or m["body"] or ""))["marginType"] for m in modes] == [
+            "CROSSED"
+        ]
+    else:
+        actions = [
+            e["body"]["action"]
+            for e in log
+            if e["method"] == "POST"
+            and e["path"] == "/exchange"
+            and isinstance(e.get("body"), dict)
+            and e["body"]["action"]["type"] == "updateLeverage"
+        ]
+        assert [(a["leverage"], a["isCross"]) for a in actions] == [(3, True)]
