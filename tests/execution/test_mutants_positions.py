@@ -122,8 +122,15 @@ async def test_a_shrinking_short_keeps_its_legs_fitted_and_says_so(
     assert {(e.account, D(e.data["old_quantity"]), D(e.data["new_quantity"])) for e in resized} == {
         ("acct", D("0.3"), D("0.1"))
     }
+    assert {e.data["client_order_id"] for e in resized} == {
+        stop.spec.client_id,
+        target.spec.client_id,
+    }
     cancelled = [e for e in closing.events if e.kind == "stale_leg_cancelled"]
     assert len(cancelled) == 2 and {e.account for e in cancelled} == {"acct"}
+    # and the signal that set the old legs shows what became of them
+    first = await venue.service.signal_timeline(big.idempotency_key)
+    assert [e.kind for e in first.events].count("stale_leg_cancelled") == 2
 
     closed = await venue.submit(target_position=D(0))
 
@@ -217,7 +224,7 @@ async def test_legs_that_cannot_be_fitted_are_events_with_their_cause(
     assert second.status == "filled" and venue.engine_position() == D("0.1"), second
     timeline = await venue.service.signal_timeline(second.idempotency_key)
     (stuck,) = [e for e in timeline.events if e.kind == "leg_not_fitted"]
-    assert stuck.data["client_order_id"] == stop.spec.client_id
+    assert (stuck.account, stuck.data["client_order_id"]) == ("acct", stop.spec.client_id)
     assert D(stuck.data["wanted"]) == D("0.1")
     assert stuck.data["error"]["reason"] == "rate_limited"
     # one symbol's legs are listed with its symbol (Binance weighs a listing of every
@@ -233,6 +240,13 @@ async def test_closing_one_symbol_leaves_another_symbols_legs_alone(
     venue = sim_venue
     venue.set_mark(ETH, 3000)
     eth = await venue.submit(symbol=ETH, side="buy", quantity=D(1), stop_loss=D(2800))
+    finished = []  # BTC stops cancelled by closes: they stay in the store
+    for target in (D("0.1"), D(0)):
+        moved = await venue.submit(target_position=target, stop_loss=D(66000))
+        assert moved.status == "filled", moved
+        finished += open_legs(venue, OrderKind.STOP_MARKET)
+    assert len(finished) == 1
+    assert open_legs(venue, OrderKind.STOP_MARKET) == []  # a close places no legs
     btc = await venue.submit(side="buy", quantity=D("0.1"), stop_loss=D(66000))
     assert eth.status == btc.status == "filled", (eth, btc)
     clear_log(venue)
@@ -248,6 +262,13 @@ async def test_closing_one_symbol_leaves_another_symbols_legs_alone(
         e for e in venue.sim.simulator.log.recent(10_000) if "ETHUSDT" in (e["query"] or "")
     ]
     assert about_eth == []  # not even a lookup: ETH's legs are none of this close's business
+    (old,) = finished
+    asked = [
+        e
+        for e in venue.sim.simulator.log.recent(10_000)
+        if str(old.order_id) in (e["query"] or "") or str(old.spec.client_id) in (e["query"] or "")
+    ]
+    assert asked == []  # a leg already cancelled is not asked about again
 
 
 async def test_the_accounts_configured_leverage_is_set_when_the_signal_names_none(
@@ -279,3 +300,41 @@ async def test_the_accounts_configured_leverage_is_set_when_the_signal_names_non
             and e["body"]["action"]["type"] == "updateLeverage"
         ]
         assert [(a["leverage"], a["isCross"]) for a in actions] == [(3, True)]
+
+
+async def test_a_fresh_signal_never_looks_up_the_orders_it_is_about_to_send(
+    sim_venue: VenueHarness,
+) -> None:
+    """Looking an order up by its client id is for recovery: on the fresh path each order's
+    intent is known to be unsent, so the stop and target go out without a round trip."""
+    venue = sim_venue
+    clear_log(venue)
+
+    report = await venue.submit(
+        side="buy", quantity=D("0.1"), stop_loss=D(66000), take_profit=D(69000)
+    )
+
+    assert report.status == "filled", report
+    assert venue.sim is not None
+    lookups = [
+        e
+        for e in venue.sim.simulator.log.recent(10_000)
+        if (e["method"] == "GET" and e["path"] in ("/fapi/v1/order", "/fapi/v1/algoOrder"))
+        or (isinstance(e.get("body"), dict) and e["body"].get("type") == "orderStatus")
+    ]
+    assert lookups == []
+
+
+async def test_a_side_signal_that_only_reduces_places_no_legs(sim_venue: VenueHarness) -> None:
+    """Sell 0.1 with a stop while long 0.2: it reduces the long and opens nothing, so there
+    is no short for its stop to protect - none is previewed, none is placed."""
+    venue = sim_venue
+    assert (await venue.submit(side="buy", quantity=D("0.2"))).status == "filled"
+    asked = {"side": "sell", "quantity": D("0.1"), "stop_loss": D(69500)}
+
+    preview = await venue.service.preview_signal(venue.signal(**asked))
+    report = await venue.submit(**asked)
+
+    assert [o["role"] for o in preview.orders] == ["close"], preview
+    assert report.status == "filled" and venue.engine_position() == D("0.1"), report
+    assert [o for o in venue.engine_orders() if o.spec.kind.is_trigger] == []

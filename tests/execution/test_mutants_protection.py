@@ -104,6 +104,7 @@ async def test_a_flatten_whose_answer_was_lost_is_found_not_resent(
     assert (failed.account, failed.data["policy"]) == ("acct", "flatten")
     assert failed.data["error"]["reason"] == "invalid_order"
     assert (flattened.account, D(flattened.data["quantity"])) == ("acct", Q)
+    assert flattened.data["reason"] == "stop_loss_failed"
     assert (await venue.service.state("acct")).state is TradingState.ACTIVE
 
 
@@ -131,7 +132,8 @@ async def test_a_flatten_never_found_is_not_resent_and_halts_with_the_cause(
     assert state.state is TradingState.HALTED
     assert "flatten outcome unknown: no answer to the flatten" in (state.reason or "")
     timeline = await venue.service.signal_timeline(report.idempotency_key)
-    assert "protection_failed" in [e.kind for e in timeline.events]
+    (alarm,) = [e for e in timeline.events if e.kind == "protection_failed"]
+    assert alarm.data["reason"] == state.reason
 
 
 async def set_depth(venue: VenueHarness, **depth: Any) -> None:
@@ -267,3 +269,72 @@ async def test_an_entry_answered_filled_without_its_amount_counts_as_its_size(
     (flatten,) = flattens(venue)
     assert (flatten.spec.side.value, flatten.spec.qty) == ("SELL", Q)
     assert venue.engine_position() == 0
+
+
+@binance_only
+async def test_a_refused_flatten_halts_with_the_venues_refusal(sim_venue: VenueHarness) -> None:
+    venue = sim_venue
+
+    async def answer(create: Create, request: OrderRequest) -> Order:
+        refuse_stops(request)
+        if is_flatten(request):
+            raise errors.InvalidOrder("the venue refused the flatten")
+        return await create(request)
+
+    await shape_answers(venue, answer)
+
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP)
+
+    assert report.status == "partially_done" and venue.engine_position() == Q, report
+    state = await venue.service.state("acct")
+    assert state.state is TradingState.HALTED
+    assert "invalid_order: the venue refused the flatten" in (state.reason or "")
+
+
+@binance_only
+@pytest.mark.parametrize("closed_around_us", [False, True])
+async def test_a_flatten_refused_after_a_part_filled(
+    sim_venue: VenueHarness, closed_around_us: bool
+) -> None:
+    """The first flatten meets a thin book (0.04 of 0.1 fills); the second is refused as
+    reduce-only. Still long: the account halts. Flat by then (closed around us): what the
+    flatten did stands, and the position is flattened."""
+    venue = sim_venue
+    venue.service.pipeline.retry_delays = (0.01, 0.01)
+    flattens_sent: list[OrderRequest] = []
+
+    async def answer(create: Create, request: OrderRequest) -> Order:
+        refuse_stops(request)
+        if not is_flatten(request):
+            return await create(request)
+        flattens_sent.append(request)
+        if len(flattens_sent) == 1:
+            await set_depth(venue, size="0.02", levels=2, step_bps="1")
+            return await create(request)
+        await set_depth(venue, size="5", levels=1, step_bps="1")
+        if closed_around_us:
+            rest = OrderRequest(
+                symbol=request.symbol,
+                side=OrderSide.SELL,
+                type=OrderType.MARKET,
+                quantity=request.quantity,
+                reduce_only=True,
+                client_order_id=venue.new_client_id(),
+            )
+            await create(rest)
+        raise errors.ReduceOnlyRejected("ReduceOnly Order is rejected.")
+
+    await shape_answers(venue, answer)
+
+    report = await venue.submit(side="buy", quantity=Q, stop_loss=STOP)
+
+    assert [r.quantity for r in flattens_sent] == [Q, D("0.06")], flattens_sent
+    state = await venue.service.state("acct")
+    if closed_around_us:
+        assert report.status == "flattened", report
+        assert report.orders["flatten"].filled_quantity == D("0.04")
+        assert venue.engine_position() == 0 and state.state is TradingState.ACTIVE
+    else:
+        assert report.status == "partially_done", report
+        assert venue.engine_position() == D("0.06") and state.state is TradingState.HALTED
+        assert "reduce_only_rejected" in (state.reason or "")
