@@ -159,11 +159,15 @@ async def test_a_limit_signal_rests_as_a_limit_at_its_price(sim_venue: VenueHarn
     venue = sim_venue
 
     report = await venue.submit(
-        side="buy", quantity=D("0.1"), order_type=OrderType.LIMIT, price=D(66500)
+        side="buy",
+        quantity=D("0.1"),
+        order_type=OrderType.LIMIT,
+        price=D(66500),
+        stop_loss=D(65000),
     )
 
     assert report.status == "accepted", report
-    (entry,) = venue.engine_orders()
+    (entry,) = venue.engine_orders()  # no stop yet: it follows the entry's fills
     assert entry.spec.kind is OrderKind.LIMIT and entry.spec.price == D(66500)
     assert entry.status is OrderStatus.NEW and venue.engine_position() == 0
 
@@ -174,6 +178,8 @@ async def test_a_signal_with_nothing_to_do_records_its_decision(venue: VenueHarn
     timeline = await venue.service.signal_timeline(opened.idempotency_key)
     (decision,) = timeline.decisions
     assert decision.approved and decision.sizing  # how the size was reached, for the user
+    (entry,) = timeline.orders
+    assert [h.event for h in entry.history] == ["intent", "acknowledged"]
 
     report = await venue.submit(target_position=D("0.1"))
 
@@ -306,15 +312,19 @@ async def test_a_fresh_signal_never_looks_up_the_orders_it_is_about_to_send(
     sim_venue: VenueHarness,
 ) -> None:
     """Looking an order up by its client id is for recovery: on the fresh path each order's
-    intent is known to be unsent, so the stop and target go out without a round trip."""
+    intent is known to be unsent, so a flip's opening order, a stop and a target go out
+    without a round trip."""
     venue = sim_venue
+    assert (await venue.submit(side="buy", quantity=D("0.1"))).status == "filled"
     clear_log(venue)
 
+    flip = await venue.submit(target_position=D("-0.1"))  # a close, then an opening order
     report = await venue.submit(
-        side="buy", quantity=D("0.1"), stop_loss=D(66000), take_profit=D(69000)
+        side="sell", quantity=D("0.1"), stop_loss=D(69000), take_profit=D(66000)
     )
 
-    assert report.status == "filled", report
+    assert flip.status == report.status == "filled", (flip, report)
+    assert venue.engine_position() == D("-0.2")
     assert venue.sim is not None
     lookups = [
         e
@@ -338,3 +348,18 @@ async def test_a_side_signal_that_only_reduces_places_no_legs(sim_venue: VenueHa
     assert [o["role"] for o in preview.orders] == ["close"], preview
     assert report.status == "filled" and venue.engine_position() == D("0.1"), report
     assert [o for o in venue.engine_orders() if o.spec.kind.is_trigger] == []
+
+
+async def test_a_reduce_only_signal_from_exactly_one_unit_reduces(
+    sim_venue: VenueHarness,
+) -> None:
+    venue = sim_venue
+    venue.set_mark(ETH, 3000)
+    assert (await venue.submit(symbol=ETH, side="buy", quantity=D(1))).status == "filled"
+    clear_log(venue)
+
+    report = await venue.submit(symbol=ETH, side="sell", quantity=D("0.5"), reduce_only=True)
+
+    assert report.status == "filled", report
+    assert wire_orders(venue) == [("sell", D("0.5"), True)]
+    assert venue.engine_position("ETH") == D("0.5")

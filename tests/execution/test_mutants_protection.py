@@ -106,6 +106,10 @@ async def test_a_flatten_whose_answer_was_lost_is_found_not_resent(
     assert (flattened.account, D(flattened.data["quantity"])) == ("acct", Q)
     assert flattened.data["reason"] == "stop_loss_failed"
     assert (await venue.service.state("acct")).state is TradingState.ACTIVE
+    assert (timeline.signal.status, timeline.signal.status_reason) == (
+        "flattened",
+        "stop_loss_failed",
+    )
 
 
 @binance_only
@@ -131,6 +135,7 @@ async def test_a_flatten_never_found_is_not_resent_and_halts_with_the_cause(
     state = await venue.service.state("acct")
     assert state.state is TradingState.HALTED
     assert "flatten outcome unknown: no answer to the flatten" in (state.reason or "")
+    assert (state.reason or "").startswith("BTC/USDT:USDT: ")  # which position is bare
     timeline = await venue.service.signal_timeline(report.idempotency_key)
     (alarm,) = [e for e in timeline.events if e.kind == "protection_failed"]
     assert alarm.data["reason"] == state.reason
