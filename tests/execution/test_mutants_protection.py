@@ -242,7 +242,7 @@ async def test_an_entry_whose_outcome_is_unknown_is_in_progress_with_an_event(
     assert rule.fired == 1
     assert (report.status, report.reason) == ("in_progress", "order_outcome_unknown"), report
     timeline = await venue.service.signal_timeline(report.idempotency_key)
-    (entry,) = timeline.orders
+    (entry,) = [o for o in timeline.orders if o.order.role == "entry"]
     assert timeline.signal.status == "executing"
     assert timeline.signal.status_reason == f"order_outcome_unknown: {entry.order.client_order_id}"
     (unknown,) = [e for e in timeline.events if e.kind == "signal_in_progress"]
