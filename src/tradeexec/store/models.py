@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -274,9 +275,10 @@ class AccountStateRow(Base):
 
 
 class PaperStateRow(Base):
-    """A paper account's whole venue state (balances, positions, orders, fills, marks, next
-    ids) as the simulator engine exports it, Decimals as strings; see `store/paper_state.py`.
-    `version` goes up by one with every write (optimistic concurrency between processes)."""
+    """A paper account's venue state without its orders and fills (balances, positions,
+    settings, marks, the next ids) as the simulator engine exports it, Decimals as strings;
+    see `store/paper_state.py`. `version` goes up by one with every committed change
+    (optimistic concurrency between processes)."""
 
     __tablename__ = "paper_state"
 
@@ -285,6 +287,31 @@ class PaperStateRow(Base):
     venue: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaperOrderRow(Base):
+    """One order of a paper account's venue (the engine's record of it), written when it
+    changes; the open ones and the latest closed ones are kept."""
+
+    __tablename__ = "paper_orders"
+
+    account: Mapped[str] = mapped_column(
+        String(64), ForeignKey("paper_state.account"), primary_key=True
+    )
+    order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PaperFillRow(Base):
+    """One fill of a paper account's venue, written once; the latest ones are kept."""
+
+    __tablename__ = "paper_fills"
+
+    account: Mapped[str] = mapped_column(
+        String(64), ForeignKey("paper_state.account"), primary_key=True
+    )
+    trade_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class AccountLeaseRow(Base):
