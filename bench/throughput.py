@@ -15,8 +15,10 @@ accounts. The paper venue has no raw ccxt side (it is tradeexec's own venue).
 
 Signals run in rounds of ``ROUND`` (4) per account, timed; between rounds, untimed, each
 account closes its position and cancels its legs (Binance allows 10 open conditional orders
-per symbol). Signals per second = signals / the rounds' summed wall time. The simulator runs
-in a separate process.
+per symbol). Signals per second = signals / the rounds' summed wall time; ``cpu_ms`` (JSON
+only) is this process's CPU time per signal over the same rounds, all threads (the paper
+venue runs wholly in it; for the others it is the client side), steadier than the rate on a
+busy machine. The simulator runs in a separate process.
 
     python bench/throughput.py [--venue paper|binance|hyperliquid] [--signals 120]
         [--accounts 4] [--json]
@@ -132,19 +134,20 @@ class RawAccount:
 async def _rate(lanes: list[Any], signals: int) -> dict[str, Any]:
     """``signals`` in all, spread over ``lanes`` (one signal in flight per lane)."""
     rounds = max(1, signals // (ROUND * len(lanes)))
-    timed, failed = 0.0, 0
+    timed, cpu, failed = 0.0, 0.0, 0
 
     async def lane_round(lane: Any) -> int:
         return sum([not await lane.signal() for _ in range(ROUND)])
 
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         failed += sum(await asyncio.gather(*(lane_round(lane) for lane in lanes)))
         timed += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         await asyncio.gather(*(lane.cleanup() for lane in lanes))
     done = rounds * ROUND * len(lanes)
     return {"signals": done, "seconds": round(timed, 3), "per_s": round(done / timed, 1),
-            "failed": failed}  # fmt: skip
+            "cpu_ms": round(cpu / done * 1000, 2), "failed": failed}  # fmt: skip
 
 
 @contextlib.asynccontextmanager
