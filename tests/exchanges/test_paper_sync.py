@@ -1,9 +1,9 @@
 """The paper venue's rows under change: two processes' changes on one account, calls made
 together, history pruning, restarts, and database failures in the middle of a change.
 
-Each "process" is a `PaperTrader` with a `PaperStateStore` of its own on one SQLite file;
-failures are the database's own (a trigger refusing a write, a constraint checked at commit),
-never a patched client.
+Each "process" is a `PaperTrader` with a `PaperStateStore` of its own on one database (a
+SQLite file and a PostgreSQL database); failures are the database's own (a SQLite trigger
+refusing a write, a constraint checked at commit), never a patched client.
 """
 
 from __future__ import annotations
@@ -22,28 +22,42 @@ from tradeexec.domain import OrderRequest, OrderSide, OrderStatus, OrderType
 from tradeexec.exchanges import paper_sync
 from tradeexec.exchanges.paper import PaperTrader
 from tradeexec.store.paper_state import PaperStateStore
+from tradeexec.testing import postgres_store_url
 
 D = Decimal
 SYM = "BTC/USDT:USDT"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'te.db'}"
+    else:
+        yield from postgres_store_url(request)
+
+
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
+    """For the failures made with SQLite's own triggers and constraints."""
     return f"sqlite:///{tmp_path / 'te.db'}"
+
+
+def _stores(url: str) -> Iterator[list[PaperStateStore]]:
+    """One store per process (its own engine and connections); the first is for looking."""
+    opened = [PaperStateStore.open(url) for _ in range(3)]
+    yield opened
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture
 def stores(url: str) -> Iterator[list[PaperStateStore]]:
-    """One store per process (its own engine and connections); the first is for looking."""
-    opened: list[PaperStateStore] = []
+    yield from _stores(url)
 
-    def more() -> PaperStateStore:
-        opened.append(PaperStateStore.open(url))
-        return opened[-1]
 
-    yield [more() for _ in range(3)]
-    for store in opened:
-        store.close()
+@pytest.fixture
+def sqlite_stores(sqlite_url: str) -> Iterator[list[PaperStateStore]]:
+    yield from _stores(sqlite_url)
 
 
 async def paper(store: PaperStateStore) -> PaperTrader:
@@ -189,14 +203,14 @@ async def test_a_restart_restores_the_engine_exactly_through_pruning(
 
 
 async def test_a_write_the_database_refuses_leaves_the_rows_as_they_were(
-    stores: list[PaperStateStore], url: str
+    sqlite_stores: list[PaperStateStore], sqlite_url: str
 ) -> None:
-    look, one, _ = stores
+    look, one, _ = sqlite_stores
     trader = await paper(one)
     await trader.create_order(market("buy", "0.1"))
     before = look.load("paper")
     execute(
-        url,
+        sqlite_url,
         "CREATE TRIGGER no_fills BEFORE INSERT ON paper_fills "
         "BEGIN SELECT RAISE(ABORT, 'disk says no'); END",
     )  # the account's row is updated first: this fails the change half-way
@@ -207,7 +221,7 @@ async def test_a_write_the_database_refuses_leaves_the_rows_as_they_were(
     assert look.load("paper") == before
     with pytest.raises(errors.OrderNotFound):  # the engine took the rows back too
         await trader.fetch_order(SYM, client_order_id="lost")
-    execute(url, "DROP TRIGGER no_fills")
+    execute(sqlite_url, "DROP TRIGGER no_fills")
     again = await trader.create_order(market("buy", "0.1", client_order_id="lost"))
     assert again.status is OrderStatus.FILLED
     [position] = await (await paper(look)).fetch_positions()
@@ -215,15 +229,15 @@ async def test_a_write_the_database_refuses_leaves_the_rows_as_they_were(
 
 
 async def test_a_commit_that_fails_leaves_the_order_unknown_then_settled_as_never_sent(
-    stores: list[PaperStateStore], url: str
+    sqlite_stores: list[PaperStateStore], sqlite_url: str
 ) -> None:
-    look, one, _ = stores
+    look, one, _ = sqlite_stores
     trader = await paper(one)
     await trader.create_order(market("buy", "0.1"))
     before = look.load("paper")
     # a deferred foreign key is checked at COMMIT: every statement succeeds, the commit fails
     execute(
-        url,
+        sqlite_url,
         "CREATE TABLE tripwire (ref TEXT REFERENCES paper_state(account) "
         "DEFERRABLE INITIALLY DEFERRED)",
         "CREATE TRIGGER trip AFTER UPDATE ON paper_state "
@@ -234,7 +248,7 @@ async def test_a_commit_that_fails_leaves_the_order_unknown_then_settled_as_neve
         await trader.create_order(stop("sell", "0.1", 60000, client_order_id="sl-1"))
 
     assert look.load("paper") == before
-    execute(url, "DROP TRIGGER trip")
+    execute(sqlite_url, "DROP TRIGGER trip")
     with pytest.raises(errors.OrderNotFound):  # asked by its client id: it never happened
         await trader.fetch_order(SYM, client_order_id="sl-1")
     placed = await trader.create_order(stop("sell", "0.1", 60000, client_order_id="sl-1"))
