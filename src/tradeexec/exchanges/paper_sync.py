@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tradeexec import errors
@@ -94,6 +95,14 @@ class _Call:
         return self.result
 
 
+@dataclass(eq=False, slots=True)
+class _Turn:
+    """One event loop's calls waiting for a batch, and the lock whose holder runs one."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    queue: list[_Call] = field(default_factory=list)
+
+
 class _Retry(Exception):
     """Roll the transaction back; the calls not settled yet run again after a reload."""
 
@@ -111,8 +120,10 @@ class PaperSync:
         self._fresh = engine.export_account(account)  # what a missing row means
         self._version = 0
         self._guard = threading.RLock()
-        self._queue: list[_Call] = []
-        self._turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        # per event loop: the calls waiting for a batch, and the turn to run one
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = (
+            weakref.WeakKeyDictionary()
+        )
         self._kept_closed = 0  # closed orders and fills the store holds (see _change)
         self._kept_fills = 0
 
@@ -135,14 +146,15 @@ class PaperSync:
         return cast(T, await self._submit(_Call(fn, writes=True, order_call=order_call)))
 
     async def _submit(self, call: _Call) -> Any:
-        self._queue.append(call)
         loop = asyncio.get_running_loop()
-        turn = self._turns.setdefault(loop, asyncio.Lock())
-        async with turn:
+        turn = self._loops.get(loop)
+        if turn is None:
+            turn = self._loops[loop] = _Turn()
+        turn.queue.append(call)
+        async with turn.lock:
             if not call.done:  # else a batch ahead of it ran it
                 await asyncio.sleep(0)  # calls made alongside this one join its batch
-                batch = [c for c in self._queue if not c.done]
-                self._queue = []
+                batch, turn.queue = turn.queue, []
                 running = asyncio.ensure_future(asyncio.to_thread(self._run, batch))
                 try:
                     await asyncio.shield(running)
