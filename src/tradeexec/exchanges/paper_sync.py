@@ -6,12 +6,12 @@ in memory, as it always did. With one (`store/paper_state.py`):
 - ``connect`` restores the account from its rows (none yet: the configured starting balance);
 - a read first asks for the account's version, and reloads the account if another process
   wrote since (one small query);
-- a change (an order, a cancel, a mark move, leverage) runs on the engine inside one write
-  transaction, which then writes what the change touched (the account's row, the orders it
-  placed or changed, its fills) with the version it started from in the same statement
-  (``UPDATE ... WHERE version = v``). If another process wrote first, that statement finds no
-  row: the transaction rolls back, the engine reloads, and the change runs again on the
-  committed state. Changes from several processes therefore take turns, each starting from
+- a change (an order, a cancel, a mark move, leverage) runs on the engine, then one write
+  transaction writes what it touched (the account's row, the orders it placed or changed,
+  its fills), checking the version it started from in the same statement (``UPDATE ...
+  WHERE version = v``). If another process wrote first, that statement finds no row: the
+  transaction rolls back, the engine reloads, and the change runs again on the committed
+  state. Changes from several processes therefore take turns, each starting from
   the last committed state, and order ids keep rising across processes and restarts.
 
 Calls made together (the pipeline's ``gather`` of a ticker, the balance and the positions; the
@@ -223,28 +223,31 @@ class PaperSync:
 
     # -------------------------------------------------------------- writing
     def _write(self, store: PaperStateStore, calls: list[_Call]) -> list[_Call]:
-        """Run ``calls`` in one transaction and commit what they changed; the calls to run
-        again (after a reload), or none."""
+        """Run ``calls`` on the engine, then commit what they changed in one transaction;
+        the calls to run again (after a reload), or none. The engine works before the
+        transaction begins: the write's version check catches a stale engine, and the
+        database's write lock (SQLite's is the whole database's) is held for the statements
+        only."""
         from sqlalchemy.exc import SQLAlchemyError
 
         from tradeexec.store.paper_state import PaperStateConflict
 
         before = self._engine.export_account(self._account, closed_orders=0, fills=0)
+        for call in calls:
+            call.run()
+        failed = [call for call in calls if call.error is not None]
         saved = False
         try:
+            if failed:
+                if store.version(self._account) != self._version:
+                    raise _Retry  # refused on a stale engine: run them all again
+                for call in failed:  # refused on the committed state: that stands
+                    call.settle()
+                if len(failed) == len(calls) and self._unchanged(before):
+                    return []  # nothing changed: nothing to write or reload
+                raise _Retry  # the others again, on an engine free of the refusals
+            change, pruned = self._change(before)
             with store.transaction(self._account) as tx:
-                for call in calls:
-                    call.run()
-                failed = [call for call in calls if call.error is not None]
-                if failed:
-                    if tx.version() != self._version:
-                        raise _Retry  # refused on a stale engine: run them all again
-                    for call in failed:  # refused on the committed state: that stands
-                        call.settle()
-                    if len(failed) == len(calls) and self._unchanged(before):
-                        return []  # nothing changed: nothing to write or reload
-                    raise _Retry  # the others again, on an engine free of the refusals
-                change, pruned = self._change(before)
                 version = tx.save(self._venue, self._version, change)
                 saved = True
         except (_Retry, PaperStateConflict):

@@ -122,11 +122,6 @@ class PaperTransaction:
         self._connection = connection
         self.account = account
 
-    def version(self) -> int:
-        """The account's committed version as this transaction sees it (0: no row yet)."""
-        found = self._connection.execute(_VERSION, {"b_account": self.account}).scalar()
-        return 0 if found is None else int(found)
-
     def save(self, venue: str, seen: int, change: PaperChange) -> int:
         """Write ``change`` on top of version ``seen`` (0: the account has no row yet); the
         new version. `PaperStateConflict` if the row is not at ``seen`` any more (nothing
