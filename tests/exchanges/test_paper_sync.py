@@ -9,18 +9,20 @@ refusing a write, a constraint checked at commit), never a patched client.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from tradeexec import errors
 from tradeexec.domain import OrderRequest, OrderSide, OrderStatus, OrderType
 from tradeexec.exchanges import paper_sync
 from tradeexec.exchanges.paper import PaperTrader
+from tradeexec.store import upgrade
 from tradeexec.store.paper_state import PaperStateStore
 from tradeexec.testing import postgres_store_url
 
@@ -84,6 +86,15 @@ def take(side: str, qty: str, trigger: int, **kw: Any) -> OrderRequest:
         symbol=SYM, side=OrderSide(side), type=OrderType.TAKE_PROFIT_MARKET, quantity=D(qty),
         trigger_price=D(trigger), reduce_only=True, **kw,
     )  # fmt: skip
+
+
+def execute_with(url: str, statement: str, params: dict[str, Any]) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(statement), params)
+    finally:
+        engine.dispose()
 
 
 def execute(url: str, *statements: str) -> None:
@@ -253,3 +264,39 @@ async def test_a_commit_that_fails_leaves_the_order_unknown_then_settled_as_neve
         await trader.fetch_order(SYM, client_order_id="sl-1")
     placed = await trader.create_order(stop("sell", "0.1", 60000, client_order_id="sl-1"))
     assert placed.status is OrderStatus.SUBMITTED
+
+
+# ------------------------------------------------------------- a store from before the split
+
+
+async def test_an_account_saved_whole_before_the_split_trades_on_after_the_upgrade(
+    sqlite_url: str,
+) -> None:
+    old = PaperTrader("paper", starting_balance=D(10000))  # in memory: its export is the row
+    await old.connect()
+    await old.create_order(market("buy", "0.1"))
+    resting = await old.create_order(stop("sell", "0.1", 60000, client_order_id="sl-1"))
+    whole = old.engine.export_account("paper", closed_orders=500, fills=1000)
+    upgrade(sqlite_url, "0004")  # the schema the whole-state row was written under
+    execute_with(
+        sqlite_url,
+        "INSERT INTO paper_state (account, version, venue, state, updated_at) "
+        "VALUES ('paper', 3, 'binance', :state, CURRENT_TIMESTAMP)",
+        {"state": json.dumps(whole)},
+    )
+    upgrade(sqlite_url)
+    store = PaperStateStore.open(sqlite_url)
+    try:
+        trader = await paper(store)
+
+        assert trader.engine.export_account("paper") == old.engine.export_account("paper")
+        [position] = await trader.fetch_positions()
+        assert position.quantity == D("0.1")
+        [open_order] = await trader.fetch_open_orders()
+        assert (open_order.id, open_order.client_order_id) == (resting.id, "sl-1")
+        later = await trader.create_order(market("buy", "0.01"))
+        assert int(later.id) > int(resting.id)
+        assert store.version("paper") == 4  # counted on from the old row's version
+        assert [p.quantity for p in await (await paper(store)).fetch_positions()] == [D("0.11")]
+    finally:
+        store.close()
