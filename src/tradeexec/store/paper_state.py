@@ -222,6 +222,8 @@ class PaperStateStore:
     def delete(self, account: str) -> bool:
         """Forget an account's paper state (it starts afresh on its next connect)."""
         with self._write_engine.begin() as connection:
+            # the account's row first, as every change takes it: never a lock cycle with one
+            connection.execute(_VERSION.with_for_update(), {"b_account": account})
             for table in (_ORDERS, _FILLS):
                 connection.execute(_DELETE[table], {"b_account": account})
             return bool(connection.execute(_DELETE[_STATE], {"b_account": account}).rowcount)
