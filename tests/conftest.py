@@ -5,12 +5,14 @@ plugins are not auto-loaded (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``).
 
 The secret guard (``secret_guard.py``, issue 12) watches every log record of the session:
 a test that logged a configured secret fails at teardown, and a secret logged outside any
-test fails the session."""
+test fails the session (under pytest-xdist each worker checks its own records and the
+controller fails the run for any worker's)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,10 +34,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _OUTSIDE_TESTS: list[str] = []  # leaks logged between tests (session fixtures, collection)
+_FROM_WORKERS: list[str] = []  # under pytest-xdist: what each worker found outside its tests
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on the controller
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """A worker's leaks outside any test: its session's status never reaches the controller
+    (a worker's exit status is not the run's), so the controller fails the run for it."""
+    output = getattr(node, "workeroutput", None) or {}
+    _FROM_WORKERS.extend(f"[{node.gateway.id}] {leak}" for leak in output.get("secret_leaks", []))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    leaks = sorted({*_OUTSIDE_TESTS, *GUARD.check()})
+    leaks = sorted({*_OUTSIDE_TESTS, *GUARD.check(), *_FROM_WORKERS})
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its controller reports and fails the run
+        workeroutput["secret_leaks"] = leaks
     if leaks:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
