@@ -55,9 +55,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## the test suite (the short crash-and-fault soak included)
+## the test suite (the short crash-and-fault soak included) on PYTEST_WORKERS pytest-xdist
+## workers: it mostly waits (subprocesses, the simulator, soaks), so more workers than cores
+## pay; tests/_parallel.py starts the long tests first. `pytest -q` alone runs it serially.
+PYTEST_WORKERS ?= 4
 unit: $(STAMP) postgres chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## PostgreSQL's server programs: the tests start a throwaway server of their own (nothing is
 ## configured or left running); as root (CI) the distribution's package is installed if missing

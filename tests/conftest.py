@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from _parallel import order_for_workers, under_xdist
 from secret_guard import GUARD, simulator_credentials
 from tradeexec.sim.server import SimServer
 
@@ -23,6 +24,10 @@ pytest_plugins = ["tradeexec.testing"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist registers it too; named here for runs with the plugin off (-p no:xdist)
+    config.addinivalue_line(
+        "markers", "xdist_group(name): tests run on one xdist worker (tests/_parallel.py)"
+    )
     logging.getLogger().addHandler(GUARD)
     ours = logging.getLogger("tradeexec")
     if ours.level == logging.NOTSET:
@@ -31,6 +36,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     logging.getLogger().removeHandler(GUARD)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if under_xdist():  # a serial run keeps pytest's order
+        order_for_workers(items)
 
 
 _OUTSIDE_TESTS: list[str] = []  # leaks logged between tests (session fixtures, collection)
