@@ -309,8 +309,11 @@ def _next_steps(runs: list[AccountRun], store_url: str) -> None:
 
 
 def _serve_until_interrupted(server: SimServer) -> None:
-    """Leave the simulator up for manual use; its banner has fresh funded credentials."""
-    print(json.dumps(banner(server.simulator, server.base_url)), flush=True)
-    render.stderr().print(f"simulator running at {server.base_url}; Ctrl-C to stop")
+    """Leave the simulator up for manual use; its banner has fresh funded credentials.
+
+    Ctrl-C is a clean stop from the moment the banner is out (a caller that acts on the banner
+    may interrupt before the note on stderr is written)."""
     with contextlib.suppress(KeyboardInterrupt):
+        print(json.dumps(banner(server.simulator, server.base_url)), flush=True)
+        render.stderr().print(f"simulator running at {server.base_url}; Ctrl-C to stop")
         threading.Event().wait()
