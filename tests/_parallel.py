@@ -13,9 +13,7 @@ know, told to it here:
   test is followed by `PAD` short ones, so what a worker has already queued behind a long
   test (xdist hands each worker its next tests ahead) is short, not another long one.
 
-A test that must not share the machine with others at all would say so with
-``@pytest.mark.xdist_group("serial")``-like groups; none needs it today (see README:
-Development).
+Tests whose own ``xdist_group`` mark names a group keep it (xdist runs a group on one worker).
 """
 
 from __future__ import annotations
