@@ -292,7 +292,7 @@ class TradingService:
     async def signal_timeline(self, key_or_id: str | int) -> Any:
         """Everything recorded about one signal: decision, orders with history, fills, events."""
         record = None
-        if isinstance(key_or_id, int) or str(key_or_id).isdigit():
+        if isinstance(key_or_id, int) or (str(key_or_id).isascii() and str(key_or_id).isdigit()):
             record = await self.records.get_signal(int(key_or_id))
         if record is None:
             record = await self.records.get_signal_by_key(str(key_or_id))

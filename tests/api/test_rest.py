@@ -271,3 +271,13 @@ def test_a_store_failure_is_a_503_to_send_again_and_nothing_is_done(live: Live) 
     with live.client(TRADER) as api:
         again = api.post("/signals", json=body)
     assert again.status_code == 200 and again.json()["status"] == "filled", again.text
+
+
+def test_a_signal_ref_of_unicode_digits_is_a_404_not_a_500(live: Live) -> None:
+    """'¹' is a digit to str.isdigit() but not to int(): such a reference is a key, not an id
+    (schemathesis found GET /signals/%C2%B9 answered 500)."""
+    with live.client() as api:
+        for ref in ("¹", "²³", "1¹"):
+            answer = api.get(f"/signals/{ref}")
+            assert answer.status_code == 404, (ref, answer.text)
+            assert answer.json()["code"] == "not_found"

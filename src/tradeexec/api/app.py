@@ -124,7 +124,11 @@ def create_app(
             unknown = wanted - set(EVENT_TYPES)
             if unknown:
                 raise Problem(422, "invalid_request", f"unknown event type(s) {sorted(unknown)}")
-        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+        after = (
+            int(last_event_id)
+            if last_event_id and last_event_id.isascii() and last_event_id.isdigit()
+            else None
+        )
 
         async def stream() -> AsyncIterator[dict[str, Any]]:
             async for item in feed.subscribe(after, wanted):
@@ -161,7 +165,9 @@ class Guard:
         status = {"code": 0}
         limit = self.max_body_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and (
+            not (declared.isascii() and declared.isdigit()) or int(declared) > limit
+        ):
             await _answer(send, 413, "body_too_large", f"the body exceeds {limit} bytes")
             self._log(scope, 413, started)
             return

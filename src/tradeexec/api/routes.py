@@ -218,7 +218,7 @@ async def list_signals(
     responses=documented({**_AUTH_TEXT, 404: "No such signal"}),
 )
 async def signal_story(service: Service, _: Read, signal_id: str) -> dict[str, Any]:
-    too_big = signal_id.isdigit() and int(signal_id) > _MAX_ID
+    too_big = signal_id.isascii() and signal_id.isdigit() and int(signal_id) > _MAX_ID
     timeline = None if too_big else await service.signal_timeline(signal_id)
     if timeline is None:
         raise Problem(404, "not_found", f"no signal with id or key {signal_id!r}")

@@ -150,7 +150,7 @@ async def signal_rows(
 
 @router.get("/signals/{key}", response_class=HTMLResponse)
 async def story(request: Request, session: Viewer, key: str) -> Response:
-    if len(key) > 128 or (key.isdigit() and int(key) > 2**63 - 1):
+    if len(key) > 128 or (key.isascii() and key.isdigit() and int(key) > 2**63 - 1):
         return await error_page(request, session, 404, "no such signal")
     view = await records.story_view(service_of(request), key)
     if view is None:
@@ -170,7 +170,11 @@ async def events(
     wanted = frozenset(t.strip() for t in (types or "").split(",") if t.strip()) or None
     if wanted and wanted - set(EVENT_TYPES):
         return Response("unknown event type", status_code=400, media_type="text/plain")
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    after = (
+        int(last_event_id)
+        if last_event_id and last_event_id.isascii() and last_event_id.isdigit()
+        else None
+    )
     feed: Feed = request.app.state.feed
 
     async def stream() -> AsyncIterator[dict[str, Any]]:

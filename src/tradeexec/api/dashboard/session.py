@@ -108,7 +108,7 @@ def current_session(request: Request) -> Session | None:
     if not cookie or len(cookie) > 512:
         return None
     parts = cookie.split(".")
-    if len(parts) != 4 or parts[0] != "v1" or not parts[2].isdigit():
+    if len(parts) != 4 or parts[0] != "v1" or not (parts[2].isascii() and parts[2].isdigit()):
         return None
     try:
         name = _unb64(parts[1])
