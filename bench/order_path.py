@@ -570,8 +570,9 @@ class Spans:
         setattr(owner, attr, timed)
         return lambda: delattr(owner, attr)  # the instance attribute goes; the class's is back
 
-    def in_thread(self, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """``fn`` measuring its own wall and CPU time in whatever thread runs it."""
+    def in_thread(self, key: Callable[[], str], fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` measuring its own wall and CPU time in whatever thread runs it, filed under
+        ``key()`` read once it ran (a batch's steps may be known only then)."""
 
         def measured(*args: Any, **kwargs: Any) -> Any:
             w0, c0 = time.perf_counter(), time.thread_time()
@@ -579,8 +580,9 @@ class Spans:
                 return fn(*args, **kwargs)
             finally:
                 if self.active:
-                    self.thread_cpu.setdefault(key, []).append(time.thread_time() - c0)
-                    self.thread_wall.setdefault(key, []).append(time.perf_counter() - w0)
+                    name = key()
+                    self.thread_cpu.setdefault(name, []).append(time.thread_time() - c0)
+                    self.thread_wall.setdefault(name, []).append(time.perf_counter() - w0)
 
         return measured
 
@@ -593,13 +595,15 @@ class Spans:
         original = thread.submit
 
         def submit(fn: Callable[[], Any], **kwargs: Any) -> Any:  # urgent=...
-            key = f"store: {_job_label(fn)}"
+            def key() -> str:
+                return f"store: {_job_label(fn)}"
+
             t0 = time.perf_counter()
             future = original(self.in_thread(key, fn), **kwargs)
             if self.active:
 
                 def done(_: Any) -> None:
-                    self.awaited.setdefault(key, []).append(time.perf_counter() - t0)
+                    self.awaited.setdefault(key(), []).append(time.perf_counter() - t0)
 
                 future.add_done_callback(done)
             return future
@@ -608,7 +612,7 @@ class Spans:
         return lambda: delattr(thread, "submit")
 
     def wrap_sync(self, owner: Any, attr: str, key: str) -> Callable[[], None]:
-        setattr(owner, attr, self.in_thread(key, getattr(owner, attr)))
+        setattr(owner, attr, self.in_thread(lambda: key, getattr(owner, attr)))
         return lambda: delattr(owner, attr)
 
     def table(self, signals: int) -> list[dict[str, Any]]:
@@ -644,6 +648,9 @@ def _job_label(fn: Any) -> str:
     if steps is not None:  # `WriteBatch`
         names = "+".join(_job_label(step) for step in steps)
         return f"batch[{'durable' if fn.durable else 'relaxed'}]({names})"
+    ran = getattr(fn, "ran", None)  # `RecordedThen`: the signal's record and what rode on it
+    if isinstance(ran, list) and ran:
+        return "+".join(_job_label(step) for step in ran)
     inner = getattr(fn, "func", fn)  # a partial: the store method it calls
     return str(getattr(inner, "__name__", type(inner).__name__))
 
