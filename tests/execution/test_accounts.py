@@ -206,9 +206,42 @@ async def test_an_unreachable_venue_fails_over_to_its_fallback(two: TwoVenues) -
     assert timeline.signal.account == "hl"
     moved = [e for e in timeline.events if e.kind == "signal_failover"]
     assert moved and moved[0].data["to"] == "hl" and moved[0].account == "bn"
+    # the event says why: the error's code and the venue's own words
+    assert moved[0].data["reason"] and "503" in moved[0].data["error"], moved[0].data
     # the re-delivery (naming bn, as first sent) is the same signal, not a conflict
     again = await service.submit_signal(signal)
     assert (again.status, again.original_status) == ("duplicate", "filled")
+
+
+async def test_a_venue_whose_reads_fail_after_it_connected_fails_over(two: TwoVenues) -> None:
+    """Connected (the service started), then the pre-trade reads go unanswered: nothing was
+    sent, so the signal moves to the fallback like one whose venue never answered."""
+    two.fallback = "hl"
+    service = await two.service()
+    two.fault(FaultRule(route="binance.balance", kind="status", status=503))
+    signal = two.signal("bn")
+
+    report = await service.submit_signal(signal)
+
+    assert report.status == "filled" and report.account == "hl", report
+    assert two.position("hl") == Q and two.position("bn") == 0
+
+
+async def test_an_unreachable_venue_without_a_fallback_fails_the_signal_and_says_why(
+    two: TwoVenues,
+) -> None:
+    service = await two.service()
+    two.fault(FaultRule(route="binance.*", kind="status", status=503))
+    signal = two.signal("bn")
+
+    report = await service.submit_signal(signal)
+
+    assert report.status == "failed" and report.account == "bn", report
+    assert report.signal_id is not None and "503" in (report.reason or ""), report
+    assert two.position("bn") == 0 and two.position("hl") == 0
+    timeline = await service.signal_timeline(signal.idempotency_key)
+    assert timeline is not None and timeline.signal.status == "failed"
+    assert [e.kind for e in timeline.events if e.kind == "signal_failed"] == ["signal_failed"]
 
 
 async def test_no_failover_when_the_venue_answered(two: TwoVenues) -> None:

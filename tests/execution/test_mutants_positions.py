@@ -308,6 +308,39 @@ async def test_the_accounts_configured_leverage_is_set_when_the_signal_names_non
         assert [(a["leverage"], a["isCross"]) for a in actions] == [(3, True)]
 
 
+def _leverage_sent(venue: VenueHarness) -> list[int]:
+    """Every leverage the venue was asked to set, in order, as the venue read it."""
+    assert venue.sim is not None
+    log = venue.sim.simulator.log.recent(10_000)
+    if venue.name == "binance":
+        return [
+            int(dict(parse_qsl(e["query"] or e["body"] or ""))["leverage"])
+            for e in log
+            if e["method"] == "POST" and e["path"] == "/fapi/v1/leverage"
+        ]
+    return [
+        int(e["body"]["action"]["leverage"])
+        for e in log
+        if e["method"] == "POST"
+        and e["path"] == "/exchange"
+        and isinstance(e.get("body"), dict)
+        and e["body"]["action"]["type"] == "updateLeverage"
+    ]
+
+
+async def test_a_new_leverage_for_the_symbol_is_set_and_a_repeated_one_is_not(
+    sim_venue: VenueHarness,
+) -> None:
+    """The venue keeps a symbol's leverage, so it is sent once per value: a later signal
+    asking another leverage for the same symbol sets it, one asking the same does not."""
+    venue = sim_venue
+    clear_log(venue)
+    for leverage, side in ((5, "buy"), (3, "sell"), (3, "buy")):
+        report = await venue.submit(side=side, quantity=D("0.01"), leverage=leverage)
+        assert report.status == "filled", report
+    assert _leverage_sent(venue) == [5, 3]
+
+
 async def test_a_fresh_signal_never_looks_up_the_orders_it_is_about_to_send(
     sim_venue: VenueHarness,
 ) -> None:
@@ -363,3 +396,35 @@ async def test_a_reduce_only_signal_from_exactly_one_unit_reduces(
     assert report.status == "filled", report
     assert wire_orders(venue) == [("sell", D("0.5"), True)]
     assert venue.engine_position("ETH") == D("0.5")
+
+
+async def test_a_leg_known_only_by_its_client_id_is_cancelled_by_it(
+    sim_venue: VenueHarness,
+) -> None:
+    """Recovery may hold a leg whose exchange id was never recorded (its answer was lost):
+    the cancel asks the venue by the client id alone, and a second cancel of the gone order
+    is fine (None)."""
+    from tradeexec.domain import OrderRequest, OrderSide
+    from tradeexec.testing import START_MARK
+
+    venue = sim_venue
+    trader = await venue.trader()
+    # a client id in the venue's own form (Hyperliquid's is 128-bit hex)
+    client_id = venue.service.pipeline.client_id(trader, "cancel-by-client-id", "stop_loss")
+    resting = await trader.create_order(
+        OrderRequest(
+            symbol=venue.symbol,
+            side=OrderSide.BUY,
+            type=OrderType.LIMIT,
+            quantity=D("0.01"),
+            price=(D(START_MARK) * D("0.8")).quantize(D(1)),
+            client_order_id=client_id,
+        )
+    )
+    assert [o.status for o in venue.engine_orders()] == [OrderStatus.NEW], resting
+
+    cancelled = await venue.service.pipeline.cancel(trader, venue.symbol, None, client_id)
+
+    assert cancelled is not None
+    assert [o.status for o in venue.engine_orders()] == [OrderStatus.CANCELED]
+    assert await venue.service.pipeline.cancel(trader, venue.symbol, None, client_id) is None

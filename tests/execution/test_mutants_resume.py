@@ -156,3 +156,19 @@ async def test_a_stop_for_what_filled_is_sent_however_old_the_signal(
     assert set(legs) == {OrderKind.STOP_MARKET, OrderKind.TAKE_PROFIT_MARKET}
     assert all(o.status is OrderStatus.NEW and o.spec.qty == Q for o in legs.values())
     assert legs[OrderKind.STOP_MARKET].spec.trigger_price == STOP
+
+
+async def test_a_signal_exactly_at_its_age_limit_is_still_young_on_resume(
+    venue: VenueHarness,
+) -> None:
+    """`max_signal_age_s` is how old a signal may be: at exactly that age it still goes out
+    (past it, it expires: the test above)."""
+    signal = venue.signal(side="buy", quantity=Q)
+    stored = await killed_before_sending(venue, signal)
+    at_limit = stored.created_at + timedelta(seconds=venue.risk.max_signal_age_s)
+    venue.service.pipeline.now = lambda: at_limit
+
+    report = await venue.service.pipeline.resume(stored)
+
+    assert report is not None and report.status == "filled", report
+    assert venue.engine_position() == Q
