@@ -165,7 +165,7 @@ async def test_a_signal_exactly_at_its_age_limit_is_still_young_on_resume(
     (past it, it expires: the test above)."""
     signal = venue.signal(side="buy", quantity=Q)
     stored = await killed_before_sending(venue, signal)
-    at_limit = stored.created_at + timedelta(seconds=venue.risk.max_signal_age_s)
+    at_limit = signal.created_at + timedelta(seconds=venue.risk.max_signal_age_s)
     venue.service.pipeline.now = lambda: at_limit
 
     report = await venue.service.pipeline.resume(stored)
